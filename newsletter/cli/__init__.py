@@ -1,0 +1,40 @@
+"""The `newsletter` command: one Typer app with a sub-command group per area."""
+
+from __future__ import annotations
+
+import typer
+
+from newsletter.cli import db, members, topics
+from newsletter.cli.common import fail
+from newsletter.config import ConfigError, get_settings
+from newsletter.db import NotMigrated, ensure_migrated
+
+app = typer.Typer(
+    help="Email newsletters and alerts for a school leaders' association.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(topics.app, name="topics")
+app.add_typer(members.app, name="members")
+
+# Commands that must run before (or without) a migrated database.
+NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    try:
+        get_settings()
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    if ctx.invoked_subcommand in NO_DATABASE_CHECK or ctx.resilient_parsing:
+        return
+    try:
+        ensure_migrated()
+    except NotMigrated as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    app()

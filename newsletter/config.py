@@ -1,0 +1,122 @@
+"""One Settings object for the whole service, read from NEWSLETTER_* environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NEWSLETTER_"
+EMBEDDED_BROKER = "embedded"
+BUILTIN_BACKENDS = ("smtp", "console", "file", "memory")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    ENVIRONMENT: Literal["development", "production"] = "development"
+    VAR_DIR: Path = Path("var")
+    DATABASE_URL: str = "sqlite:///var/newsletter.db"
+    BROKER_URL: str = EMBEDDED_BROKER
+    REDIS_URL: str | None = None
+    EMAIL_BACKEND: str = "smtp"
+    EMAIL_FILE_DIR: Path = Path("var/outbox")
+    SMTP_HOST: str = "127.0.0.1"
+    SMTP_PORT: int = Field(default=1025, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = False
+    SMTP_SSL: bool = False
+    SMTP_TIMEOUT: float = Field(default=30.0, gt=0)
+    FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
+    BASE_URL: str = "http://localhost:8000"
+    SECRET_KEY: str | None = None
+    TIMEZONE: str = "Europe/London"
+    BREAKING_WINDOW_DAYS: int = Field(default=42, ge=0)
+    RATE_LIMIT_PER_SECOND: float = Field(default=0, ge=0)
+    MAX_SMTP_CONNECTIONS: int = Field(default=4, ge=1)
+    BATCH_SIZE: int = Field(default=250, ge=1, le=5000)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("BROKER_URL")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if value != EMBEDDED_BROKER and not value.startswith(
+            ("redis://", "rediss://", "memory://")
+        ):
+            raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
+        return value
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("BASE_URL")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def secret_key(self) -> str:
+        """The signing key; in development one is generated into VAR_DIR once and kept."""
+        if self.SECRET_KEY:
+            return self.SECRET_KEY
+        if self.ENVIRONMENT == "production":
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be set in production")
+        path = self.VAR_DIR / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = ENV_PREFIX + ".".join(str(part) for part in item["loc"])
+        lines.append(f"{name}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning validation errors into one message naming each variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {_describe(exc)}") from None
+    if settings.ENVIRONMENT == "production" and not settings.SECRET_KEY:
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be set in production")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,366 @@
+"""The data model: members and what they subscribe to, articles, sends and their ledger."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from newsletter.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always hands back aware UTC datetimes (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str = "") -> Enum:
+    # VARCHAR + CHECK on both databases: adding a value later is a simple migration.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+        name=name or cls.__name__.lower(),
+    )
+
+
+class MemberStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class Frequency(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class Priority(enum.StrEnum):
+    NORMAL = "normal"
+    BREAKING = "breaking"
+
+
+class ArticleStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+
+
+class DatePrecision(enum.StrEnum):
+    DAY = "day"
+    MONTH = "month"
+
+
+class DeadlineKind(enum.StrEnum):
+    OPENS = "opens"
+    CLOSES = "closes"
+    EFFECTIVE = "effective"
+    ANNOUNCEMENT = "announcement"
+
+
+class SendKind(enum.StrEnum):
+    ALERT = "alert"
+    DIGEST = "digest"
+    REMINDER = "reminder"
+    ANNOUNCEMENT = "announcement"
+
+
+class SendStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    MISSED = "missed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+class SuppressionReason(enum.StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    MANUAL = "manual"
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"
+    COMMS = "comms"
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.PENDING)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="member", cascade="all, delete-orphan"
+    )
+
+
+class Topic(Base):
+    __tablename__ = "topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rules: Mapped[list[TopicRule]] = relationship(
+        back_populates="topic", cascade="all, delete-orphan"
+    )
+
+
+class TopicRule(Base):
+    """A weighted phrase that counts as evidence an article is about a topic."""
+
+    __tablename__ = "topic_rule"
+    __table_args__ = (UniqueConstraint("topic_id", "phrase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"))
+    phrase: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+    topic: Mapped[Topic] = relationship(back_populates="rules")
+
+
+class Subscription(Base):
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("member_id", "topic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), index=True)
+    frequency: Mapped[Frequency] = mapped_column(_enum(Frequency))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="subscriptions")
+    topic: Mapped[Topic] = relationship()
+
+
+class DigestWatermark(Base):
+    """Up to when a member has had their digest of one frequency (nothing twice)."""
+
+    __tablename__ = "digest_watermark"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    frequency: Mapped[Frequency] = mapped_column(_enum(Frequency), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Article(Base):
+    __tablename__ = "article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    first_published: Mapped[date | None] = mapped_column(Date)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    suggested_priority: Mapped[Priority] = mapped_column(
+        _enum(Priority, "suggested_priority"), default=Priority.NORMAL
+    )
+    priority_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ArticleStatus] = mapped_column(_enum(ArticleStatus), default=ArticleStatus.DRAFT)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    topics: Mapped[list[ArticleTopic]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", order_by="ArticleTopic.rank"
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", order_by="Deadline.date"
+    )
+
+
+class ArticleTopic(Base):
+    """A topic's score for an article, the evidence behind it, and whether it is assigned."""
+
+    __tablename__ = "article_topic"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    assigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    article: Mapped[Article] = relationship(back_populates="topics")
+    topic: Mapped[Topic] = relationship()
+
+
+class Deadline(Base):
+    __tablename__ = "deadline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), index=True
+    )
+    date: Mapped[date] = mapped_column(Date)
+    precision: Mapped[DatePrecision] = mapped_column(_enum(DatePrecision))
+    kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind))
+    text: Mapped[str] = mapped_column(Text, default="")
+
+    article: Mapped[Article] = relationship(back_populates="deadlines")
+
+
+class Send(Base):
+    """One email campaign: an alert, a digest run, a reminder or a staff announcement."""
+
+    __tablename__ = "send"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[SendKind] = mapped_column(_enum(SendKind))
+    status: Mapped[SendStatus] = mapped_column(_enum(SendStatus), default=SendStatus.SCHEDULED)
+    # Idempotency key: "alert:article:7", "digest:weekly:2026-W47", "reminder:3:7"...
+    # A second publish or digest run finds the existing row instead of making a new send.
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id", ondelete="SET NULL"))
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadline.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(320), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One member's copy of one send: the ledger row that makes 'exactly once' checkable."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("send_id", "member_id"),
+        Index("ix_delivery_send_status", "send_id", "status"),
+        Index("ix_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("send.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What this member's copy holds when it differs per member (a digest's article ids).
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Suppression(Base):
+    __tablename__ = "suppression"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

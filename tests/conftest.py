@@ -1,0 +1,109 @@
+"""Fixtures: real PostgreSQL and Redis on 127.0.0.1, and a fresh migrated database per test.
+
+Database tests take the `db_url` fixture, which runs each of them on SQLite and on PostgreSQL.
+Migrations run once per session into a template; each test gets a copy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from newsletter import db
+from newsletter.config import get_settings
+from tests.support.servers import PostgresServer, RedisServer, postgres_server, redis_server
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    db.get_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresServer) -> str:
+    admin = create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE newsletter_template"))
+    admin.dispose()
+    url = postgres.url("newsletter_template")
+    db.upgrade(url)
+    db.get_engine(url).dispose()
+    return "newsletter_template"
+
+
+def _postgres_copy(postgres: PostgresServer, template: str) -> str:
+    name = f"test_{next(_counter)}"
+    admin = create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    admin.dispose()
+    return postgres.url(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """A freshly migrated database, on SQLite and on PostgreSQL; settings point at it."""
+    if request.param == "sqlite":
+        path = tmp_path / "newsletter.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = _postgres_copy(
+            request.getfixturevalue("postgres"), request.getfixturevalue("postgres_template")
+        )
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
+    monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NEWSLETTER_EMAIL_BACKEND", "memory")
+    get_settings.cache_clear()
+    yield url
+    db.get_engine(url).dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with db.session_scope(db_url) as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's environment or writes into the working tree's var/."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path}/default.db")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
