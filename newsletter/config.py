@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     RATE_LIMIT_PER_SECOND: float = Field(default=0, ge=0)
     MAX_SMTP_CONNECTIONS: int = Field(default=4, ge=1)
     BATCH_SIZE: int = Field(default=250, ge=1, le=5000)
+    # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
+    DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
+    WEEKLY_DIGEST_WEEKDAY: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    REMINDER_DAYS: list[int] = Field(default=[7, 1])  # env: NEWSLETTER_REMINDER_DAYS='[7,1]'
+    REMINDER_HOUR: int = Field(default=8, ge=0, le=23)
+    SCHEDULE_GRACE_MINUTES: int = Field(default=30, ge=0)
+    RETRY_MAX_ATTEMPTS: int = Field(default=5, ge=1)
+    RETRY_BASE_SECONDS: float = Field(default=240.0, ge=0)  # 4+8+16+32 min: about an hour
+    RETRY_JITTER: float = Field(default=0.2, ge=0, le=1)
+    SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
+    REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
+    BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
 
     @field_validator("DATABASE_URL")
     @classmethod

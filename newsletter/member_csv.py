@@ -60,7 +60,16 @@ class CsvFormatError(ValueError):
 
 def read_rows(text: str, known_topics: set[str]) -> tuple[list[MemberRow], list[RowError]]:
     """Validate every row; each bad one is reported with its line number and reason."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_rows(reader, known_topics)
+    except csv.Error as exc:
+        raise CsvFormatError(f"line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _read_rows(
+    reader: csv.DictReader[str], known_topics: set[str]
+) -> tuple[list[MemberRow], list[RowError]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "email" not in header:
         raise CsvFormatError(f"the first line must name the columns {','.join(COLUMNS)}")

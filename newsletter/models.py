@@ -364,3 +364,14 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ThrottleHit(Base):
+    """One counted attempt (a failed login, a confirmation email) for rate limits across workers."""
+
+    __tablename__ = "throttle_hit"
+    __table_args__ = (Index("ix_throttle_hit_bucket_at", "bucket", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

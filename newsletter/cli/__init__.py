@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from newsletter.cli import db, members, topics
+from newsletter.cli.demo import demo
 from newsletter.cli.common import fail
 from newsletter.config import ConfigError, get_settings
 from newsletter.db import NotMigrated, ensure_migrated
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(topics.app, name="topics")
 app.add_typer(members.app, name="members")
+app.command()(demo)
 
 # Commands that must run before (or without) a migrated database.
 NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}
