@@ -29,7 +29,9 @@ class Audience:
     def to_json(self) -> dict[str, Any]:
         return {
             "topic_ids": None if self.topic_ids is None else list(self.topic_ids),
-            "frequencies": None if self.frequencies is None else [f.value for f in self.frequencies],
+            "frequencies": (
+                None if self.frequencies is None else [f.value for f in self.frequencies]
+            ),
             "roles": list(self.roles),
         }
 

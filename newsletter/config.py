@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
     BASE_URL: str = "http://localhost:8000"
     SECRET_KEY: str | None = None
+    DKIM_PRIVATE_KEY_PATH: Path | None = None
+    DKIM_SELECTOR: str | None = None
     TIMEZONE: str = "Europe/London"
     BREAKING_WINDOW_DAYS: int = Field(default=42, ge=0)
     RATE_LIMIT_PER_SECOND: float = Field(default=0, ge=0)
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     REMINDER_DAYS: list[int] = Field(default=[7, 1])  # env: NEWSLETTER_REMINDER_DAYS='[7,1]'
     REMINDER_HOUR: int = Field(default=8, ge=0, le=23)
     SCHEDULE_GRACE_MINUTES: int = Field(default=30, ge=0)
+    SCHEDULE_CHECK_SECONDS: float = Field(default=30.0, gt=0)
     RETRY_MAX_ATTEMPTS: int = Field(default=5, ge=1)
     RETRY_BASE_SECONDS: float = Field(default=240.0, ge=0)  # 4+8+16+32 min: about an hour
     RETRY_JITTER: float = Field(default=0.2, ge=0, le=1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, Signer, SignatureExpired, TimestampSigner
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from newsletter.config import Settings, get_settings

@@ -228,6 +228,9 @@ class Article(Base):
     status: Mapped[ArticleStatus] = mapped_column(_enum(ArticleStatus), default=ArticleStatus.DRAFT)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The file as imported: stored page captures' site chrome teaches how to clean new ones.
+    source_format: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    raw_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     topics: Mapped[list[ArticleTopic]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="ArticleTopic.rank"

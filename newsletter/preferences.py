@@ -14,28 +14,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 
+import jinja2
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import audit, links, throttle
+from newsletter.audience import Audience
+from newsletter.config import get_settings
+from newsletter.delivery.backends.base import BackendUnavailable, Outcome
+from newsletter.delivery.deliver import transmit
+from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.members import MemberError, find_member, normalise_email, set_subscriptions
 from newsletter.models import (
-    ArticleTopic,
     Delivery,
     DeliveryStatus,
     Frequency,
     Member,
     MemberStatus,
     Send,
-    SendKind,
-    Subscription,
     Suppression,
     Topic,
     utcnow,
 )
+from newsletter.rendering import OutgoingMessage, Recipient, prepare_confirm, prepare_welcome
+from newsletter.rendering.build import EmailSpec, prepare
+from newsletter.rendering.environment import TEMPLATE_DIR, EmailTemplates
 
 log = logging.getLogger(__name__)
+
+MEMBER_EMAIL_DIR = Path(__file__).resolve().parents[1] / "templates" / "web" / "email"
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
 MAIL_PER_ADDRESS = throttle.Limit("member-mail:address", 3, timedelta(hours=1))
@@ -189,8 +199,13 @@ def update_topics(session: Session, member: Member, topics: Mapping[str, Frequen
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
     audit.record(
-        session, ACTOR, "member.preferences", "member", member.id,
-        topics=_text(topics), cancelled=cancelled,
+        session,
+        ACTOR,
+        "member.preferences",
+        "member",
+        member.id,
+        topics=_text(topics),
+        cancelled=cancelled,
     )
 
 
@@ -199,7 +214,11 @@ def set_paused(session: Session, member: Member, paused: bool) -> None:
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
     audit.record(
-        session, ACTOR, "member.pause" if paused else "member.resume", "member", member.id,
+        session,
+        ACTOR,
+        "member.pause" if paused else "member.resume",
+        "member",
+        member.id,
         cancelled=cancelled,
     )
 
@@ -214,24 +233,34 @@ def unsubscribe_all(session: Session, member: Member, actor: str = ACTOR) -> Non
 
 def unsubscribe_from_send(session: Session, member: Member, send: Send) -> Unsubscribed:
     """Remove the topics that one send was for (the RFC 8058 one-click); idempotent."""
-    names = _topic_names(session)
-    mine = {s.topic_id: s for s in member.subscriptions}
-    scope = _send_scope(session, send, member)
-    removed = [mine[topic_id] for topic_id in scope if topic_id in mine]
+    scope = _send_scope(send, member)
+    removed = [s for s in member.subscriptions if s.topic_id in scope]
     for subscription in removed:
         member.subscriptions.remove(subscription)
-    if not member.subscriptions and member.status != MemberStatus.UNSUBSCRIBED:
+    if not member.subscriptions:
         member.status = MemberStatus.UNSUBSCRIBED
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
+    names = _topic_names(session)
     removed_names = sorted(names[s.topic_id] for s in removed)
     if removed or cancelled:
         audit.record(
-            session, ACTOR, "member.unsubscribe", "member", member.id,
-            send=send.id, topics=removed_names, cancelled=cancelled,
+            session,
+            ACTOR,
+            "member.unsubscribe",
+            "member",
+            member.id,
+            send=send.id,
+            topics=removed_names,
+            cancelled=cancelled,
         )
-    scope_names = sorted(names[topic_id] for topic_id in scope if topic_id in names)
-    return Unsubscribed(member, removed_names or scope_names, len(member.subscriptions))
+    return Unsubscribed(member, removed_names, len(member.subscriptions))
+
+
+def send_topic_names(session: Session, send: Send, member: Member) -> list[str]:
+    """The names of the topics a send was for, to say so on the unsubscribe page."""
+    names = _topic_names(session)
+    return sorted(names[t] for t in _send_scope(send, member) if t in names)
 
 
 def revoke_links(session: Session, member: Member, actor: str) -> None:
@@ -245,57 +274,62 @@ def revoke_links(session: Session, member: Member, actor: str) -> None:
 
 
 def cancel_stale_deliveries(session: Session, member: Member) -> int:
-    """Cancel the member's pending/deferred deliveries that their choices no longer cover."""
-    rows = session.execute(
-        select(Delivery.id, Send)
-        .join(Send, Send.id == Delivery.send_id)
-        .where(Delivery.member_id == member.id, Delivery.status.in_(OPEN_DELIVERY))
-    ).all()
-    stale = [delivery_id for delivery_id, send in rows if not _still_wanted(session, member, send)]
-    if not stale:
-        return 0
-    # The status condition again: a worker may have claimed a row since it was read.
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(stale), Delivery.status.in_(OPEN_DELIVERY))
-        .values(status=DeliveryStatus.CANCELLED, last_error="cancelled: member's choices changed")
-        .execution_options(synchronize_session=False)
-    )
-    return len(stale)
+    """Cancel the member's pending/deferred deliveries that their choices no longer cover.
 
-
-def _still_wanted(session: Session, member: Member, send: Send) -> bool:
-    if member.status != MemberStatus.ACTIVE or member.paused or not member.subscriptions:
-        return False
-    mine = {s.topic_id for s in member.subscriptions}
-    return bool(_send_scope(session, send, member) & mine)
-
-
-def _send_scope(session: Session, send: Send, member: Member) -> set[int]:
-    """The topic ids a send was for, from this member's point of view."""
-    if send.kind == SendKind.DIGEST:
-        frequency = _digest_frequency(send)
-        return {s.topic_id for s in member.subscriptions if s.frequency == frequency}
-    if send.kind in (SendKind.ALERT, SendKind.REMINDER):
-        return set(
-            session.scalars(
-                select(ArticleTopic.topic_id).where(
-                    ArticleTopic.article_id == send.article_id, ArticleTopic.assigned.is_(True)
+    "Still covered" is the very test the ledger applies when it claims a delivery (may_receive
+    and in_audience), run now so the change shows at once in the send's counts.
+    """
+    sends = session.execute(
+        select(Send.id, Send.audience).where(
+            Send.id.in_(
+                select(Delivery.send_id).where(
+                    Delivery.member_id == member.id, Delivery.status.in_(OPEN_DELIVERY)
                 )
             )
         )
-    slugs = (send.audience or {}).get("topics") or []
-    if not slugs:  # an announcement to every member is about all of their topics
-        return {s.topic_id for s in member.subscriptions}
-    return set(session.scalars(select(Topic.id).where(Topic.slug.in_(slugs))))
+    ).all()
+    cancelled = 0
+    for send_id, audience in sends:
+        still_wanted = (
+            select(Member.id)
+            .where(
+                Member.id == Delivery.member_id,
+                may_receive(),
+                in_audience(Audience.from_json(audience or {})),
+            )
+            .exists()
+        )
+        result = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.send_id == send_id,
+                Delivery.member_id == member.id,
+                Delivery.status.in_(OPEN_DELIVERY),
+                ~still_wanted,
+            )
+            .values(status=DeliveryStatus.CANCELLED, last_error="member changed their choices")
+            .execution_options(synchronize_session=False)
+        )
+        cancelled += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return cancelled
 
 
-def _digest_frequency(send: Send) -> Frequency | None:
-    raw = (send.audience or {}).get("frequency") or (send.key or "digest::").split(":")[1]
-    try:
-        return Frequency(raw)
-    except ValueError:
-        return None
+def unsubscribe_scope(audience: Audience, subscriptions: list[tuple[int, Frequency]]) -> set[int]:
+    """Which of a member's topics (id, frequency) one send was for.
+
+    A send about topics (alert, reminder, announcement) was for those topics, whatever the
+    frequency; a digest (no topics) was for the member's topics taken at its frequency.
+    """
+    if audience.topic_ids is not None:
+        return {topic for topic, _ in subscriptions if topic in audience.topic_ids}
+    if audience.frequencies is None:
+        return {topic for topic, _ in subscriptions}
+    return {topic for topic, frequency in subscriptions if frequency in audience.frequencies}
+
+
+def _send_scope(send: Send, member: Member) -> set[int]:
+    subscriptions = [(s.topic_id, s.frequency) for s in member.subscriptions]
+    return unsubscribe_scope(Audience.from_json(send.audience or {}), subscriptions)
 
 
 # --- emails --------------------------------------------------------------------------------
@@ -306,7 +340,7 @@ def _recipient(member: Member) -> Recipient:
 
 
 def _topic_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Topic.id, Topic.name)).tuples())
+    return dict(session.execute(select(Topic.id, Topic.name)).all())
 
 
 def chosen_topics(session: Session, member: Member) -> dict[str, str]:
@@ -325,13 +359,20 @@ def _welcome_email(session: Session, member: Member) -> OutgoingMessage:
 
 
 def _manage_link_email(session: Session, member: Member) -> OutgoingMessage:
-    return prepare_manage_link(topics=chosen_topics(session, member)).personalise(
-        _recipient(member)
-    )
+    spec = EmailSpec("manage_link", {"topics": chosen_topics(session, member)}, bulk=False)
+    return prepare(spec, _member_email_templates()).personalise(_recipient(member))
+
+
+@lru_cache(maxsize=1)
+def _member_email_templates() -> EmailTemplates:
+    """The email templates, plus the manage-link email kept beside the web pages."""
+    templates = EmailTemplates()
+    templates.env.loader = jinja2.FileSystemLoader([MEMBER_EMAIL_DIR, TEMPLATE_DIR])
+    return templates
 
 
 def send_messages(messages: list[OutgoingMessage]) -> None:
-    """Hand transactional emails to the configured backend; failures are logged, not raised.
+    """Hand members' emails to the configured backend; failures are logged, not raised.
 
     The member sees the same page either way and can ask again; raising would only turn a
     mail server hiccup into an error page.
@@ -339,14 +380,10 @@ def send_messages(messages: list[OutgoingMessage]) -> None:
     if not messages:
         return
     try:
-        connection = get_backend().open()
+        results = transmit(messages, get_settings())
     except BackendUnavailable as exc:
         log.warning("could not send %d member emails: %s", len(messages), exc)
         return
-    try:
-        results = connection.send_batch(messages)
-    finally:
-        connection.close()
     for message, result in zip(messages, results, strict=True):
         if result.outcome != Outcome.SENT:
             log.warning("member email %s not sent: %s", message.message_id, result.detail)
@@ -358,14 +395,5 @@ def _text(topics: Mapping[str, Frequency]) -> dict[str, str]:
 
 def subscription_map(session: Session, member: Member) -> dict[str, Frequency]:
     """{slug: frequency} of the member's current subscriptions."""
-    slugs = dict(session.execute(select(Topic.id, Topic.slug)).tuples())
+    slugs = dict(session.execute(select(Topic.id, Topic.slug)).all())
     return {slugs[s.topic_id]: s.frequency for s in member.subscriptions}
-
-
-__all__ = [
-    "ConfirmOutcome",
-    "MemberError",
-    "Subscription",
-    "TooManyRequests",
-    "Unsubscribed",
-]

@@ -1,4 +1,4 @@
-"""When things are due: pure functions of "now" (digest periods, reminders, scheduled sends, retries).
+"""When things are due: pure functions of "now" (digests, reminders, scheduled sends, retries).
 
 Every datetime going in or out is timezone-aware; local wall-clock rules (07:00 digests, 08:00
 reminders, "YYYY-MM-DD HH:MM" from staff) are applied in the configured zone, so a change of
@@ -96,18 +96,26 @@ def reminder_due_at(deadline_day: date, days_before: int, tz: ZoneInfo, hour: in
 
 
 def due_reminder(
-    deadline_day: date, days: list[int], now: datetime, tz: ZoneInfo, hour: int
+    deadline_day: date,
+    days: list[int],
+    now: datetime,
+    tz: ZoneInfo,
+    hour: int,
+    window: timedelta = timedelta(days=1),
 ) -> int | None:
     """Which reminder (days before) of a deadline is due at `now`, if any.
 
-    Only the most imminent one whose time has come: a reminder saying "7 days left" is not sent
-    late when it is already 3 days, and a deadline that has passed is never reminded.
+    A reminder is due from its time for one `window`, long enough to survive a stopped beat for
+    a while, short enough that "7 days left" is never sent when it is 3; a deadline that has
+    passed is never reminded.
     """
-    today = local_date(now, tz)
-    if deadline_day < today:
+    if deadline_day < local_date(now, tz):
         return None
-    due = [d for d in days if d >= 0 and reminder_due_at(deadline_day, d, tz, hour) <= now]
-    return min(due) if due else None
+    for before in sorted(set(days)):
+        due = reminder_due_at(deadline_day, before, tz, hour)
+        if due <= now < due + window:
+            return before
+    return None
 
 
 def days_left(deadline_day: date, now: datetime, tz: ZoneInfo) -> int:

@@ -54,7 +54,15 @@ def create_staff(
     user = StaffUser(email=email, password_hash=_hasher.hash(password), role=role, active=True)
     session.add(user)
     session.flush()
-    audit.record(session, actor or audit.cli_actor(), "staff.create", "staff", user.id, email=email, role=role.value)
+    audit.record(
+        session,
+        actor or audit.cli_actor(),
+        "staff.create",
+        "staff",
+        user.id,
+        email=email,
+        role=role.value,
+    )
     return user
 
 
@@ -87,19 +95,22 @@ def get_staff(session: Session, user_id: int) -> StaffUser | None:
 
 
 def active_admins(session: Session) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(StaffUser)
-        .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
+        )
+        or 0
+    )
 
 
 def update_staff(
     session: Session, user: StaffUser, role: StaffRole, active: bool, actor: str
 ) -> None:
     """Change a role or (de)activate; the last active admin cannot lock everyone out."""
-    losing_admin = user.role == StaffRole.ADMIN and user.active and (
-        role != StaffRole.ADMIN or not active
+    losing_admin = (
+        user.role == StaffRole.ADMIN and user.active and (role != StaffRole.ADMIN or not active)
     )
     if losing_admin and active_admins(session) <= 1:
         raise StaffError("this is the last active admin; make another admin first")
@@ -108,8 +119,14 @@ def update_staff(
     user.active = active
     session.flush()
     audit.record(
-        session, actor, "staff.update", "staff", user.id,
-        email=user.email, before=before, after={"role": role.value, "active": active},
+        session,
+        actor,
+        "staff.update",
+        "staff",
+        user.id,
+        email=user.email,
+        before=before,
+        after={"role": role.value, "active": active},
     )
 
 

@@ -29,11 +29,14 @@ class Limit:
 
 def count(session: Session, limit: Limit, key: str, now: datetime | None = None) -> int:
     since = (now or utcnow()) - limit.window
-    return session.scalar(
-        select(func.count())
-        .select_from(ThrottleHit)
-        .where(ThrottleHit.bucket == limit.bucket(key), ThrottleHit.created_at > since)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ThrottleHit)
+            .where(ThrottleHit.bucket == limit.bucket(key), ThrottleHit.created_at > since)
+        )
+        or 0
+    )
 
 
 def exceeded(session: Session, limit: Limit, key: str, now: datetime | None = None) -> bool:
@@ -58,5 +61,7 @@ def clear(session: Session, limit: Limit, key: str) -> None:
 
 
 def prune(session: Session, now: datetime | None = None) -> int:
-    result = session.execute(delete(ThrottleHit).where(ThrottleHit.created_at < (now or utcnow()) - KEEP))
+    result = session.execute(
+        delete(ThrottleHit).where(ThrottleHit.created_at < (now or utcnow()) - KEEP)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

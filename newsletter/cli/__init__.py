@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.cli import db, members, topics
-from newsletter.cli.demo import demo
+from newsletter.cli import articles, db, digest, members, reminders, sends, topics, worker
+from newsletter.cli import serve as serve_command
+from newsletter.cli import staff as staff_commands
 from newsletter.cli.common import fail
+from newsletter.cli.demo import demo
+from newsletter.cli.preview import preview
 from newsletter.config import ConfigError, get_settings
 from newsletter.db import NotMigrated, ensure_migrated
 
@@ -18,7 +21,16 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(topics.app, name="topics")
 app.add_typer(members.app, name="members")
+app.add_typer(articles.app, name="articles")
+app.add_typer(sends.app, name="sends")
+app.add_typer(digest.app, name="digest")
+app.add_typer(reminders.app, name="reminders")
+app.command("worker")(worker.worker)
+app.command("beat")(worker.beat)
 app.command()(demo)
+app.add_typer(staff_commands.app, name="staff")
+app.command("serve")(serve_command.serve)
+app.command("preview")(preview)
 
 # Commands that must run before (or without) a migrated database.
 NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}

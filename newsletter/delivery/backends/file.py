@@ -63,21 +63,24 @@ def read_entry(path: Path) -> IndexEntry:
     return IndexEntry(path.name, date, str(headers.get("To", "")), str(headers.get("Subject", "")))
 
 
+def _row(entry: IndexEntry) -> str:
+    subject = html.escape(entry.subject) or "(no subject)"
+    return (
+        f"<tr><td>{html.escape(entry.date.isoformat(' ', 'seconds'))}</td>"
+        f"<td>{html.escape(entry.to)}</td>"
+        f'<td><a href="{html.escape(quote(entry.file_name, safe="@+"))}">{subject}</a></td></tr>'
+    )
+
+
 def render_index(entries: Iterable[IndexEntry]) -> str:
-    """The index page, newest first; every value from a message is escaped."""
-    rows = [
-        f'<tr><td>{html.escape(e.date.isoformat(" ", "seconds"))}</td>'
-        f"<td>{html.escape(e.to)}</td>"
-        f'<td><a href="{html.escape(quote(e.file_name))}">{html.escape(e.subject) or "(no subject)"}</a>'
-        "</td></tr>"
-        for e in sorted(entries, key=lambda e: (e.date, e.file_name), reverse=True)
-    ]
+    """The index page, newest first; every value taken from a message is escaped."""
+    newest_first = sorted(entries, key=lambda e: (e.date, e.file_name), reverse=True)
+    rows = "\n".join(_row(entry) for entry in newest_first)
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Outbox</title>'
         "<style>body{font-family:sans-serif}td,th{padding:2px 12px;text-align:left}</style>"
-        f"</head><body><h1>Outbox ({len(rows)} messages)</h1>\n<table>"
-        "<tr><th>Date</th><th>To</th><th>Subject</th></tr>\n" + "\n".join(rows) + "\n</table>"
-        "</body></html>\n"
+        f"</head><body><h1>Outbox ({len(newest_first)} messages)</h1>\n<table>"
+        f"<tr><th>Date</th><th>To</th><th>Subject</th></tr>\n{rows}\n</table></body></html>\n"
     )
 
 
@@ -145,5 +148,6 @@ class FileBackend:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise BackendUnavailable(f"cannot create the outbox folder {self.folder}: {exc}")
+            message = f"cannot create the outbox folder {self.folder}: {exc}"
+            raise BackendUnavailable(message) from exc
         return FileConnection(self.folder)

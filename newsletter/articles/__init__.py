@@ -1,0 +1,1 @@
+"""Articles: importers, topic tagging, dates in prose, priority, and the store."""

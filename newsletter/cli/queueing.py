@@ -1,0 +1,57 @@
+"""What the commands that queue email work share: --as-of, --inline, the worker hint, --wait."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import typer
+
+from newsletter import dispatch
+from newsletter.cli.common import console, warn
+from newsletter.config import get_settings
+from newsletter.scheduling import parse_local
+
+
+def as_of_option() -> str | None:
+    return typer.Option(
+        None,
+        "--as-of",
+        help="Act as if it were this time (ISO 8601; without an offset, in the service's zone).",
+    )
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    return None if text is None else parse_local(text, ZoneInfo(get_settings().TIMEZONE))
+
+
+def maybe_inline(inline: bool) -> AbstractContextManager[None]:
+    return dispatch.inline() if inline else nullcontext()
+
+
+def local_time(moment: datetime | str | None) -> str:
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(ZoneInfo(get_settings().TIMEZONE)).strftime("%Y-%m-%d %H:%M")
+
+
+def after_queueing(send_id: int | None, wait: bool) -> None:
+    """Say when no worker will pick the work up; otherwise wait for it if asked."""
+    hint = dispatch.worker_hint()
+    if hint:
+        warn(hint)
+        if wait:
+            warn("not waiting, as nothing would happen until a worker starts")
+        return
+    if wait and send_id is not None:
+        from newsletter.delivery.progress import wait_for_send
+
+        summary = wait_for_send(send_id, console=console)
+        counts = summary["counts"]
+        console.print(
+            f"Send {send_id} {summary['status']}: {counts['sent']} sent, "
+            f"{counts['deferred']} deferred, {counts['failed']} failed."
+        )

@@ -1,0 +1,163 @@
+"""`newsletter sends ...`: schedule, list, show, cancel, test and retry sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from newsletter import audit
+from newsletter.cli.common import console, fail, open_session, print_json
+from newsletter.cli.queueing import after_queueing, local_time, maybe_inline
+from newsletter.config import get_settings
+from newsletter.delivery.announcements import SendError
+from newsletter.members import MemberError
+from newsletter.scheduling import SchedulingError, parse_local
+
+app = typer.Typer(help="Scheduled sends and the progress of every send.", no_args_is_help=True)
+
+
+@app.command()
+def schedule(
+    kind: str = typer.Option("announcement", "--kind", help="announcement"),
+    subject: str = typer.Option(..., "--subject"),
+    body_file: Path = typer.Option(..., "--body-file", exists=True, dir_okay=False, readable=True),
+    topic: list[str] = typer.Option([], "--topic", help="Topic slug (repeatable)."),
+    role: list[str] = typer.Option([], "--role", help="Only members with this role (repeatable)."),
+    at: str = typer.Option(..., "--at", help='Local time, "YYYY-MM-DD HH:MM".'),
+    wait: bool = typer.Option(False, "--wait", help="Show progress until the send finishes."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Schedule an announcement to the members of some topics (and roles) at a local time."""
+    from newsletter.delivery.announcements import schedule_announcement
+
+    if kind != "announcement":
+        fail(f"unknown kind {kind!r}: only announcements can be scheduled")
+    try:
+        when = parse_local(at, ZoneInfo(get_settings().TIMEZONE))
+        with open_session() as session:
+            send = schedule_announcement(
+                session,
+                subject=subject,
+                body_markdown=body_file.read_text(encoding="utf-8"),
+                topic_slugs=[t.strip().lower() for t in topic],
+                roles=role,
+                at=when,
+                actor=audit.cli_actor(),
+            )
+    except (SendError, SchedulingError) as exc:
+        fail(f"not scheduled: {exc}")
+    if as_json:
+        print_json({"id": send.id, "status": send.status.value, "scheduled_at": when})
+    else:
+        console.print(f"Scheduled send {send.id} for {local_time(when)}.")
+    after_queueing(send.id, wait)
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Every send, newest first, with counts by delivery status."""
+    from newsletter.delivery.progress import list_sends
+
+    with open_session() as session:
+        sends = list_sends(session)
+    if as_json:
+        print_json(sends)
+        return
+    table = Table("id", "kind", "status", "subject", "when", "recipients", "sent", "deferred")
+    table.add_column("failed")
+    for s in sends:
+        c = s["counts"]
+        table.add_row(
+            str(s["id"]),
+            s["kind"],
+            s["status"],
+            s["subject"],
+            local_time(s["scheduled_at"] or s["started_at"]),
+            str(s["recipients"]),
+            str(c["sent"]),
+            str(c["deferred"]),
+            str(c["failed"]),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(send_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One send: its status and how many deliveries are in each state."""
+    from newsletter.delivery.progress import describe_send
+
+    with open_session() as session:
+        summary = describe_send(session, send_id)
+    if summary is None:
+        fail(f"there is no send {send_id}")
+    if as_json:
+        print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    console.print(f"[bold]Send {s['id']}[/] ({s['kind']}) {s['subject']}", highlight=False)
+    console.print(f"status: {s['status']}", highlight=False)
+    if s["scheduled_at"]:
+        console.print(f"scheduled for: {local_time(s['scheduled_at'])}")
+    if s["status"] == "missed":
+        console.print(
+            "Its time passed while nothing was running: `newsletter sends retry "
+            f"{s['id']}` sends it now, `newsletter sends cancel {s['id']}` drops it."
+        )
+    table = Table("status", "deliveries")
+    for status, count in s["counts"].items():
+        table.add_row(status, str(count))
+    table.add_row("[bold]total[/]", str(s["recipients"]))
+    console.print(table)
+
+
+@app.command()
+def cancel(send_id: int) -> None:
+    """Cancel a send that has not started yet."""
+    from newsletter.delivery.announcements import cancel_send
+
+    try:
+        with open_session() as session:
+            cancel_send(session, send_id, audit.cli_actor())
+    except SendError as exc:
+        fail(str(exc))
+    console.print(f"Send {send_id} cancelled; it will not go out.")
+
+
+@app.command()
+def test(send_id: int, to: str = typer.Option(..., "--to", help="Where to send the test.")) -> None:
+    """Send one copy, marked as a test, to an address; it does not count in the send."""
+    from newsletter.delivery.announcements import send_test
+    from newsletter.delivery.backends.base import BackendUnavailable, Outcome
+
+    try:
+        with open_session() as session:
+            result = send_test(session, send_id, to, get_settings())
+    except (SendError, MemberError, BackendUnavailable) as exc:
+        fail(str(exc))
+    if result.outcome != Outcome.SENT:
+        fail(f"the test was not accepted: {result.code or ''} {result.detail}".strip())
+    console.print(f"Test copy of send {send_id} sent to {to}.")
+
+
+@app.command()
+def retry(
+    send_id: int,
+    inline: bool = typer.Option(False, "--inline", help="Send from this process, no worker."),
+) -> None:
+    """Queue a send's failed deliveries again (never a sent one); starts a missed send now."""
+    from newsletter.delivery import jobs
+
+    try:
+        with maybe_inline(inline):
+            count = jobs.retry(send_id, audit.cli_actor())
+    except SendError as exc:
+        fail(str(exc))
+    console.print(f"Send {send_id}: {count} deliveries queued again.")
+    after_queueing(send_id, wait=False)

@@ -1,0 +1,186 @@
+"""Staff's scheduled sends: schedule, cancel, start when due (once), test, retry.
+
+Starting a send is one conditional UPDATE (scheduled -> sending) followed, in the same
+transaction, by its fan-out: two beat processes or two workers can race for it, only one wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from newsletter import audit
+from newsletter.audience import Audience, announcement_audience
+from newsletter.config import Settings
+from newsletter.delivery import ledger
+from newsletter.delivery.backends.base import SendResult
+from newsletter.delivery.fanout import add_audience, create_send
+from newsletter.models import Member, Send, SendKind, SendStatus, Topic, utcnow
+from newsletter.scheduling import Due, SchedulingError, check_schedulable, scheduled_state
+
+
+class SendError(ValueError):
+    """A request about a send that cannot be carried out; the message says why."""
+
+
+def schedule_announcement(
+    session: Session,
+    *,
+    subject: str,
+    body_markdown: str,
+    topic_slugs: list[str],
+    roles: list[str],
+    at: datetime,
+    actor: str,
+    now: datetime | None = None,
+) -> Send:
+    now = now or utcnow()
+    if not subject.strip():
+        raise SendError("the subject is empty")
+    if not body_markdown.strip():
+        raise SendError("the body is empty")
+    if not topic_slugs:
+        raise SendError("choose at least one topic (--topic SLUG)")
+    topics = dict(
+        session.execute(select(Topic.slug, Topic.id).where(Topic.slug.in_(topic_slugs))).all()
+    )
+    unknown = sorted(set(topic_slugs) - set(topics))
+    if unknown:
+        raise SendError(f"unknown topic {unknown[0]!r}")
+    try:
+        check_schedulable(at, now)
+    except SchedulingError as exc:
+        raise SendError(str(exc)) from None
+    send_id, _ = create_send(
+        session,
+        kind=SendKind.ANNOUNCEMENT,
+        key=None,
+        audience=announcement_audience(topics.values(), roles),
+        status=SendStatus.SCHEDULED,
+        now=now,
+        subject=subject.strip()[:500],
+        body_markdown=body_markdown,
+        scheduled_at=at,
+        created_by=actor,
+    )
+    audit.record(session, actor, "send.schedule", "send", send_id, at=at.isoformat())
+    send = session.get(Send, send_id)
+    assert send is not None
+    return send
+
+
+def get_send(session: Session, send_id: int) -> Send:
+    send = session.get(Send, send_id)
+    if send is None:
+        raise SendError(f"there is no send {send_id}")
+    return send
+
+
+def cancel_send(session: Session, send_id: int, actor: str) -> None:
+    """Cancel a send that has not started; refused, saying so, once it has."""
+    send = get_send(session, send_id)
+    cancelled = session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.status.in_([SendStatus.SCHEDULED, SendStatus.MISSED]))
+        .values(status=SendStatus.CANCELLED, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not cancelled:
+        session.refresh(send)
+        raise SendError(
+            f"send {send_id} has already started (it is {send.status.value}); "
+            "it can no longer be cancelled"
+        )
+    audit.record(session, actor, "send.cancel", "send", send_id)
+
+
+def start_send(
+    session: Session, send_id: int, now: datetime, allow_missed: bool = False
+) -> int | None:
+    """Claim a scheduled send and fan it out; the recipients, or None when another won."""
+    allowed = [SendStatus.SCHEDULED, *([SendStatus.MISSED] if allow_missed else [])]
+    won = session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.status.in_(allowed))
+        .values(status=SendStatus.SENDING, started_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        return None
+    audience = Audience.from_json(
+        session.scalar(select(Send.audience).where(Send.id == send_id)) or {}
+    )
+    recipients = add_audience(session, send_id, audience, now)
+    ledger.complete_sends(session, now, [send_id])
+    return recipients
+
+
+@dataclass(frozen=True)
+class DueSends:
+    started: list[int]
+    missed: list[int]
+
+
+def start_due_sends(session: Session, now: datetime, grace: timedelta) -> DueSends:
+    """Start every scheduled send whose time has come; mark missed those long overdue."""
+    due = session.execute(
+        select(Send.id, Send.scheduled_at)
+        .where(Send.status == SendStatus.SCHEDULED, Send.scheduled_at <= now)
+        .order_by(Send.scheduled_at, Send.id)
+    ).all()
+    started, missed = [], []
+    for send_id, scheduled_at in due:
+        if scheduled_state(scheduled_at, now, grace) == Due.MISSED:
+            if _mark_missed(session, send_id):
+                missed.append(send_id)
+        elif start_send(session, send_id, now) is not None:
+            started.append(send_id)
+    return DueSends(started, missed)
+
+
+def _mark_missed(session: Session, send_id: int) -> bool:
+    return bool(
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status == SendStatus.SCHEDULED)
+            .values(status=SendStatus.MISSED)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def retry_send(session: Session, send_id: int, actor: str, now: datetime | None = None) -> int:
+    """Re-queue a send's failed deliveries (or start a missed send now); returns rows queued."""
+    now = now or utcnow()
+    send = get_send(session, send_id)
+    if send.status == SendStatus.MISSED:
+        count = start_send(session, send_id, now, allow_missed=True) or 0
+    elif send.status in (SendStatus.SCHEDULED, SendStatus.CANCELLED):
+        raise SendError(f"send {send_id} is {send.status.value}; there is nothing to retry")
+    else:
+        count = ledger.requeue_failed(session, send_id, now)
+    audit.record(session, actor, "send.retry", "send", send_id)
+    return count
+
+
+def send_test(session: Session, send_id: int, to: str, settings: Settings) -> SendResult:
+    """One copy to `to`, marked as a test, outside the ledger: no Delivery row, no counts."""
+    from newsletter.delivery.deliver import prepare, transmit
+    from newsletter.members import normalise_email
+    from newsletter.rendering import Recipient
+
+    send = get_send(session, send_id)
+    if send.kind == SendKind.DIGEST:
+        raise SendError("a digest differs for each member; test an announcement or an alert")
+    address = normalise_email(to)
+    member = session.scalar(select(Member).where(Member.email == address))
+    recipient = (
+        Recipient(member.id, member.email, member.name, member.token_version)
+        if member
+        else Recipient(0, address, "", 0)
+    )
+    message = prepare(session, send, None, settings).personalise(recipient, test=True)
+    return transmit([message], settings)[0]

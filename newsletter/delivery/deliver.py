@@ -1,0 +1,196 @@
+"""Deliver one batch: claim its rows, render once per variant, personalise, send, record.
+
+The whole batch goes over one backend connection, paced by the shared rate limiter; the
+rendering of a (send, variant) is prepared once per process and reused by every later batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.audience import Audience, groups_of, variant_key
+from newsletter.config import Settings, get_settings
+from newsletter.db import session_scope
+from newsletter.delivery import ledger
+from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendResult
+from newsletter.models import (
+    Article,
+    Deadline,
+    Member,
+    Send,
+    SendKind,
+    Topic,
+    utcnow,
+)
+from newsletter.scheduling import days_left
+
+if TYPE_CHECKING:
+    from newsletter.rendering import OutgoingMessage, PreparedEmail, TopicGroup
+
+log = logging.getLogger(__name__)
+
+_CACHE_SIZE = 64
+# (database, send id, send created, variant): ids alone repeat across databases (tests).
+_prepared: OrderedDict[tuple[str, int, str, str], PreparedEmail] = OrderedDict()
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+def deliver_batch(
+    send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None
+) -> BatchReport:
+    """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing)."""
+    settings = settings or get_settings()
+    with session_scope() as session:
+        claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
+    report = BatchReport(claimed=len(claimed))
+    if claimed:
+        attempts, report.error = _compose_and_send(send_id, claimed, settings)
+        with session_scope() as session:
+            counts = ledger.record(session, attempts, utcnow(), ledger.backoff_from(settings))
+        report.counts = {status.value: n for status, n in counts.items()}
+    with session_scope() as session:
+        ledger.complete_sends(session, utcnow(), [send_id])
+    return report
+
+
+def _compose_and_send(
+    send_id: int, claimed: list[ledger.Claimed], settings: Settings
+) -> tuple[list[ledger.Attempt], str]:
+    with session_scope() as session:
+        messages, failures = compose(session, send_id, claimed, settings)
+    if not messages:
+        return failures, ""
+    try:
+        results = transmit([message for _, message in messages], settings)
+    except BackendUnavailable as exc:
+        log.warning("send %s: backend unavailable, deferring %d: %s", send_id, len(messages), exc)
+        result = SendResult(Outcome.DEFERRED, None, f"backend unavailable: {exc}")
+        return failures + [ledger.Attempt(c, result) for c, _ in messages], str(exc)
+    sent = [ledger.Attempt(c, r, m.message_id) for (c, m), r in zip(messages, results, strict=True)]
+    return failures + sent, ""
+
+
+def compose(
+    session: Session, send_id: int, claimed: Sequence[ledger.Claimed], settings: Settings
+) -> tuple[list[tuple[ledger.Claimed, OutgoingMessage]], list[ledger.Attempt]]:
+    """Personalised messages for the claimed rows, and failures for any that cannot render."""
+    from newsletter.rendering import Recipient, TemplateError
+
+    send = session.get(Send, send_id)
+    assert send is not None
+    members = {
+        m.id: m
+        for m in session.scalars(
+            select(Member).where(Member.id.in_([c.member_id for c in claimed]))
+        )
+    }
+    messages: list[tuple[ledger.Claimed, OutgoingMessage]] = []
+    failures: list[ledger.Attempt] = []
+    for row in claimed:
+        member = members[row.member_id]
+        try:
+            prepared = prepared_for(session, send, row.content, settings)
+        except (TemplateError, LookupError) as exc:
+            failures.append(
+                ledger.Attempt(row, SendResult(Outcome.FAILED, None, f"cannot render: {exc}"))
+            )
+            continue
+        recipient = Recipient(member.id, member.email, member.name, member.token_version)
+        messages.append((row, prepared.personalise(recipient)))
+    return messages, failures
+
+
+def transmit(messages: list[OutgoingMessage], settings: Settings) -> list[SendResult]:
+    """Send over one connection, in slices the shared rate limit allows."""
+    from newsletter.delivery.backends import get_backend
+    from newsletter.delivery.ratelimit import connection_slot, make_rate_limiter
+
+    limiter = make_rate_limiter(settings)
+    rate = settings.RATE_LIMIT_PER_SECOND
+    step = max(1, int(rate)) if rate > 0 else len(messages)
+    results: list[SendResult] = []
+    with connection_slot(settings):
+        connection = get_backend(settings=settings).open()
+        try:
+            for start in range(0, len(messages), step):
+                chunk = messages[start : start + step]
+                limiter.acquire(len(chunk))
+                results.extend(connection.send_batch(chunk))
+        finally:
+            connection.close()
+    return results
+
+
+def prepared_for(
+    session: Session, send: Send, content: dict[str, Any] | None, settings: Settings
+) -> PreparedEmail:
+    """The rendering shared by every member whose copy has this content (cached per process)."""
+    key = (settings.DATABASE_URL, send.id, send.created_at.isoformat(), variant_key(content))
+    if key in _prepared:
+        _prepared.move_to_end(key)
+        return _prepared[key]
+    prepared = prepare(session, send, content, settings)
+    _prepared[key] = prepared
+    if len(_prepared) > _CACHE_SIZE:
+        _prepared.popitem(last=False)
+    return prepared
+
+
+def prepare(
+    session: Session, send: Send, content: dict[str, Any] | None, settings: Settings
+) -> PreparedEmail:
+    from newsletter import rendering
+
+    if send.kind == SendKind.ANNOUNCEMENT:
+        return rendering.prepare_announcement(send.subject, send.body_markdown, send_id=send.id)
+    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    if send.kind == SendKind.DIGEST:
+        frequency = (Audience.from_json(send.audience).frequencies or ())[0]
+        groups = digest_topic_groups(session, groups_of(content), names)
+        return rendering.prepare_digest(frequency.value, groups, send_id=send.id)
+    article = session.get(Article, send.article_id) if send.article_id else None
+    if article is None:
+        raise LookupError(f"the article of send {send.id} no longer exists")
+    view = rendering.ArticleView.from_model(article, names)
+    if send.kind == SendKind.ALERT:
+        return rendering.prepare_alert(view, send_id=send.id)
+    deadline = session.get(Deadline, send.deadline_id) if send.deadline_id else None
+    if deadline is None:
+        raise LookupError(f"the deadline of send {send.id} no longer exists")
+    deadline_view = rendering.DeadlineView(
+        deadline.date, deadline.precision.value, deadline.kind.value, deadline.text
+    )
+    left = days_left(deadline.date, send.started_at or utcnow(), ZoneInfo(settings.TIMEZONE))
+    return rendering.prepare_reminder(view, deadline_view, left, send_id=send.id)
+
+
+def digest_topic_groups(
+    session: Session, groups: list[tuple[int, list[int]]], names: dict[int, str]
+) -> list[TopicGroup]:
+    from newsletter.rendering import ArticleView, TopicGroup
+
+    slugs = dict(session.execute(select(Topic.id, Topic.slug)).all())
+    wanted = [article_id for _, ids in groups for article_id in ids]
+    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(wanted)))}
+    return [
+        TopicGroup(
+            slugs[topic_id],
+            names[topic_id],
+            [ArticleView.from_model(articles[i], names) for i in ids if i in articles],
+        )
+        for topic_id, ids in groups
+    ]

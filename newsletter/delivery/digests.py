@@ -1,0 +1,221 @@
+"""Digest runs: per member, the articles of their topics since their last digest, once a period.
+
+A run is keyed by frequency and period ("digest:weekly:2026-W48"), so a second run finds the
+first and adds nothing. Members are streamed in chunks; each chunk's Delivery rows (holding the
+member's article ids, so a retry resends the same digest) and watermarks are written together
+in the run's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from newsletter.audience import (
+    DigestArticle,
+    digest_audience,
+    digest_content,
+    digest_groups,
+)
+from newsletter.config import Settings
+from newsletter.delivery import ledger
+from newsletter.delivery.fanout import add_deliveries, create_send, insert_for, may_receive
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    Delivery,
+    DeliveryStatus,
+    DigestWatermark,
+    Frequency,
+    Member,
+    Send,
+    SendKind,
+    Subscription,
+    Topic,
+)
+from newsletter.scheduling import DIGEST_FREQUENCIES, SchedulingError, digest_key, digest_period
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class DigestRun:
+    send_id: int
+    created: bool
+    recipients: int
+    period: str
+
+
+def run_digest(
+    session: Session, frequency: Frequency, now: datetime, settings: Settings
+) -> DigestRun:
+    if frequency not in DIGEST_FREQUENCIES:
+        raise SchedulingError(f"there is no {frequency.value} digest (daily or weekly)")
+    tz = ZoneInfo(settings.TIMEZONE)
+    period = digest_period(frequency, now, tz)
+    send_id, created = create_send(
+        session,
+        kind=SendKind.DIGEST,
+        key=digest_key(frequency, now, tz),
+        audience=digest_audience(frequency),
+        now=now,
+        subject=f"Your {frequency.value} digest ({period})",
+    )
+    if not created:
+        return DigestRun(send_id, False, 0, period)
+    articles = candidate_articles(session, frequency, now)
+    topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
+    recipients = 0
+    for members in member_chunks(session, frequency):
+        rows = compose_chunk(session, frequency, members, articles, topic_order, now)
+        add_deliveries(session, send_id, rows)
+        advance_watermarks(session, frequency, members, now)
+        recipients += len(rows)
+    ledger.complete_sends(session, now, [send_id])
+    return DigestRun(send_id, True, recipients, period)
+
+
+def candidate_articles(
+    session: Session, frequency: Frequency, until: datetime
+) -> list[DigestArticle]:
+    """Published articles any member of this frequency might still be owed."""
+    floor = session.scalar(
+        select(func.min(DigestWatermark.until)).where(DigestWatermark.frequency == frequency)
+    )
+    first = session.scalar(
+        select(func.min(Subscription.created_at)).where(Subscription.frequency == frequency)
+    )
+    starts = [moment for moment in (floor, first) if moment is not None]
+    if not starts:
+        return []
+    query = (
+        select(Article.id, Article.published_at)
+        .where(
+            Article.status == ArticleStatus.PUBLISHED,
+            Article.published_at > min(starts),
+            Article.published_at <= until,
+        )
+        .order_by(Article.published_at, Article.id)
+    )
+    found = session.execute(query).all()
+    topics: dict[int, list[int]] = defaultdict(list)
+    for article_id, topic_id in session.execute(
+        select(ArticleTopic.article_id, ArticleTopic.topic_id)
+        .where(ArticleTopic.article_id.in_([a.id for a in found]), ArticleTopic.assigned.is_(True))
+        .order_by(ArticleTopic.article_id, ArticleTopic.rank)
+    ):
+        topics[article_id].append(topic_id)
+    return [DigestArticle(a.id, a.published_at, tuple(topics[a.id])) for a in found if topics[a.id]]
+
+
+def member_chunks(session: Session, frequency: Frequency) -> Any:
+    """Ids of members who may receive mail and take some topic at this frequency, in chunks."""
+    last = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(Member.id)
+                .where(
+                    Member.id > last,
+                    may_receive(),
+                    select(Subscription.id)
+                    .where(Subscription.member_id == Member.id, Subscription.frequency == frequency)
+                    .exists(),
+                )
+                .order_by(Member.id)
+                .limit(CHUNK)
+            )
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def compose_chunk(
+    session: Session,
+    frequency: Frequency,
+    members: Sequence[int],
+    articles: Sequence[DigestArticle],
+    topic_order: Sequence[int],
+    until: datetime,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(member id, content) for each member of the chunk whose digest is not empty."""
+    if not articles:
+        return []
+    subscribed: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for member_id, topic_id, created_at in session.execute(
+        select(Subscription.member_id, Subscription.topic_id, Subscription.created_at).where(
+            Subscription.member_id.in_(members), Subscription.frequency == frequency
+        )
+    ):
+        subscribed[member_id][topic_id] = created_at
+    watermarks = dict(
+        session.execute(
+            select(DigestWatermark.member_id, DigestWatermark.until).where(
+                DigestWatermark.member_id.in_(members), DigestWatermark.frequency == frequency
+            )
+        ).all()
+    )
+    alerted = already_alerted(session, members, [a.id for a in articles])
+    rows = []
+    for member_id in members:
+        groups = digest_groups(
+            subscribed[member_id],
+            articles,
+            watermark=watermarks.get(member_id),
+            until=until,
+            already_alerted=alerted.get(member_id, set()),
+            topic_order=topic_order,
+        )
+        if groups:
+            rows.append((member_id, digest_content(groups)))
+    return rows
+
+
+def already_alerted(
+    session: Session, members: Sequence[int], article_ids: Sequence[int]
+) -> dict[int, set[int]]:
+    """Which of these articles each member has already had as an alert."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for member_id, article_id in session.execute(
+        select(Delivery.member_id, Send.article_id)
+        .join(Send, Send.id == Delivery.send_id)
+        .where(
+            Send.kind == SendKind.ALERT,
+            Send.article_id.in_(article_ids),
+            Delivery.member_id.in_(members),
+            Delivery.status == DeliveryStatus.SENT,
+        )
+    ):
+        found[member_id].add(article_id)
+    return found
+
+
+def advance_watermarks(
+    session: Session, frequency: Frequency, members: Sequence[int], until: datetime
+) -> None:
+    """Every member considered has had their digest up to `until` (never moved backwards)."""
+    statement = insert_for(session, DigestWatermark)
+    table = DigestWatermark.__table__
+    statement = statement.on_conflict_do_update(
+        index_elements=["member_id", "frequency"],
+        set_={
+            "until": case(
+                (statement.excluded.until > table.c.until, statement.excluded.until),
+                else_=table.c.until,
+            )
+        },
+    )
+    session.execute(
+        statement,
+        [{"member_id": m, "frequency": frequency, "until": until} for m in members],
+    )

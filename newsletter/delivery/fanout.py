@@ -1,0 +1,182 @@
+"""Fan-out: one Send row (found again by its idempotency key) and its Delivery rows, set-based.
+
+The Delivery rows of an audience are written by one INSERT ... SELECT, so 100,000 members never
+pass through Python; (send, member) is unique and conflicts are ignored, so running a fan-out
+twice adds nobody twice. Ids are then streamed back in batches for the delivery tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from newsletter.audience import Audience
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MemberStatus,
+    Send,
+    SendKind,
+    SendStatus,
+    Subscription,
+    Suppression,
+    UTCDateTime,
+    utcnow,
+)
+
+
+def insert_for(session: Session, table: Any) -> Insert:
+    """An INSERT that understands ON CONFLICT on both databases."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def is_suppressed() -> ColumnElement[bool]:
+    return exists().where(Suppression.email == Member.email)
+
+
+def may_receive() -> ColumnElement[bool]:
+    """SQL twin of audience.may_receive, correlated to Member."""
+    return and_(
+        Member.status == MemberStatus.ACTIVE,
+        Member.paused.is_(False),
+        ~is_suppressed(),
+    )
+
+
+def in_audience(audience: Audience) -> ColumnElement[bool]:
+    """SQL twin of an Audience, correlated to Member."""
+    conditions: list[ColumnElement[bool]] = [Subscription.member_id == Member.id]
+    if audience.topic_ids is not None:
+        if not audience.topic_ids:
+            return false()
+        conditions.append(Subscription.topic_id.in_(audience.topic_ids))
+    if audience.frequencies is not None:
+        conditions.append(Subscription.frequency.in_(audience.frequencies))
+    clause: ColumnElement[bool] = exists().where(*conditions)
+    if audience.roles:
+        clause = and_(clause, func.lower(Member.role).in_([r.lower() for r in audience.roles]))
+    return clause
+
+
+def create_send(
+    session: Session,
+    *,
+    kind: SendKind,
+    key: str | None,
+    audience: Audience,
+    status: SendStatus = SendStatus.SENDING,
+    now: datetime | None = None,
+    **fields: Any,
+) -> tuple[int, bool]:
+    """Insert a send unless one with this key exists; returns (send id, created)."""
+    now = now or utcnow()
+    values = {
+        "kind": kind,
+        "status": status,
+        "key": key,
+        "audience": audience.to_json(),
+        "created_at": now,
+        "started_at": now if status == SendStatus.SENDING else None,
+        "subject": "",
+        "body_markdown": "",
+        "created_by": "system",
+        **fields,
+    }
+    statement = insert_for(session, Send).values(**values)
+    if key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["key"])
+    send_id = session.scalar(statement.returning(Send.id))
+    if send_id is not None:
+        return send_id, True
+    existing = session.scalar(select(Send.id).where(Send.key == key))
+    assert existing is not None
+    return existing, False
+
+
+def add_audience(session: Session, send_id: int, audience: Audience, now: datetime) -> int:
+    """One Delivery row per member of the audience who may receive mail; returns rows added."""
+    members = (
+        select(
+            literal(send_id),
+            Member.id,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            literal(""),
+            literal(now, UTCDateTime()),
+        )
+        .where(may_receive(), in_audience(audience))
+        .order_by(Member.id)
+    )
+    statement = (
+        insert_for(session, Delivery)
+        .from_select(
+            ["send_id", "member_id", "status", "attempts", "last_error", "next_attempt_at"],
+            members,
+        )
+        .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
+    )
+    return session.execute(statement).rowcount or 0
+
+
+def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any]]) -> None:
+    """Delivery rows with per-member content, e.g. a digest's articles; (member_id, content)."""
+    if not rows:
+        return
+    now = utcnow()
+    statement = insert_for(session, Delivery).on_conflict_do_nothing(
+        index_elements=["send_id", "member_id"]
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "send_id": send_id,
+                "member_id": member_id,
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "last_error": "",
+                "next_attempt_at": now,
+                "content": content,
+            }
+            for member_id, content in rows
+        ],
+    )
+
+
+def pending_batches(session: Session, send_id: int, size: int) -> Iterator[list[int]]:
+    """The send's pending delivery ids, `size` at a time, without loading them all at once."""
+    last = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.send_id == send_id,
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.id > last,
+                )
+                .order_by(Delivery.id)
+                .limit(size)
+            )
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]

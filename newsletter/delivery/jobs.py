@@ -1,0 +1,71 @@
+"""The units of work that the task layer, beat and the CLI run.
+
+Each opens one transaction for its service, commits, and only then hands the new deliveries to
+`newsletter.dispatch` (a worker must never see rows that are not committed yet).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from newsletter import dispatch
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from newsletter.delivery import alerts, announcements, digests, ledger, reminders
+from newsletter.delivery.deliver import BatchReport, deliver_batch
+from newsletter.models import Frequency, utcnow
+
+
+def alert(article_id: int) -> alerts.FanOut:
+    with session_scope() as session:
+        result = alerts.fan_out_article(session, article_id)
+    if result.send_id is not None:
+        dispatch.queue_send(result.send_id)
+    return result
+
+
+def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.DigestRun:
+    with session_scope() as session:
+        run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
+    dispatch.queue_send(run.send_id)
+    return run
+
+
+def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
+    with session_scope() as session:
+        runs = reminders.run_reminders(session, as_of or utcnow(), get_settings())
+    for run in runs:
+        dispatch.queue_send(run.send_id)
+    return runs
+
+
+def due_sends(now: datetime | None = None) -> announcements.DueSends:
+    grace = timedelta(minutes=get_settings().SCHEDULE_GRACE_MINUTES)
+    with session_scope() as session:
+        due = announcements.start_due_sends(session, now or utcnow(), grace)
+    for send_id in due.started:
+        dispatch.queue_send(send_id)
+    return due
+
+
+def retry(send_id: int, actor: str) -> int:
+    with session_scope() as session:
+        count = announcements.retry_send(session, send_id, actor)
+    dispatch.queue_send(send_id)
+    return count
+
+
+def sweep(now: datetime | None = None) -> dict[int, list[int]]:
+    """Re-queue lost and due work, then mark finished sends."""
+    now = now or utcnow()
+    with session_scope() as session:
+        queued = ledger.recover(session, now, get_settings())
+    for send_id, ids in queued.items():
+        dispatch.queue_deliveries(send_id, ids)
+    with session_scope() as session:
+        ledger.complete_sends(session, now)
+    return queued
+
+
+def deliver(send_id: int, delivery_ids: list[int]) -> BatchReport:
+    return deliver_batch(send_id, delivery_ids)

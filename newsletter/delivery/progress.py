@@ -1,0 +1,119 @@
+"""How far a send has got: counts by delivery status, and a progress bar that waits for it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import session_scope
+from newsletter.models import Delivery, DeliveryStatus, Send, SendStatus
+
+DONE = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.CANCELLED,
+)
+SETTLED_SENDS = (SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED, SendStatus.MISSED)
+
+
+def delivery_counts(session: Session, send_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{send_id: {status: count}} with every status present, zeros included."""
+    counts = {send_id: {s.value: 0 for s in DeliveryStatus} for send_id in send_ids}
+    rows = session.execute(
+        select(Delivery.send_id, Delivery.status, func.count())
+        .where(Delivery.send_id.in_(send_ids))
+        .group_by(Delivery.send_id, Delivery.status)
+    )
+    for send_id, status, count in rows:
+        counts[send_id][DeliveryStatus(status).value] = count
+    return counts
+
+
+def _describe(send: Send, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": send.id,
+        "kind": send.kind.value,
+        "status": send.status.value,
+        "key": send.key,
+        "subject": send.subject,
+        "scheduled_at": send.scheduled_at.isoformat() if send.scheduled_at else None,
+        "started_at": send.started_at.isoformat() if send.started_at else None,
+        "finished_at": send.finished_at.isoformat() if send.finished_at else None,
+        "created_by": send.created_by,
+        "recipients": sum(counts.values()),
+        "counts": counts,
+    }
+
+
+def describe_send(session: Session, send_id: int) -> dict[str, Any] | None:
+    send = session.get(Send, send_id)
+    if send is None:
+        return None
+    return _describe(send, delivery_counts(session, [send_id])[send_id])
+
+
+def list_sends(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    sends = list(session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)))
+    counts = delivery_counts(session, [s.id for s in sends])
+    return [_describe(send, counts[send.id]) for send in sends]
+
+
+def is_settled(summary: dict[str, Any]) -> bool:
+    """Nothing more will happen without a retry: finished, or only deferred rows are left."""
+    if summary["status"] in SETTLED_SENDS:
+        return True
+    counts = summary["counts"]
+    busy = counts[DeliveryStatus.PENDING.value] + counts[DeliveryStatus.SENDING.value]
+    return summary["status"] == SendStatus.SENDING.value and busy == 0
+
+
+def wait_for_send(
+    send_id: int,
+    *,
+    timeout: float | None = None,
+    poll_seconds: float = 0.5,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Show a progress bar until the send settles (or `timeout`); returns its last summary."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(f"send {send_id}", total=None)
+        while True:
+            with session_scope() as session:
+                summary = describe_send(session, send_id)
+            if summary is None:
+                raise LookupError(f"there is no send {send_id}")
+            counts = summary["counts"]
+            done = sum(counts[s.value] for s in DONE)
+            bar.update(
+                task,
+                total=summary["recipients"] or None,
+                completed=done,
+                description=_caption(summary),
+            )
+            if is_settled(summary) or (deadline is not None and time.monotonic() > deadline):
+                return summary
+            time.sleep(poll_seconds)
+
+
+def _caption(summary: dict[str, Any]) -> str:
+    counts = summary["counts"]
+    parts = [f"send {summary['id']} {summary['status']}"]
+    if summary["status"] == SendStatus.SCHEDULED.value:
+        parts.append(f"for {summary['scheduled_at']}")
+    for status in (DeliveryStatus.SENT, DeliveryStatus.DEFERRED, DeliveryStatus.FAILED):
+        if counts[status.value]:
+            parts.append(f"{counts[status.value]} {status.value}")
+    return ", ".join(parts)

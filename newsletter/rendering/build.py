@@ -1,0 +1,117 @@
+"""The expensive step, done once per send and content variant: render, inline, encode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsletter.config import get_settings
+from newsletter.rendering.environment import EmailTemplates, TemplateError, default_templates
+from newsletter.rendering.headers import address_line, parse_sender, unstructured_line
+from newsletter.rendering.inline import inline_css
+from newsletter.rendering.personal import Personal, Placeholders
+from newsletter.rendering.prepared import PreparedEmail
+from newsletter.rendering.signing import load_signer
+from newsletter.rendering.skeleton import build_body, new_boundary
+
+TEST_MARKER = "[TEST] "
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """What to render: the templates of `kind` with `context`, and how to head the message."""
+
+    kind: str
+    context: dict[str, Any] = field(default_factory=dict)
+    send_id: int | None = None
+    bulk: bool = True  # list mail: List-Id, List-Unsubscribe, unsubscribe link in the footer
+    auto_submitted: bool = True  # machine-written (RFC 3834), so auto-responders stay quiet
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str  # CSS inlined
+    template_html: str  # as the template rendered it, before inlining
+
+
+def render(
+    spec: EmailSpec, personal: Personal, templates: EmailTemplates | None = None
+) -> Rendered:
+    """Subject, text and inlined HTML of an email, for placeholders or for one member."""
+    templates = templates or default_templates()
+    sender = parse_sender(get_settings().FROM_ADDRESS)
+    context = {
+        **spec.context,
+        "kind": spec.kind,
+        "bulk": spec.bulk,
+        "org_name": sender.name or "the newsletter",
+        "base_url": get_settings().BASE_URL,
+        "personal": personal,
+    }
+    parts = templates.render_email(spec.kind, context)
+    return Rendered(
+        subject=parts.subject,
+        text=_ending_in_newline(parts.text),
+        html=_ending_in_newline(inline_css(parts.html)),
+        template_html=parts.html,
+    )
+
+
+def _ending_in_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> PreparedEmail:
+    settings = get_settings()
+    sender = parse_sender(settings.FROM_ADDRESS)
+    signer = load_signer(settings, sender.domain)
+    placeholders = Placeholders()
+    rendered = render(spec, placeholders.personal, templates)
+    _check_placeholders(spec, placeholders, rendered)
+    boundary = new_boundary()
+    fixed = [
+        address_line("From", sender.name, sender.address),
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
+    ]
+    if spec.auto_submitted:
+        fixed.append(b"Auto-Submitted: auto-generated\r\n")
+    if spec.bulk:
+        fixed.append(address_line("List-Id", sender.name, f"newsletter.{sender.domain}"))
+        fixed.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+    return PreparedEmail(
+        kind=spec.kind,
+        subject=rendered.subject,
+        send_id=spec.send_id,
+        fixed_headers=b"".join(fixed),
+        subject_line=unstructured_line("Subject", rendered.subject),
+        test_subject_line=unstructured_line("Subject", TEST_MARKER + rendered.subject),
+        skeleton=build_body(
+            placeholders.split(rendered.text), placeholders.split(rendered.html), boundary
+        ),
+        domain=sender.domain,
+        bulk=spec.bulk,
+        signer=signer,
+        text=rendered.text,
+        html=rendered.html,
+    )
+
+
+def _check_placeholders(spec: EmailSpec, placeholders: Placeholders, rendered: Rendered) -> None:
+    """Fail the send now if inlining mangled a placeholder or a template misuses one."""
+    if placeholders.count(rendered.subject):
+        raise TemplateError(f"{spec.kind}.subject.j2: a subject cannot hold personal values")
+    before = placeholders.count(rendered.template_html)
+    after = placeholders.count(rendered.html)
+    if before != after:
+        lost = sorted((before - after).keys())
+        raise TemplateError(
+            f"{spec.kind}.html.j2: CSS inlining altered the placeholders for {', '.join(lost)}"
+        )
+    used = set(after) | set(placeholders.count(rendered.text))
+    if "unsubscribe_url" in used and spec.send_id is None:
+        raise TemplateError(
+            f"{spec.kind}: personal.unsubscribe_url needs a send, and this email has none"
+        )

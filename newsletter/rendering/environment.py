@@ -1,0 +1,90 @@
+"""The Jinja environment for email templates, and errors that name the template and line.
+
+Each email KIND is three templates in templates/email/: KIND.subject.j2, KIND.txt.j2 and
+KIND.html.j2 (the HTML ones autoescaped). Undefined names are errors, not blanks, so that a
+mistake in a template stops the send at prepare time instead of mailing a hole to everyone.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from newsletter.rendering import formatting
+from newsletter.rendering.headers import clean
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+
+
+class TemplateError(Exception):
+    """A template could not be rendered; the message names the template and the line."""
+
+
+@dataclass(frozen=True)
+class RenderedParts:
+    subject: str
+    text: str
+    html: str
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and str(name).endswith(".html.j2")
+
+
+class EmailTemplates:
+    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+        self.directory = directory
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            autoescape=_autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters.update(
+            british_date=formatting.british_date,
+            days_left=formatting.days_left_phrase,
+            frequency_phrase=formatting.frequency_phrase,
+            join_and=formatting.join_and,
+            plural=formatting.plural,
+        )
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            where = exc.name or name
+            raise TemplateError(f"{where}, line {exc.lineno}: {exc.message}") from exc
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"template {exc.name} not found in {self.directory}") from exc
+        except Exception as exc:
+            raise TemplateError(f"{_where(exc, name)}: {type(exc).__name__}: {exc}") from exc
+
+    def render_email(self, kind: str, context: dict[str, Any]) -> RenderedParts:
+        """The subject (one line), then the text and HTML parts, which may show the subject."""
+        subject = clean(self.render(f"{kind}.subject.j2", context))
+        context = {**context, "subject": subject}
+        return RenderedParts(
+            subject=subject,
+            text=self.render(f"{kind}.txt.j2", context),
+            html=self.render(f"{kind}.html.j2", context),
+        )
+
+
+def _where(exc: BaseException, name: str) -> str:
+    """The template and line a runtime error came from (Jinja maps its frames to templates)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+    if not frames:
+        return name
+    return f"{Path(frames[-1].filename).name}, line {frames[-1].lineno}"
+
+
+@lru_cache(maxsize=1)
+def default_templates() -> EmailTemplates:
+    return EmailTemplates()

@@ -1,0 +1,1 @@
+"""The web app: members' preference centre, staff console and JSON API (see app.create_app)."""

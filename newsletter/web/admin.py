@@ -1,0 +1,460 @@
+"""Admin pages: members and their subscriptions, CSV import/export, suppression list, staff
+accounts, topic keyword rules, API tokens and the audit log. Admins only (ADMIN_ONLY)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from starlette.datastructures import FormData
+
+from newsletter import api_tokens, audit, preferences, staff, suppressions, topic_rules
+from newsletter.member_csv import CsvFormatError, export_members, import_members
+from newsletter.members import upsert_member
+from newsletter.models import AuditEvent, Member, MemberStatus, StaffUser
+from newsletter.topics import list_topics
+from newsletter.web import forms
+from newsletter.web.auth import ADMIN_ONLY, actor, read_form
+from newsletter.web.deps import db_session
+from newsletter.web.templating import render
+
+router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)
+
+PAGE_SIZE = 50
+
+
+def _me(request: Request) -> StaffUser:
+    return request.state.staff  # type: ignore[no-any-return]
+
+
+def _page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+@router.get("/members", response_class=HTMLResponse)
+def members(
+    request: Request,
+    q: str = "",
+    status: str = "",
+    page: int = 1,
+    session: Session = Depends(db_session),
+) -> Response:
+    query = select(Member)
+    q = q.strip()[:200]
+    if q:
+        query = query.where(
+            or_(
+                Member.email.contains(q.lower(), autoescape=True),
+                func.lower(Member.name).contains(q.lower(), autoescape=True),
+            )
+        )
+    if status in {s.value for s in MemberStatus}:
+        query = query.where(Member.status == MemberStatus(status))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, _page_count(total)))
+    found = session.scalars(
+        query.options(selectinload(Member.subscriptions))
+        .order_by(Member.email)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    context = {
+        "members": list(found),
+        "total": total,
+        "q": q,
+        "status": status,
+        "statuses": [s.value for s in MemberStatus],
+        "page": page,
+        "pages": _page_count(total),
+        "topic_names": {t.id: t.name for t in list_topics(session)},
+    }
+    return render(request, "admin/members.html", context)
+
+
+def _member(session: Session, member_id: int) -> Member:
+    found = session.scalar(
+        select(Member).where(Member.id == member_id).options(selectinload(Member.subscriptions))
+    )
+    if found is None:
+        raise HTTPException(404, "There is no such member.")
+    return found
+
+
+@router.get("/members/{member_id}", response_class=HTMLResponse)
+def member_page(
+    member_id: int, request: Request, notice: str = "", session: Session = Depends(db_session)
+) -> Response:
+    found = _member(session, member_id)
+    values = {"name": found.name, "role": found.role, "status": found.status.value}
+    values.update(forms.frequency_values(preferences.subscription_map(session, found)))
+    return _member_page(request, session, found, values, {}, notice)
+
+
+@router.post("/members/{member_id}", response_class=HTMLResponse)
+async def member_update(
+    member_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    found = _member(session, member_id)
+    form = await read_form(request)
+    who = actor(_me(request))
+    if forms.text(form, "action", 30) == "revoke-links":
+        preferences.revoke_links(session, found, who)
+        session.commit()
+        return RedirectResponse(f"/staff/admin/members/{member_id}?notice=revoked", 303)
+    errors: forms.Errors = {}
+    values = {"name": forms.text(form, "name", 200), "role": forms.text(form, "role", 100)}
+    values["status"] = forms.text(form, "status", 20)
+    chosen = forms.topic_frequencies(form, list_topics(session), errors)
+    values.update(forms.frequency_values(chosen))
+    if values["status"] not in {s.value for s in MemberStatus}:
+        errors["status"] = "Choose a status."
+    if errors:
+        return _member_page(request, session, found, values, errors, "", 400)
+    upsert_member(session, found.email, values["name"], values["role"], chosen, actor=who)
+    if found.status.value != values["status"]:
+        audit.record(
+            session,
+            who,
+            "member.status",
+            "member",
+            found.id,
+            before=found.status.value,
+            after=values["status"],
+        )
+        found.status = MemberStatus(values["status"])
+    session.flush()
+    preferences.cancel_stale_deliveries(session, found)
+    session.commit()
+    return RedirectResponse(f"/staff/admin/members/{member_id}?notice=saved", 303)
+
+
+def _member_page(
+    request: Request,
+    session: Session,
+    found: Member,
+    values: dict[str, str],
+    errors: forms.Errors,
+    notice: str,
+    status_code: int = 200,
+) -> Response:
+    history = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "member", AuditEvent.object_id == str(found.id))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(20)
+    )
+    context = {
+        "member": found,
+        "topics": list_topics(session),
+        "statuses": [s.value for s in MemberStatus],
+        "values": values,
+        "errors": errors,
+        "notice": {"saved": "Saved.", "revoked": "Every link sent so far has stopped working."}.get(
+            notice, ""
+        ),
+        "history": list(history),
+    }
+    return render(request, "admin/member.html", context, status_code)
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+@router.get("/members-import", response_class=HTMLResponse)
+def import_form(request: Request) -> Response:
+    return render(request, "admin/import.html", {"errors": {}, "report": None, "values": {}})
+
+
+@router.post("/members-import", response_class=HTMLResponse)
+async def import_csv(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await read_form(request)
+    partial = forms.text(form, "partial", 10) == "yes"
+    values = {"text": forms.text(form, "text", 5_000_000), "partial": "yes" if partial else ""}
+    errors: forms.Errors = {}
+    text = await _csv_text(form, values, errors)
+    report = None
+    if not errors:
+        try:
+            report = import_members(session, text, partial=partial, actor=actor(_me(request)))
+        except CsvFormatError as exc:
+            errors["file"] = str(exc)
+    if errors or report is None:
+        return render(
+            request, "admin/import.html", {"errors": errors, "report": None, "values": values}, 400
+        )
+    session.commit()
+    status_code = 200 if report.written else 400
+    context = {"errors": {}, "report": report, "values": values}
+    return render(request, "admin/import.html", context, status_code)
+
+
+async def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> str:
+    upload = forms.upload(form, "file")
+    if upload is None:
+        if not values["text"]:
+            errors["file"] = "Choose a CSV file, or paste the rows."
+        return values["text"]
+    data = await upload.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        errors["file"] = f"The file is not UTF-8 text ({exc.reason} at byte {exc.start})."
+        return ""
+
+
+@router.get("/members-export.csv")
+def export_csv(request: Request, session: Session = Depends(db_session)) -> Response:
+    audit.record(session, actor(_me(request)), "member.export", "member")
+    text = export_members(session)
+    session.commit()
+    headers = {"Content-Disposition": 'attachment; filename="members.csv"'}
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# --- suppression list ----------------------------------------------------------------------
+
+
+@router.get("/suppression", response_class=HTMLResponse)
+def suppression(
+    request: Request, q: str = "", notice: str = "", session: Session = Depends(db_session)
+) -> Response:
+    return _suppression_page(request, session, q[:200], {}, {}, notice)
+
+
+@router.post("/suppression", response_class=HTMLResponse)
+async def suppression_add(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await read_form(request)
+    values = {"email": forms.text(form, "email", 320), "note": forms.text(form, "note", 2000)}
+    try:
+        suppressions.add_suppression(session, values["email"], values["note"], actor(_me(request)))
+    except suppressions.SuppressionError as exc:
+        return _suppression_page(request, session, "", values, {"email": str(exc)}, "", 400)
+    session.commit()
+    return RedirectResponse("/staff/admin/suppression?notice=added", 303)
+
+
+@router.post("/suppression/{suppression_id}/remove", response_class=HTMLResponse)
+async def suppression_remove(
+    suppression_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    form = await read_form(request)
+    reason = forms.text(form, "reason", 2000)
+    try:
+        suppressions.remove_suppression(session, suppression_id, reason, actor(_me(request)))
+    except suppressions.SuppressionError as exc:
+        errors = {f"reason-{suppression_id}": str(exc)}
+        return _suppression_page(request, session, "", {}, errors, "", 400)
+    session.commit()
+    return RedirectResponse("/staff/admin/suppression?notice=removed", 303)
+
+
+def _suppression_page(
+    request: Request,
+    session: Session,
+    q: str,
+    values: dict[str, str],
+    errors: forms.Errors,
+    notice: str,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "rows": suppressions.list_suppressions(session, q),
+        "total": suppressions.count_suppressions(session),
+        "q": q,
+        "values": values,
+        "errors": errors,
+        "notice": {"added": "Added to the list.", "removed": "Removed from the list."}.get(
+            notice, ""
+        ),
+    }
+    return render(request, "admin/suppression.html", context, status_code)
+
+
+# --- staff accounts ------------------------------------------------------------------------
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_users(request: Request, session: Session = Depends(db_session)) -> Response:
+    return _staff_page(request, session, {}, {})
+
+
+@router.post("/staff", response_class=HTMLResponse)
+async def staff_create(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await read_form(request)
+    values = {"email": forms.text(form, "email", 320), "role": forms.text(form, "role", 20)}
+    password = form.get("password")
+    try:
+        role = staff.parse_role(values["role"])
+        staff.create_staff(
+            session,
+            values["email"],
+            password if isinstance(password, str) else "",
+            role,
+            actor=actor(_me(request)),
+        )
+    except staff.StaffError as exc:
+        field = "password" if "password" in str(exc) else "role" if "role" in str(exc) else "email"
+        return _staff_page(request, session, values, {field: str(exc)}, 400)
+    session.commit()
+    return RedirectResponse("/staff/admin/staff", 303)
+
+
+@router.post("/staff/{user_id}", response_class=HTMLResponse)
+async def staff_update(
+    user_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    form = await read_form(request)
+    user = staff.get_staff(session, user_id)
+    if user is None:
+        raise HTTPException(404, "There is no such staff account.")
+    try:
+        role = staff.parse_role(forms.text(form, "role", 20))
+        active = forms.text(form, "active", 10) == "yes"
+        staff.update_staff(session, user, role, active, actor(_me(request)))
+    except staff.StaffError as exc:
+        session.rollback()
+        return _staff_page(request, session, {}, {f"user-{user_id}": str(exc)}, 400)
+    session.commit()
+    return RedirectResponse("/staff/admin/staff", 303)
+
+
+def _staff_page(
+    request: Request,
+    session: Session,
+    values: dict[str, str],
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> Response:
+    context = {"users": staff.list_staff(session), "values": values, "errors": errors}
+    return render(request, "admin/staff.html", context, status_code)
+
+
+# --- topic keyword rules -------------------------------------------------------------------
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topic_rules_page(request: Request, session: Session = Depends(db_session)) -> Response:
+    return _rules_page(request, session, {}, {})
+
+
+@router.post("/topics/{slug}/rules", response_class=HTMLResponse)
+async def rule_add(slug: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await read_form(request)
+    values = {f"phrase-{slug}": forms.text(form, "phrase", 200)}
+    values[f"weight-{slug}"] = forms.text(form, "weight", 20) or "1"
+    try:
+        weight = float(values[f"weight-{slug}"])
+        topic_rules.add_rule(session, slug, values[f"phrase-{slug}"], weight, actor(_me(request)))
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, topic_rules.RuleError) else "Enter a number."
+        return _rules_page(request, session, values, {f"phrase-{slug}": message}, 400)
+    session.commit()
+    return RedirectResponse(f"/staff/admin/topics#topic-{slug}", 303)
+
+
+@router.post("/rules/{rule_id}/delete", response_class=HTMLResponse)
+def rule_delete(rule_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
+    try:
+        topic_rules.remove_rule(session, rule_id, actor(_me(request)))
+    except topic_rules.RuleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    session.commit()
+    return RedirectResponse("/staff/admin/topics", 303)
+
+
+def _rules_page(
+    request: Request,
+    session: Session,
+    values: dict[str, str],
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> Response:
+    context = {"topics": topic_rules.rules_by_topic(session), "values": values, "errors": errors}
+    return render(request, "admin/topics.html", context, status_code)
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+def tokens(request: Request, session: Session = Depends(db_session)) -> Response:
+    return _tokens_page(request, session, {}, {}, "")
+
+
+@router.post("/tokens", response_class=HTMLResponse)
+async def token_create(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await read_form(request)
+    values = {"name": forms.text(form, "name", 300)}
+    try:
+        _, plaintext = api_tokens.create_token(session, values["name"], actor(_me(request)))
+    except api_tokens.ApiTokenError as exc:
+        return _tokens_page(request, session, values, {"name": str(exc)}, "", 400)
+    session.commit()
+    # Shown once, in this answer only: it is stored hashed and cannot be shown again.
+    return _tokens_page(request, session, {}, {}, plaintext)
+
+
+@router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def token_revoke(
+    token_id: int, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    try:
+        api_tokens.revoke_token(session, token_id, actor(_me(request)))
+    except api_tokens.ApiTokenError as exc:
+        raise HTTPException(404, str(exc)) from None
+    session.commit()
+    return RedirectResponse("/staff/admin/tokens", 303)
+
+
+def _tokens_page(
+    request: Request,
+    session: Session,
+    values: dict[str, str],
+    errors: forms.Errors,
+    new_token: str,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "tokens": api_tokens.list_tokens(session),
+        "values": values,
+        "errors": errors,
+        "new_token": new_token,
+    }
+    headers = {"Cache-Control": "no-store"}
+    return render(request, "admin/tokens.html", context, status_code, headers)
+
+
+# --- audit log -----------------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log(
+    request: Request,
+    q: str = "",
+    page: int = 1,
+    session: Session = Depends(db_session),
+) -> Response:
+    query = select(AuditEvent)
+    q = q.strip()[:200]
+    if q:
+        query = query.where(
+            or_(
+                AuditEvent.actor.contains(q, autoescape=True),
+                AuditEvent.action.contains(q, autoescape=True),
+                AuditEvent.object_id == q,
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, _page_count(total)))
+    events = session.scalars(
+        query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    context = {"events": list(events), "q": q, "page": page, "pages": _page_count(total)}
+    context["total"] = total
+    return render(request, "admin/audit.html", context)

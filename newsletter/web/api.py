@@ -1,0 +1,363 @@
+"""The JSON API for integrations, under /api/v1, authenticated by admin-issued API tokens.
+
+Every route sits behind `api_client`, so none answers without a valid bearer token. Input is
+validated by the models below (lengths, no NUL characters), so no request can reach the
+database with a value it would refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from newsletter import preferences
+from newsletter.api_tokens import verify_token
+from newsletter.articles import store
+from newsletter.config import get_settings
+from newsletter.delivery import announcements, progress
+from newsletter.members import MemberError, find_member, normalise_email, upsert_member
+from newsletter.models import ApiToken, Article, ArticleTopic, Frequency, MemberStatus
+from newsletter.topics import topics_by_slug
+from newsletter.web.deps import db_session
+
+MAX_ID = 2**31 - 1
+NO_NUL = r"^[^\x00]*$"
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token, created by an admin under Admin → API tokens.",
+)
+
+
+def _unicode(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+
+
+# Text the database will store: bounded, no NUL characters, valid Unicode.
+ArticleText = Annotated[str, _text(5_000_000, 1), AfterValidator(_unicode)]
+FileName = Annotated[str, _text(300), AfterValidator(_unicode)]
+Source = Annotated[str, _text(1000), AfterValidator(_unicode)]
+Email = Annotated[str, _text(320, 3), AfterValidator(_unicode)]
+Name = Annotated[str, _text(200), AfterValidator(_unicode)]
+Role = Annotated[str, _text(100), AfterValidator(_unicode)]
+Subject = Annotated[str, _text(500, 1), AfterValidator(_unicode)]
+Markdown = Annotated[str, _text(200_000, 1), AfterValidator(_unicode)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Slug = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9-]*$")]
+
+
+def api_client(
+    credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+    session: Session = Depends(db_session),
+) -> ApiToken:
+    token = verify_token(session, credentials.credentials) if credentials else None
+    if token is None:
+        raise HTTPException(
+            401, "A valid API token is required.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return token
+
+
+def _actor(token: ApiToken) -> str:
+    return f"api:{token.name}"
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(api_client)])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API token"},
+    404: {"description": "Not found"},
+    422: {"description": "The request is not valid; `detail` says why"},
+}
+
+
+# --- articles ------------------------------------------------------------------------------
+
+
+class ArticleIn(BaseModel):
+    text: ArticleText = Field(
+        description="The article: a saved web page, HTML, Markdown or plain text."
+    )
+    filename: FileName = Field("", description="Its file name, a hint to its format.")
+    source: Source = Field("", description="Where it came from, e.g. its web address.")
+    topics: list[Slug] | None = Field(
+        None, max_length=20, description="Topic slugs to use instead of the suggested ones."
+    )
+    breaking: bool = Field(False, description="Send an alert to every subscriber of its topics.")
+    publish: bool = Field(False, description="Publish at once (sends the alert).")
+
+
+class TopicScore(BaseModel):
+    topic: str
+    score: float
+    assigned: bool
+    manual: bool
+    evidence: list[Any]
+
+
+class ArticleOut(BaseModel):
+    id: int
+    title: str
+    status: str
+    priority: str
+    suggested_priority: str
+    priority_reason: str
+    published_at: str | None
+    topics: list[str]
+    topic_scores: list[TopicScore]
+    url: str
+    created: bool | None = None
+
+
+def _article_out(session: Session, article_id: int, created: bool | None = None) -> ArticleOut:
+    article = session.scalar(
+        select(Article)
+        .where(Article.id == article_id)
+        .options(
+            selectinload(Article.topics).selectinload(ArticleTopic.topic),
+            selectinload(Article.deadlines),
+        )
+    )
+    if article is None:
+        raise HTTPException(404, f"There is no article {article_id}.")
+    full = store.describe_full(article)
+    return ArticleOut(
+        **{key: full[key] for key in ArticleOut.model_fields if key in full},
+        url=f"{get_settings().BASE_URL}/articles/{article.id}",
+        created=created,
+    )
+
+
+@router.post("/articles", response_model=ArticleOut, status_code=201, responses=ERRORS)
+def create_article(
+    body: ArticleIn,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> ArticleOut:
+    """Import an article (the same content twice is one article), optionally publishing it."""
+    try:
+        outcome = store.import_article(
+            session,
+            body.text,
+            filename=body.filename,
+            source=body.source,
+            topics=body.topics,
+            breaking=body.breaking,
+            publish=body.publish,
+            actor=_actor(token),
+        )
+    except store.ArticleError as exc:
+        raise HTTPException(422, str(exc)) from None
+    article_id = outcome.article.id
+    session.commit()
+    return _article_out(session, article_id, outcome.created)
+
+
+@router.get("/articles/{article_id}", response_model=ArticleOut, responses=ERRORS)
+def get_article(article_id: Id, session: Session = Depends(db_session)) -> ArticleOut:
+    return _article_out(session, article_id)
+
+
+@router.post("/articles/{article_id}/publish", response_model=ArticleOut, responses=ERRORS)
+def publish_article(
+    article_id: Id,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> ArticleOut:
+    """Publish a draft (or withdrawn) article; its alert goes to the subscribers."""
+    _article_out(session, article_id)  # 404 if missing
+    store.publish_article(session, article_id, actor=_actor(token))
+    session.commit()
+    return _article_out(session, article_id)
+
+
+@router.post("/articles/{article_id}/withdraw", response_model=ArticleOut, responses=ERRORS)
+def withdraw_article(
+    article_id: Id,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> ArticleOut:
+    """Withdraw an article; its sends that have not started are cancelled."""
+    _article_out(session, article_id)
+    store.withdraw_article(session, article_id, actor=_actor(token))
+    session.commit()
+    return _article_out(session, article_id)
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+class MemberIn(BaseModel):
+    email: Email
+    name: Name | None = None
+    role: Role | None = Field(None, description="e.g. SENCO, phase leader")
+    topics: dict[Slug, Frequency] | None = Field(
+        None, description="Replaces all subscriptions: {topic slug: frequency}."
+    )
+
+
+class MemberOut(BaseModel):
+    email: str
+    name: str
+    role: str
+    status: str
+    paused: bool
+    topics: dict[str, str]
+    created: bool | None = None
+
+
+def _member_out(session: Session, email: str, created: bool | None = None) -> MemberOut:
+    member = find_member(session, email)
+    if member is None:
+        raise HTTPException(404, "There is no such member.")
+    topics = preferences.subscription_map(session, member)
+    return MemberOut(
+        email=member.email,
+        name=member.name,
+        role=member.role,
+        status=member.status.value,
+        paused=member.paused,
+        topics={slug: frequency.value for slug, frequency in sorted(topics.items())},
+        created=created,
+    )
+
+
+@router.put("/members", response_model=MemberOut, responses=ERRORS)
+def upsert(
+    body: MemberIn,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> MemberOut:
+    """Add a member (active at once: the integration vouches for them) or update one."""
+    topics = body.topics
+    if topics is not None:
+        unknown = sorted(set(topics) - set(topics_by_slug(session)))
+        if unknown:
+            raise HTTPException(422, f"unknown topic {unknown[0]!r}")
+    try:
+        member, created = upsert_member(
+            session, body.email, body.name, body.role, topics, MemberStatus.ACTIVE, _actor(token)
+        )
+    except MemberError as exc:
+        raise HTTPException(422, str(exc)) from None
+    preferences.cancel_stale_deliveries(session, member)
+    session.commit()
+    return _member_out(session, member.email, created)
+
+
+@router.get("/members/{email}", response_model=MemberOut, responses=ERRORS)
+def get_member(
+    email: Annotated[str, Path(max_length=320)], session: Session = Depends(db_session)
+) -> MemberOut:
+    try:
+        address = normalise_email(email)
+    except MemberError:
+        raise HTTPException(404, "There is no such member.") from None
+    return _member_out(session, address)
+
+
+# --- sends ---------------------------------------------------------------------------------
+
+
+class AnnouncementIn(BaseModel):
+    subject: Subject
+    body_markdown: Markdown
+    topics: list[Slug] = Field(min_length=1, max_length=20)
+    roles: list[Role] = Field(
+        default_factory=list, max_length=20, description="Only members with these roles."
+    )
+    scheduled_at: AwareDatetime = Field(description="When to send, with its time zone.")
+
+
+class SendOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    subject: str
+    scheduled_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    recipients: int
+    counts: dict[str, int]
+
+
+def _send_out(session: Session, send_id: int) -> SendOut:
+    summary = progress.describe_send(session, send_id)
+    if summary is None:
+        raise HTTPException(404, f"There is no send {send_id}.")
+    return SendOut(**{key: summary[key] for key in SendOut.model_fields})
+
+
+@router.post("/sends", response_model=SendOut, status_code=201, responses=ERRORS)
+def schedule(
+    body: AnnouncementIn,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> SendOut:
+    """Schedule an announcement to the members of these topics (and roles)."""
+    try:
+        send = announcements.schedule_announcement(
+            session,
+            subject=body.subject,
+            body_markdown=body.body_markdown,
+            topic_slugs=list(body.topics),
+            roles=list(body.roles),
+            at=_utc(body.scheduled_at),
+            actor=_actor(token),
+        )
+    except announcements.SendError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return _send_out(session, send.id)
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise HTTPException(422, "scheduled_at is out of range") from None
+
+
+@router.get("/sends", response_model=list[SendOut], responses=ERRORS)
+def list_sends(session: Session = Depends(db_session)) -> list[SendOut]:
+    """The 50 most recent sends with their delivery counts."""
+    return [
+        SendOut(**{key: s[key] for key in SendOut.model_fields})
+        for s in progress.list_sends(session, limit=50)
+    ]
+
+
+@router.get("/sends/{send_id}", response_model=SendOut, responses=ERRORS)
+def get_send(send_id: Id, session: Session = Depends(db_session)) -> SendOut:
+    """A send's status and its deliveries counted by status."""
+    return _send_out(session, send_id)
+
+
+@router.post("/sends/{send_id}/cancel", response_model=SendOut, responses=ERRORS)
+def cancel(
+    send_id: Id,
+    token: ApiToken = Depends(api_client),
+    session: Session = Depends(db_session),
+) -> SendOut:
+    """Cancel a send that has not started."""
+    _send_out(session, send_id)
+    try:
+        announcements.cancel_send(session, send_id, _actor(token))
+    except announcements.SendError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return _send_out(session, send_id)

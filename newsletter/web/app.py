@@ -1,0 +1,46 @@
+"""The FastAPI application: members' pages, staff console and JSON API in one app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from newsletter.config import Settings, get_settings
+from newsletter.web import api, errors, public, staff
+from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
+from newsletter.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from newsletter.web.templating import STATIC_DIR
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Newsletter API",
+        version="1.0",
+        description="Articles, members and sends for integrations. "
+        "Authenticate with `Authorization: Bearer <token>`; admins create tokens in the console.",
+        # The interactive docs load scripts from a CDN; the schema is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    # Added innermost first: the body limit wraps everything, so it acts before any reading.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        path="/staff",
+        same_site="lax",
+        https_only=settings.BASE_URL.startswith("https://"),
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(public.router)
+    for router in staff.routers:
+        app.include_router(router)
+    app.include_router(api.router)
+    errors.install(app)
+    return app

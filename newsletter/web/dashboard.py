@@ -1,0 +1,133 @@
+"""The numbers on the staff dashboard: emails sent per day and topic, subscribers per topic."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.audience import Audience
+from newsletter.models import (
+    ArticleTopic,
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MemberStatus,
+    Send,
+    SendKind,
+    Subscription,
+    Topic,
+    utcnow,
+)
+
+OTHER = "Several topics"
+
+
+@dataclass(frozen=True)
+class SentPerDay:
+    days: list[date]  # UTC days, oldest first
+    series: list[tuple[str, list[int]]]  # (label, count per day), busiest first
+    total: int
+
+
+def sent_per_day(session: Session, days: int = 28, now: datetime | None = None) -> SentPerDay:
+    """Emails sent per (UTC) day, each send counted under its main topic."""
+    today = (now or utcnow()).astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time(), tzinfo=UTC)
+    day = func.date(Delivery.sent_at)
+    rows = session.execute(
+        select(Delivery.send_id, day, func.count())
+        .where(Delivery.status == DeliveryStatus.SENT, Delivery.sent_at >= since)
+        .group_by(Delivery.send_id, day)
+    ).all()
+    labels = send_labels(session, {send_id for send_id, _, _ in rows})
+    index = {first + timedelta(days=i): i for i in range(days)}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    for send_id, raw_day, count in rows:
+        when = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
+        if when in index:
+            counts[labels[send_id]][index[when]] += count
+    series = sorted(counts.items(), key=lambda item: -sum(item[1]))
+    return SentPerDay(list(index), series, sum(sum(v) for _, v in series))
+
+
+def send_labels(session: Session, send_ids: set[int]) -> dict[int, str]:
+    """A short name for what each send was about: its topic, or the kind of digest."""
+    if not send_ids:
+        return {}
+    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    labels: dict[int, str] = {}
+    for send in session.scalars(select(Send).where(Send.id.in_(send_ids))):
+        audience = Audience.from_json(send.audience or {})
+        if send.kind == SendKind.DIGEST:
+            frequency = audience.frequencies[0].value if audience.frequencies else ""
+            labels[send.id] = f"{frequency.capitalize()} digest".strip()
+            continue
+        topic_ids = list(audience.topic_ids or ())
+        if send.article_id is not None:
+            topic_ids = _article_topics(session, send.article_id) or topic_ids
+            topic_ids = topic_ids[:1]
+        labels[send.id] = names.get(topic_ids[0], OTHER) if len(topic_ids) == 1 else OTHER
+    return labels
+
+
+def _article_topics(session: Session, article_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ArticleTopic.topic_id)
+            .where(ArticleTopic.article_id == article_id, ArticleTopic.assigned.is_(True))
+            .order_by(ArticleTopic.rank)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TopicGrowth:
+    name: str
+    slug: str
+    now: int
+    weekly: list[int]  # subscribers at the end of each of the last weeks, oldest first
+
+    @property
+    def gained(self) -> int:
+        return self.now - self.weekly[0] if self.weekly else 0
+
+
+def subscriber_growth(
+    session: Session, weeks: int = 8, now: datetime | None = None
+) -> list[TopicGrowth]:
+    """Active members per topic now and at the end of each recent week.
+
+    Counted from when today's subscriptions were made: people who left are not in the past
+    counts either, so the line shows growth among those still here.
+    """
+    now = now or utcnow()
+    ends = [now - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    counts: dict[int, list[int]] = defaultdict(lambda: [0] * weeks)
+    for i, end in enumerate(ends):
+        rows = session.execute(
+            select(Subscription.topic_id, func.count())
+            .join(Member, Member.id == Subscription.member_id)
+            .where(Member.status == MemberStatus.ACTIVE, Subscription.created_at <= end)
+            .group_by(Subscription.topic_id)
+        )
+        for topic_id, count in rows:
+            counts[topic_id][i] = count
+    topics = session.scalars(select(Topic).order_by(Topic.name))
+    return [TopicGrowth(t.name, t.slug, counts[t.id][-1], counts[t.id]) for t in topics]
+
+
+def member_totals(session: Session) -> dict[str, Any]:
+    rows = session.execute(select(Member.status, func.count()).group_by(Member.status))
+    totals = {MemberStatus(status).value: count for status, count in rows}
+    paused = session.scalar(
+        select(func.count())
+        .select_from(Member)
+        .where(Member.paused.is_(True), Member.status == MemberStatus.ACTIVE)
+    )
+    return {"by_status": totals, "paused": paused or 0}

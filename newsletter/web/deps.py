@@ -1,0 +1,20 @@
+"""What routes share: a database session per request and the client's address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from newsletter.db import session_scope
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A session for this request; routes that write call commit() before they answer."""
+    with session_scope(request.app.state.settings.DATABASE_URL) as session:
+        yield session
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,123 @@
+"""The staff console's front door: sign in and out, and the dashboard.
+
+Every console router is collected in `routers`; all but the login page carry the
+STAFF_ONLY or ADMIN_ONLY guards, so no console page answers an anonymous request.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import audit
+from newsletter.delivery.progress import delivery_counts, list_sends
+from newsletter.models import Send, SendStatus
+from newsletter.staff import authenticate
+from newsletter.web import admin, charts, dashboard, forms, staff_articles, staff_sends
+from newsletter.web.auth import (
+    STAFF_ONLY,
+    actor,
+    clear_failed_logins,
+    log_in,
+    log_out,
+    login_blocked,
+    read_form,
+    record_failed_login,
+    safe_next,
+    verify_csrf,
+)
+from newsletter.web.deps import client_address, db_session
+from newsletter.web.templating import render
+
+login_router = APIRouter(prefix="/staff", include_in_schema=False)
+router = APIRouter(prefix="/staff", include_in_schema=False, dependencies=STAFF_ONLY)
+
+LIVE = (SendStatus.SCHEDULED, SendStatus.SENDING)
+
+
+@login_router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/staff") -> Response:
+    return _login_page(request, {"next": safe_next(next)}, {})
+
+
+@login_router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, session: Session = Depends(db_session)) -> Response:
+    await verify_csrf(request)
+    form = await read_form(request)
+    values = {"email": forms.text(form, "email", 320).lower(), "next": forms.text(form, "next")}
+    password = form.get("password")
+    password = password if isinstance(password, str) else ""
+    client = client_address(request)
+    if login_blocked(session, values["email"], client):
+        message = "Too many failed sign-ins. Wait 15 minutes, then try again."
+        return _login_page(request, values, {"form": message}, 429)
+    user = authenticate(session, values["email"], password)
+    if user is None:
+        record_failed_login(session, values["email"], client)
+        session.commit()
+        return _login_page(request, values, {"form": "The email or password is not right."}, 400)
+    clear_failed_logins(session, values["email"])
+    audit.record(session, actor(user), "staff.login", "staff", user.id, client=client)
+    session.commit()
+    log_in(request, user)
+    return RedirectResponse(safe_next(values["next"]), status_code=303)
+
+
+def _login_page(
+    request: Request, values: dict[str, str], errors: forms.Errors, status_code: int = 200
+) -> Response:
+    context = {"values": values, "errors": errors}
+    return render(request, "staff/login.html", context, status_code)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    log_out(request)
+    return RedirectResponse("/staff/login", status_code=303)
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard_page(request: Request, session: Session = Depends(db_session)) -> Response:
+    sent = dashboard.sent_per_day(session)
+    growth = dashboard.subscriber_growth(session)
+    sends = list_sends(session, limit=12)
+    context = {
+        "sends": sends,
+        "live": any(s["status"] in LIVE for s in sends),
+        "sent": sent,
+        "chart": charts.stacked_bars(
+            sent.days, sent.series, f"Emails sent per day over {len(sent.days)} days"
+        ),
+        "colours": [charts.colour(i) for i in range(len(sent.series))],
+        "growth": growth,
+        "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
+        "members": dashboard.member_totals(session),
+    }
+    return render(request, "staff/dashboard.html", context)
+
+
+@router.get("/progress.json")
+def progress(
+    ids: list[int] = Query(default=[], max_length=50), session: Session = Depends(db_session)
+) -> JSONResponse:
+    """Live counts for the sends on the page being watched (polled by live.js)."""
+    counts = delivery_counts(session, ids)
+    statuses = dict(session.execute(select(Send.id, Send.status).where(Send.id.in_(ids))).all())
+    return JSONResponse(
+        {
+            str(send_id): {"status": statuses[send_id].value, "counts": counts[send_id]}
+            for send_id in ids
+            if send_id in statuses
+        }
+    )
+
+
+routers = [
+    login_router,
+    router,
+    staff_articles.router,
+    staff_sends.router,
+    admin.router,
+]

@@ -1,0 +1,113 @@
+"""`newsletter preview`: every kind renders, from sample content or from the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    DatePrecision,
+    Deadline,
+    DeadlineKind,
+    Topic,
+)
+from newsletter.rendering import KINDS
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_previews_with_sample_content_on_an_empty_database(
+    db_url: str, tmp_path: Path, kind: str
+) -> None:
+    html_file, eml_file = tmp_path / f"{kind}.html", tmp_path / f"{kind}.eml"
+    code, out, err = run("preview", kind, "--out", str(html_file), "--eml", str(eml_file))
+
+    assert code == 0, err
+    assert f"Wrote {html_file}" in out
+    message = message_from_bytes(eml_file.read_bytes(), policy=policy.default)
+    assert str(message["To"]) == "Sam Sample <sam.sample@example.com>"
+    assert html_file.read_text().startswith("<!DOCTYPE html>")
+    assert "Hello Sam Sample," in html_file.read_text()
+
+
+def test_preview_prints_the_text_part_without_files(db_url: str) -> None:
+    code, out, _ = run("preview", "reminder")
+    assert code == 0
+    assert "Subject: Closes in" in out
+    assert "Hello Sam Sample," in out
+
+
+def add_article(session: Session, title: str, topic_slug: str) -> Article:
+    topic = session.scalar(select(Topic).where(Topic.slug == topic_slug))
+    assert topic is not None
+    article = Article(
+        title=title,
+        summary="What members need to know.",
+        content_hash=title,
+        status=ArticleStatus.PUBLISHED,
+        published_at=datetime(2026, 3, 2, tzinfo=UTC),
+        first_published=date(2026, 3, 2),
+    )
+    article.topics.append(ArticleTopic(topic_id=topic.id, assigned=True, score=1.0))
+    article.deadlines.append(
+        Deadline(date=date(2099, 3, 27), precision=DatePrecision.DAY, kind=DeadlineKind.CLOSES)
+    )
+    session.add(article)
+    session.flush()
+    return article
+
+
+def test_preview_uses_the_member_and_articles_from_the_database(
+    db_url: str, session: Session
+) -> None:
+    funding = add_article(session, "Funding <rates> for 2099", "funding")
+    add_article(session, "Careers fair", "careers")
+    session.commit()
+    code, _, err = run(
+        "members", "add", "ann@example.com", "--name", "Ann Archer", "--topic", "funding=weekly"
+    )
+    assert code == 0, err
+
+    code, out, err = run("preview", "digest", "--member", "ann@example.com")
+    assert code == 0, err
+    assert "Hello Ann Archer," in out
+    assert "Funding <rates> for 2099" in out and "[Funding] [Closes 27 March 2099]" in out
+    assert "Careers fair" not in out  # not one of Ann's topics
+
+    code, out, err = run("preview", "reminder", "--article", str(funding.id))
+    assert code == 0, err
+    assert "Closes 27 March 2099" in out and "Funding <rates> for 2099" in out
+
+    code, out, _ = run("preview", "welcome", "--member", "ann@example.com")
+    assert "Funding: in a weekly digest" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["preview", "newsletter"], "unknown kind of email 'newsletter'"),
+        (["preview", "alert", "--article", "999"], "no article with id 999"),
+        (["preview", "alert", "--member", "nobody@example.com"], "no member with email"),
+        (["preview", "alert", "--member", "not-an-address"], "invalid email address"),
+    ],
+)
+def test_bad_input_is_named(db_url: str, args: list[str], message: str) -> None:
+    code, _, err = run(*args)
+    assert code == 1
+    assert message in " ".join(err.split())

@@ -1,0 +1,234 @@
+"""The ledger against a real SMTP server: retries, bounces, outages, crashes, racing claimers."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import dispatch
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from newsletter.delivery import alerts, jobs, ledger
+from newsletter.delivery.progress import describe_send
+from newsletter.models import (
+    Delivery,
+    Member,
+    MemberStatus,
+    Priority,
+    Suppression,
+    SuppressionReason,
+)
+from tests.support.delivery_data import add_article, add_member
+from tests.support.servers import free_port
+from tests.support.smtp_server import REJECT, SmtpTestServer
+
+FUNDING_SUBSCRIBERS = ["ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"]
+
+
+@pytest.fixture
+def smtp(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpTestServer]:
+    server = SmtpTestServer(
+        defer={"bob@example.com": 1, "cat@example.com": 2}, reject={"dan@example.com": REJECT}
+    )
+    with server:
+        use(monkeypatch, server.env())
+        yield server
+
+
+def use(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in {**env, "NEWSLETTER_RETRY_BASE_SECONDS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+def members(session: Session) -> None:
+    for address in FUNDING_SUBSCRIBERS:
+        add_member(session, address, {"funding": "immediate"})
+    add_member(session, "npq@example.com", {"npq": "immediate"})
+
+
+def fan_out(session: Session) -> int:
+    article = add_article(session, "Pay award", ["funding"], priority=Priority.BREAKING)
+    session.commit()
+    with session_scope() as s:
+        send_id = alerts.fan_out_article(s, article.id).send_id
+    assert send_id is not None
+    return send_id
+
+
+def statuses(send_id: int) -> dict[str, str]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(Member.email, Delivery.status)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Delivery.send_id == send_id)
+        ).all()
+    return {address: status.value for address, status in rows}
+
+
+def sweep_until_settled(rounds: int = 5) -> None:
+    with dispatch.inline():
+        for _ in range(rounds):
+            if not jobs.sweep(datetime.now(UTC) + timedelta(seconds=1)):
+                return
+
+
+def test_451_arrive_later_550_bounces_and_nothing_is_lost_or_doubled(
+    session: Session, smtp: SmtpTestServer
+) -> None:
+    members(session)
+    send_id = fan_out(session)
+
+    with dispatch.inline():
+        dispatch.queue_send(send_id)
+    first = statuses(send_id)
+    sweep_until_settled()
+
+    assert first == {
+        "ann@example.com": "sent",
+        "bob@example.com": "deferred",
+        "cat@example.com": "deferred",
+        "dan@example.com": "failed",
+    }
+    assert statuses(send_id) == {
+        "ann@example.com": "sent",
+        "bob@example.com": "sent",
+        "cat@example.com": "sent",
+        "dan@example.com": "failed",
+    }
+    assert Counter(smtp.recipients()) == {
+        "ann@example.com": 1,
+        "bob@example.com": 1,
+        "cat@example.com": 1,
+    }
+    assert smtp.rcpt_attempts("cat@example.com") == 3
+    with session_scope() as s:
+        dan = s.scalars(select(Member).where(Member.email == "dan@example.com")).one()
+        suppression = s.scalars(select(Suppression).where(Suppression.email == dan.email)).one()
+        assert dan.status == MemberStatus.BOUNCED
+        assert suppression.reason == SuppressionReason.HARD_BOUNCE
+        summary = describe_send(s, send_id)
+    assert summary is not None and summary["status"] == "sent"
+
+
+def test_deferred_gives_up_after_the_configured_attempts(
+    session: Session, smtp: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(monkeypatch, {"NEWSLETTER_RETRY_MAX_ATTEMPTS": "2"})
+    members(session)
+    send_id = fan_out(session)
+
+    with dispatch.inline():
+        dispatch.queue_send(send_id)
+    sweep_until_settled()
+
+    final = statuses(send_id)
+    assert final["bob@example.com"] == "sent"  # one 451, accepted on the second attempt
+    assert final["cat@example.com"] == "failed"  # two 451s: both attempts used up
+    with session_scope() as s:
+        error = s.scalars(
+            select(Delivery.last_error)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Member.email == "cat@example.com")
+        ).one()
+    assert "gave up after 2 attempts" in error and "451" in error
+
+
+def test_unreachable_smtp_defers_everything_until_it_is_back(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    use(
+        monkeypatch,
+        {
+            "NEWSLETTER_EMAIL_BACKEND": "smtp",
+            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+            "NEWSLETTER_SMTP_PORT": str(port),
+            "NEWSLETTER_SMTP_TIMEOUT": "5",
+        },
+    )
+    members(session)
+    send_id = fan_out(session)
+
+    with dispatch.inline():
+        dispatch.queue_send(send_id)
+    during = statuses(send_id)
+    with session_scope() as s:
+        errors = set(s.scalars(select(Delivery.last_error).where(Delivery.send_id == send_id)))
+
+    with SmtpTestServer(port=port) as smtp:
+        sweep_until_settled()
+        assert sorted(smtp.recipients()) == FUNDING_SUBSCRIBERS
+
+    assert set(during.values()) == {"deferred"}
+    assert len(errors) == 1 and f"127.0.0.1:{port}" in errors.pop()
+    assert set(statuses(send_id).values()) == {"sent"}
+
+
+def test_rows_stuck_in_sending_are_sent_again_by_the_sweep(
+    session: Session, smtp: SmtpTestServer
+) -> None:
+    smtp.script.defer, smtp.script.reject = {}, {}
+    members(session)
+    send_id = fan_out(session)
+    # A worker claimed the batch and died before sending anything.
+    with session_scope() as s:
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
+        claimed = ledger.claim(s, send_id, ids, datetime.now(UTC) - timedelta(minutes=10))
+    assert len(claimed) == 4
+
+    with dispatch.inline():
+        jobs.sweep()  # claimed 10 minutes ago: maybe still sending, left alone
+        assert smtp.recipients() == []
+        jobs.sweep(datetime.now(UTC) + timedelta(minutes=10))  # past the 15-minute timeout
+
+    assert sorted(smtp.recipients()) == FUNDING_SUBSCRIBERS
+    assert set(statuses(send_id).values()) == {"sent"}
+
+
+def test_pending_rows_whose_message_was_lost_are_queued_again(
+    session: Session, smtp: SmtpTestServer
+) -> None:
+    smtp.script.defer, smtp.script.reject = {}, {}
+    members(session)
+    fan_out(session)  # fanned out, but the batch message never reached a worker
+
+    with dispatch.inline():
+        jobs.sweep()
+        assert smtp.recipients() == []
+        jobs.sweep(datetime.now(UTC) + timedelta(hours=2))
+
+    assert sorted(smtp.recipients()) == FUNDING_SUBSCRIBERS
+
+
+def test_two_claimers_racing_for_the_same_rows_share_them_without_overlap(
+    session: Session,
+) -> None:
+    for n in range(40):
+        add_member(session, f"m{n}@example.com", {"funding": "immediate"})
+    send_id = fan_out(session)
+    with session_scope() as s:
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
+    results: list[list[ledger.Claimed]] = []
+    start = threading.Barrier(2)
+
+    def claimer() -> None:
+        start.wait()
+        with session_scope() as s:
+            results.append(ledger.claim(s, send_id, ids, datetime.now(UTC)))
+
+    threads = [threading.Thread(target=claimer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    claimed = [c.id for batch in results for c in batch]
+    assert len(results) == 2
+    assert sorted(claimed) == sorted(ids)  # every row once, none twice

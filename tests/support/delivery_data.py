@@ -1,0 +1,102 @@
+"""Members and published articles made straight with the models, for delivery tests."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    DatePrecision,
+    Deadline,
+    DeadlineKind,
+    Frequency,
+    Member,
+    MemberStatus,
+    Priority,
+    Subscription,
+    Suppression,
+    SuppressionReason,
+    Topic,
+)
+
+_numbers = itertools.count(1)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def topic_ids(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Topic.slug, Topic.id)).all())
+
+
+def add_member(
+    session: Session,
+    email: str,
+    topics: dict[str, str],
+    *,
+    status: MemberStatus = MemberStatus.ACTIVE,
+    paused: bool = False,
+    role: str = "",
+    subscribed_at: datetime = LONG_AGO,
+) -> Member:
+    """A member with {slug: frequency} subscriptions, subscribed at `subscribed_at`."""
+    ids = topic_ids(session)
+    member = Member(
+        email=email,
+        name=email.split("@")[0].capitalize(),
+        role=role,
+        status=status,
+        paused=paused,
+        subscriptions=[
+            Subscription(topic_id=ids[slug], frequency=Frequency(freq), created_at=subscribed_at)
+            for slug, freq in topics.items()
+        ],
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def suppress(session: Session, email: str) -> None:
+    session.add(Suppression(email=email, reason=SuppressionReason.MANUAL))
+    session.flush()
+
+
+def add_article(
+    session: Session,
+    title: str,
+    topics: list[str],
+    *,
+    priority: Priority = Priority.NORMAL,
+    published_at: datetime | None = None,
+    closes: date | None = None,
+) -> Article:
+    """A published article with these topics assigned (first = most relevant)."""
+    ids = topic_ids(session)
+    number = next(_numbers)
+    article = Article(
+        title=title,
+        summary=f"Summary of {title}.",
+        body_html=f"<p>{title}</p>",
+        priority=priority,
+        status=ArticleStatus.PUBLISHED,
+        published_at=published_at or datetime.now(UTC) - timedelta(minutes=1),
+        content_hash=hashlib.sha256(f"{title}{number}".encode()).hexdigest(),
+        topics=[
+            ArticleTopic(topic_id=ids[slug], score=1.0, rank=rank, assigned=True)
+            for rank, slug in enumerate(topics)
+        ],
+        deadlines=(
+            [Deadline(date=closes, precision=DatePrecision.DAY, kind=DeadlineKind.CLOSES)]
+            if closes
+            else []
+        ),
+    )
+    session.add(article)
+    session.flush()
+    return article

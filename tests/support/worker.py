@@ -1,0 +1,111 @@
+"""Run a REAL `celery -A workers.celery_app worker` (or beat) in a child process for a test.
+
+The child gets the test's NEWSLETTER_* environment (database, broker, SMTP server...), is waited
+for until it is ready, and is always stopped (SIGTERM, then SIGKILL) when the block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ALL_QUEUES = "urgent,fanout,send,schedule"
+
+
+def child_env(overrides: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("NEWSLETTER_")})
+    env.update(overrides)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    raise TimeoutError(f"{what} after {timeout}s")
+
+
+@contextmanager
+def _child(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            argv, env=child_env(env), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _ready(process: subprocess.Popen[bytes], log: Path, marker: str) -> Callable[[], bool]:
+    def check() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        return marker in log.read_text(errors="replace")
+
+    return check
+
+
+@contextmanager
+def celery_worker(
+    env: dict[str, str],
+    log: Path,
+    *,
+    queues: str = ALL_QUEUES,
+    concurrency: int = 2,
+    name: str = "test",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker consuming `queues`; yields once it reports ready."""
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--loglevel",
+        "info",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}-{os.getpid()}@localhost",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, " ready."), 90, f"worker not ready (log: {log})")
+        yield process
+
+
+@contextmanager
+def celery_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A beat process with its own schedule file (under env's VAR_DIR)."""
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "-l", "info"]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        yield process

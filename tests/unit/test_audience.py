@@ -1,0 +1,105 @@
+"""Who gets what: alert audiences, eligibility, and what each member's digest holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from newsletter.audience import (
+    Audience,
+    DigestArticle,
+    alert_audience,
+    announcement_audience,
+    claim_verdict,
+    digest_content,
+    digest_groups,
+    groups_of,
+    may_receive,
+    variant_key,
+)
+from newsletter.models import DeliveryStatus, Frequency, MemberStatus, Priority
+
+T0 = datetime(2026, 11, 16, 7, tzinfo=UTC)
+FUNDING, NPQ, ITT = 1, 2, 3
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def test_breaking_reaches_every_frequency_normal_only_immediate() -> None:
+    breaking = alert_audience(Priority.BREAKING, [NPQ, FUNDING, FUNDING])
+    normal = alert_audience(Priority.NORMAL, [FUNDING])
+    assert breaking == Audience(topic_ids=(FUNDING, NPQ), frequencies=None)
+    assert normal == Audience(topic_ids=(FUNDING,), frequencies=(Frequency.IMMEDIATE,))
+
+
+def test_audience_survives_the_json_round_trip() -> None:
+    audience = announcement_audience([ITT, FUNDING], [" SENCO ", "", "phase leader"])
+    assert audience.roles == ("SENCO", "phase leader")
+    assert Audience.from_json(audience.to_json()) == audience
+    normal = alert_audience(Priority.NORMAL, [FUNDING])
+    assert Audience.from_json(normal.to_json()) == normal
+
+
+def test_only_active_unpaused_unsuppressed_members_receive() -> None:
+    assert may_receive(MemberStatus.ACTIVE, paused=False, suppressed=False)
+    for status in MemberStatus:
+        if status != MemberStatus.ACTIVE:
+            assert not may_receive(status, paused=False, suppressed=False)
+    assert not may_receive(MemberStatus.ACTIVE, paused=True, suppressed=False)
+    assert not may_receive(MemberStatus.ACTIVE, paused=False, suppressed=True)
+
+
+def test_claim_verdict_cancels_leavers_and_marks_suppressed() -> None:
+    assert claim_verdict(MemberStatus.ACTIVE, False, False, True) == DeliveryStatus.SENDING
+    assert claim_verdict(MemberStatus.UNSUBSCRIBED, False, False, True) == DeliveryStatus.CANCELLED
+    assert claim_verdict(MemberStatus.ACTIVE, False, False, False) == DeliveryStatus.CANCELLED
+    assert claim_verdict(MemberStatus.ACTIVE, False, True, True) == DeliveryStatus.SUPPRESSED
+
+
+ARTICLES = [
+    DigestArticle(10, at(1), (FUNDING,)),
+    DigestArticle(11, at(2), (NPQ, FUNDING)),
+    DigestArticle(12, at(3), (ITT,)),
+    DigestArticle(13, at(4), (FUNDING,)),
+    DigestArticle(14, at(200), (FUNDING,)),  # after the run
+]
+
+
+def groups(**kwargs: object) -> list[tuple[int, list[int]]]:
+    options: dict[str, object] = {
+        "watermark": T0,
+        "until": at(100),
+        "already_alerted": set(),
+        "topic_order": [FUNDING, ITT, NPQ],
+    }
+    options.update(kwargs)
+    subscribed = options.pop("subscribed", {FUNDING: T0, NPQ: T0})
+    return digest_groups(subscribed, ARTICLES, **options)  # type: ignore[arg-type]
+
+
+def test_digest_holds_each_article_once_under_its_first_topic() -> None:
+    assert groups() == [(FUNDING, [10, 13]), (NPQ, [11])]
+
+
+def test_digest_skips_articles_already_alerted_and_before_the_watermark() -> None:
+    assert groups(already_alerted={10}) == [(FUNDING, [13]), (NPQ, [11])]
+    assert groups(watermark=at(2)) == [(FUNDING, [13])]
+
+
+def test_first_digest_starts_when_the_member_subscribed_to_each_topic() -> None:
+    result = groups(watermark=None, subscribed={FUNDING: at(3.5), ITT: at(0)})
+    assert result == [(FUNDING, [13]), (ITT, [12])]
+
+
+def test_nothing_new_means_an_empty_digest() -> None:
+    assert groups(watermark=at(100)) == []
+    assert groups(subscribed={}) == []
+
+
+def test_same_content_same_variant_and_content_round_trips() -> None:
+    content = digest_content([(FUNDING, [10, 13]), (NPQ, [11])])
+    assert groups_of(content) == [(FUNDING, [10, 13]), (NPQ, [11])]
+    again = digest_content([(FUNDING, [10, 13]), (NPQ, [11])])
+    assert variant_key(content) == variant_key(again)
+    assert variant_key(content) != variant_key(digest_content([(FUNDING, [10])]))

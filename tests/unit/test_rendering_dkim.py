@@ -1,0 +1,90 @@
+"""DKIM signing when a key is configured: the signature verifies and covers the list headers."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import dkim
+import pytest
+
+from newsletter.config import ConfigError
+from newsletter.rendering import Recipient, prepare_alert, prepare_confirm
+from newsletter.rendering.samples import sample_articles
+from tests.unit.rendering_helpers import parse
+
+ANN = Recipient(member_id=12, email="ann@example.com", name="Ann Archer", token_version=3)
+
+
+@pytest.fixture(scope="module")
+def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A fresh RSA key, and the DNS TXT record that publishes its public half."""
+    folder = tmp_path_factory.mktemp("dkim")
+    private = folder / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+         "-out", str(private)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    public_der = subprocess.run(
+        ["openssl", "pkey", "-in", str(private), "-pubout", "-outform", "DER"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der)
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, key: Path | None, selector: str | None) -> None:
+    from newsletter.config import get_settings
+
+    for name, value in (("DKIM_PRIVATE_KEY_PATH", key), ("DKIM_SELECTOR", selector)):
+        if value is not None:
+            monkeypatch.setenv(f"NEWSLETTER_{name}", str(value))
+    monkeypatch.setenv("NEWSLETTER_FROM_ADDRESS", "School Leaders Network <news@mail.localhost>")
+    get_settings.cache_clear()
+
+
+def test_signed_messages_verify_and_cover_the_unsubscribe_headers(
+    monkeypatch: pytest.MonkeyPatch, key_pair: tuple[Path, bytes]
+) -> None:
+    private, txt_record = key_pair
+    configure(monkeypatch, private, "news2026")
+    data = prepare_alert(sample_articles()[0], send_id=41).personalise(ANN).data
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return txt_record if name == b"news2026._domainkey.mail.localhost." else None
+
+    assert data.startswith(b"DKIM-Signature: ")
+    assert dkim.verify(data, dnsfunc=dns)
+    signed = parse(data)["DKIM-Signature"]
+    tags = dict(t.strip().split("=", 1) for t in str(signed).split(";"))
+    assert tags["d"] == "mail.localhost" and tags["s"] == "news2026"
+    headers = tags["h"].replace(" ", "").split(":")
+    assert {"from", "to", "subject", "list-unsubscribe", "list-unsubscribe-post"} <= set(headers)
+    # A changed header no longer verifies.
+    assert not dkim.verify(data.replace(b"Subject: Breaking", b"Subject: Broken"), dnsfunc=dns)
+
+
+def test_without_a_key_nothing_is_signed(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(monkeypatch, None, None)
+    data = prepare_confirm(topics={}).personalise(ANN).data
+    assert b"DKIM-Signature" not in data
+
+
+def test_a_half_configured_key_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    configure(monkeypatch, tmp_path / "dkim.pem", None)
+    with pytest.raises(ConfigError, match="NEWSLETTER_DKIM_SELECTOR must be set too"):
+        prepare_confirm(topics={})
+
+
+def test_an_unreadable_key_fails_before_any_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_a_key = tmp_path / "dkim.pem"
+    not_a_key.write_text("hello")
+    configure(monkeypatch, not_a_key, "news2026")
+    with pytest.raises(ConfigError, match="NEWSLETTER_DKIM_PRIVATE_KEY_PATH: .* not a PEM"):
+        prepare_confirm(topics={})
+    configure(monkeypatch, tmp_path / "missing.pem", "news2026")
+    with pytest.raises(ConfigError, match="cannot read"):
+        prepare_confirm(topics={})

@@ -1,0 +1,52 @@
+"""Fixtures for the web app: a TestClient on a fresh database, staff users, captured emails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsletter.db import session_scope
+from newsletter.delivery.backends.memory import clear
+from newsletter.models import StaffRole
+from newsletter.staff import create_staff
+from newsletter.web.app import create_app
+from tests.web.helpers import csrf_of
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    clear()
+    with TestClient(create_app(), base_url="http://localhost:8000") as test_client:
+        yield test_client
+    clear()
+
+
+def make_staff(db_url: str, email: str, role: StaffRole) -> None:
+    with session_scope(db_url) as session:
+        create_staff(session, email, PASSWORD, role, actor="test")
+
+
+def signed_in(client: TestClient, email: str) -> TestClient:
+    page = client.get("/staff/login")
+    response = client.post(
+        "/staff/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+@pytest.fixture
+def admin(client: TestClient, db_url: str) -> TestClient:
+    make_staff(db_url, "admin@example.org", StaffRole.ADMIN)
+    return signed_in(client, "admin@example.org")
+
+
+@pytest.fixture
+def comms(client: TestClient, db_url: str) -> TestClient:
+    make_staff(db_url, "comms@example.org", StaffRole.COMMS)
+    return signed_in(client, "comms@example.org")
