@@ -22,7 +22,7 @@ class MemberError(ValueError):
 def normalise_email(raw: str) -> str:
     """A valid address, lower-cased so that one person is one member whatever they type."""
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        result = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise MemberError(f"invalid email address {raw!r}: {exc}") from None
     return result.normalized.lower()

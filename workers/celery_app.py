@@ -111,6 +111,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
 
 def make_app(settings: Settings) -> Celery:
     embedded = settings.BROKER_URL == EMBEDDED_BROKER
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     app = Celery("newsletter", broker=broker_url(settings), include=[TASKS_MODULE])
     app.conf.update(
         task_ignore_result=True,

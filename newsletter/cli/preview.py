@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.cli.common import console, fail, open_session
+from newsletter.config import ConfigError
 from newsletter.members import MemberError, find_member, normalise_email
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, Topic
 from newsletter.preferences import chosen_topics
-from newsletter.rendering import KINDS, ArticleView, Recipient, TopicGroup
+from newsletter.rendering import (
+    KINDS,
+    ArticleView,
+    Recipient,
+    RecipientError,
+    TemplateError,
+    TopicGroup,
+)
 from newsletter.rendering.previews import decoded_part, prepare_preview, write_preview
 from newsletter.rendering.samples import SAMPLE_RECIPIENT
 
@@ -36,17 +45,21 @@ def preview(
     with open_session() as session:
         member = _member(session, member_email) if member_email else None
         article = _article(session, article_id) if article_id is not None else None
-        prepared = prepare_preview(
-            kind,
-            article=article,
-            groups=_digest_groups(session, member, article) if kind == "digest" else None,
-            topics=chosen_topics(session, member) if member else None,
-        )
         recipient = _recipient(member) if member else SAMPLE_RECIPIENT
-    message = prepared.personalise(recipient)
+        try:
+            prepared = prepare_preview(
+                kind,
+                article=article,
+                groups=_digest_groups(session, member, article) if kind == "digest" else None,
+                topics=chosen_topics(session, member) if member else None,
+            )
+            message = prepared.personalise(recipient)
+        except (TemplateError, RecipientError, ConfigError) as exc:
+            fail(str(exc))
     if out is None and eml is None:
-        console.print(f"[bold]Subject:[/] {prepared.subject}", soft_wrap=True, highlight=False)
-        console.print(f"[bold]To:[/] {recipient.name} <{recipient.email}>", highlight=False)
+        to = f"{recipient.name} <{recipient.email}>"
+        for label, value in (("Subject", prepared.subject), ("To", to)):
+            console.print(f"[bold]{label}:[/] {escape(value)}", soft_wrap=True, highlight=False)
         typer.echo(decoded_part(message, "plain"))
         return
     write_preview(message, out, eml)

@@ -40,6 +40,8 @@ def local_time(moment: datetime | str | None) -> str:
 
 def after_queueing(send_id: int | None, wait: bool) -> None:
     """Say when no worker will pick the work up; otherwise wait for it if asked."""
+    if send_id is not None and not _has_work(send_id):
+        return
     hint = dispatch.worker_hint()
     if hint:
         warn(hint)
@@ -55,3 +57,13 @@ def after_queueing(send_id: int | None, wait: bool) -> None:
             f"Send {send_id} {summary['status']}: {counts['sent']} sent, "
             f"{counts['deferred']} deferred, {counts['failed']} failed."
         )
+
+
+def _has_work(send_id: int) -> bool:
+    """Whether anything of the send is still to be done by a worker (or a beat)."""
+    from newsletter.db import session_scope
+    from newsletter.delivery.progress import describe_send, is_settled
+
+    with session_scope() as session:
+        summary = describe_send(session, send_id)
+    return summary is not None and not is_settled(summary)

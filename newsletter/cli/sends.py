@@ -53,7 +53,10 @@ def schedule(
     if as_json:
         print_json({"id": send.id, "status": send.status.value, "scheduled_at": when})
     else:
-        console.print(f"Scheduled send {send.id} for {local_time(when)}.")
+        console.print(
+            f"Scheduled send {send.id} for {local_time(when)}; it goes out then if "
+            "`newsletter beat` and `newsletter worker` are running."
+        )
     after_queueing(send.id, wait)
 
 

@@ -88,7 +88,7 @@ def compose(
     session: Session, send_id: int, claimed: Sequence[ledger.Claimed], settings: Settings
 ) -> tuple[list[tuple[ledger.Claimed, OutgoingMessage]], list[ledger.Attempt]]:
     """Personalised messages for the claimed rows, and failures for any that cannot render."""
-    from newsletter.rendering import Recipient, TemplateError
+    from newsletter.rendering import Recipient, RecipientError, TemplateError
 
     send = session.get(Send, send_id)
     assert send is not None
@@ -110,7 +110,10 @@ def compose(
             )
             continue
         recipient = Recipient(member.id, member.email, member.name, member.token_version)
-        messages.append((row, prepared.personalise(recipient)))
+        try:
+            messages.append((row, prepared.personalise(recipient)))
+        except RecipientError as exc:
+            failures.append(ledger.Attempt(row, SendResult(Outcome.FAILED, None, str(exc))))
     return messages, failures
 
 

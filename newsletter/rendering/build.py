@@ -47,7 +47,6 @@ def render(
         "kind": spec.kind,
         "bulk": spec.bulk,
         "org_name": sender.name or "the newsletter",
-        "base_url": get_settings().BASE_URL,
         "personal": personal,
     }
     parts = templates.render_email(spec.kind, context)
@@ -64,6 +63,9 @@ def _ending_in_newline(text: str) -> str:
 
 
 def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> PreparedEmail:
+    """Render, inline and encode `spec` once; raises TemplateError before any email exists."""
+    if spec.bulk and spec.send_id is None:
+        raise ValueError(f"{spec.kind}: list mail needs a send_id for its unsubscribe links")
     settings = get_settings()
     sender = parse_sender(settings.FROM_ADDRESS)
     signer = load_signer(settings, sender.domain)
@@ -79,7 +81,8 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
     if spec.auto_submitted:
         fixed.append(b"Auto-Submitted: auto-generated\r\n")
     if spec.bulk:
-        fixed.append(address_line("List-Id", sender.name, f"newsletter.{sender.domain}"))
+        list_name = sender.name or sender.domain
+        fixed.append(address_line("List-Id", list_name, f"newsletter.{sender.domain}"))
         fixed.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     return PreparedEmail(
         kind=spec.kind,
@@ -94,8 +97,6 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         domain=sender.domain,
         bulk=spec.bulk,
         signer=signer,
-        text=rendered.text,
-        html=rendered.html,
     )
 
 
@@ -106,9 +107,9 @@ def _check_placeholders(spec: EmailSpec, placeholders: Placeholders, rendered: R
     before = placeholders.count(rendered.template_html)
     after = placeholders.count(rendered.html)
     if before != after:
-        lost = sorted((before - after).keys())
+        altered = sorted(name for name in before | after if before[name] != after[name])
         raise TemplateError(
-            f"{spec.kind}.html.j2: CSS inlining altered the placeholders for {', '.join(lost)}"
+            f"{spec.kind}.html.j2: CSS inlining altered the placeholders for {', '.join(altered)}"
         )
     used = set(after) | set(placeholders.count(rendered.text))
     if "unsubscribe_url" in used and spec.send_id is None:

@@ -22,6 +22,9 @@ def alert_spec(article: ArticleView, *, send_id: int) -> EmailSpec:
 
 def digest_spec(frequency: str, groups: list[TopicGroup], *, send_id: int) -> EmailSpec:
     groups = _without_repeats(groups)
+    if not groups:
+        # Articles withdrawn or deleted since fan-out: better no email than an empty one.
+        raise LookupError(f"digest of send {send_id} has no articles left to show")
     context = {
         "frequency": frequency,
         "groups": groups,
@@ -80,7 +83,11 @@ def prepare_alert(article: ArticleView, *, send_id: int) -> PreparedEmail:
 
 
 def prepare_digest(frequency: str, groups: list[TopicGroup], *, send_id: int) -> PreparedEmail:
-    """Articles grouped by topic; call once per distinct set of groups (a content variant)."""
+    """Articles grouped by topic; call once per distinct set of groups (a content variant).
+
+    An article in several groups is shown once, in the first; raises LookupError when no
+    group has any article.
+    """
     return prepare(digest_spec(frequency, groups, send_id=send_id))
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import jinja2
 
 from newsletter.rendering import formatting
-from newsletter.rendering.headers import clean
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 
@@ -48,8 +47,6 @@ class EmailTemplates:
             keep_trailing_newline=True,
         )
         self.env.filters.update(
-            british_date=formatting.british_date,
-            days_left=formatting.days_left_phrase,
             frequency_phrase=formatting.frequency_phrase,
             join_and=formatting.join_and,
             plural=formatting.plural,
@@ -68,7 +65,7 @@ class EmailTemplates:
 
     def render_email(self, kind: str, context: dict[str, Any]) -> RenderedParts:
         """The subject (one line), then the text and HTML parts, which may show the subject."""
-        subject = clean(self.render(f"{kind}.subject.j2", context))
+        subject = formatting.clean(self.render(f"{kind}.subject.j2", context))
         context = {**context, "subject": subject}
         return RenderedParts(
             subject=subject,

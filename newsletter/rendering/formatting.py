@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 MONTHS = (
     "January",
@@ -33,6 +36,11 @@ FREQUENCY_PHRASES = {
     "daily": "in a daily digest",
     "weekly": "in a weekly digest",
 }
+
+
+def clean(value: str) -> str:
+    """One line of text: control characters and runs of whitespace become one space."""
+    return " ".join(CONTROL.sub(" ", value).split())
 
 
 def british_date(value: date) -> str:
@@ -69,7 +77,7 @@ def days_left_phrase(days_left: int) -> str:
 
 def greeting(name: str) -> str:
     """The opening line; a member without a name still gets one that reads well."""
-    name = " ".join(name.split())
+    name = clean(name)
     return f"Hello {name}," if name else "Hello,"
 
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parseaddr
 
 from newsletter.config import ENV_PREFIX, ConfigError
+from newsletter.rendering.formatting import CONTROL, clean
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 # An RFC 2047 encoded-word may be 75 characters: "=?utf-8?b?" + 60 base64 characters + "?=".
 ENCODED_WORD_BYTES = 45
@@ -29,11 +29,6 @@ FOLD = "\r\n "
 
 class RecipientError(ValueError):
     """A recipient whose address cannot be put in a header."""
-
-
-def clean(value: str) -> str:
-    """One line of text: control characters and runs of whitespace become one space."""
-    return " ".join(CONTROL.sub(" ", value).split())
 
 
 def unstructured_line(name: str, value: str) -> bytes:

@@ -1,8 +1,9 @@
 """The per-member parts of an email: their values, and the placeholders that stand for them.
 
 Templates are rendered once with placeholders in place of each member's values. A placeholder
-is lower-case letters and digits only, so premailer neither percent-encodes it in an href nor
-escapes it in text (premailer issues #72, #248, #303), and quoted-printable leaves it alone.
+is lower-case letters, digits and underscores only, so premailer neither percent-encodes it in
+an href nor escapes it in text (premailer issues #72, #248, #303), and quoted-printable leaves
+it alone.
 Each rendering draws a fresh random nonce into its placeholders, so article text cannot contain
 one, by accident or on purpose, and be mistaken for a member's value.
 """

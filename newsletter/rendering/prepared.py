@@ -45,17 +45,12 @@ class PreparedEmail:
         domain: str,
         bulk: bool,
         signer: DkimSigner | None,
-        text: str,
-        html: str,
     ) -> None:
         self.kind = kind
         self.subject = subject
         self.send_id = send_id
         self.domain = domain
         self.bulk = bulk
-        # The rendered parts with placeholders still in them, for previews and tests.
-        self.text = text
-        self.html = html
         self._fixed_headers = fixed_headers
         self._subject_lines = {False: subject_line, True: test_subject_line}
         self._skeleton = skeleton

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,7 +41,7 @@ def prepare_preview(
     if kind == "digest":
         return prepare_digest("weekly", groups or samples.sample_groups(), send_id=PREVIEW_SEND_ID)
     if kind == "reminder":
-        deadline, days_left = _next_deadline(article, today or date.today())
+        article, deadline, days_left = _with_deadline_ahead(article, today or date.today())
         return prepare_reminder(article, deadline, days_left, send_id=PREVIEW_SEND_ID)
     if kind == "announcement":
         return prepare_announcement(
@@ -55,13 +56,16 @@ def prepare_preview(
     raise ValueError(f"unknown kind of email {kind!r} (expected one of {', '.join(KINDS)})")
 
 
-def _next_deadline(article: ArticleView, today: date) -> tuple[DeadlineView, int]:
+def _with_deadline_ahead(
+    article: ArticleView, today: date
+) -> tuple[ArticleView, DeadlineView, int]:
     """The article's next deadline and the days to it; a made-up one if it has none ahead."""
     ahead = [d for d in article.deadlines if d.date >= today]
     if ahead:
-        return ahead[0], (ahead[0].date - today).days
+        return article, ahead[0], (ahead[0].date - today).days
     kind = article.deadlines[0].kind if article.deadlines else "closes"
-    return DeadlineView(date.fromordinal(today.toordinal() + DEFAULT_DAYS_LEFT), "day", kind), 7
+    made_up = DeadlineView(today + timedelta(days=DEFAULT_DAYS_LEFT), "day", kind)
+    return replace(article, deadlines=[made_up]), made_up, DEFAULT_DAYS_LEFT
 
 
 def decoded_part(message: OutgoingMessage, subtype: str) -> str:

@@ -16,7 +16,8 @@ from email.utils import format_datetime, make_msgid
 
 from newsletter.config import get_settings
 from newsletter.rendering.build import TEST_MARKER, EmailSpec, render
-from newsletter.rendering.headers import clean, parse_sender
+from newsletter.rendering.formatting import clean
+from newsletter.rendering.headers import parse_sender
 from newsletter.rendering.personal import FIELDS, personal_values
 from newsletter.rendering.views import Recipient
 

@@ -13,6 +13,7 @@ import html
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 SOFT_BREAK = b"=\r\n"
 
@@ -20,8 +21,7 @@ SOFT_BREAK = b"=\r\n"
 ESCAPES: dict[str, Callable[[str], str]] = {"html": html.escape, "text": lambda value: value}
 
 
-@dataclass(frozen=True)
-class Hole:
+class Hole(NamedTuple):  # a tuple, so that looking one up per member hashes in C
     field: str  # a Personal field name
     part: str  # "text" or "html"
 
@@ -53,14 +53,18 @@ def encode_value(value: str, part: str) -> bytes:
 
 @dataclass(frozen=True)
 class Skeleton:
-    pieces: tuple[bytes | Hole, ...]
+    literals: tuple[bytes, ...]  # encoded text; a hole between each two
+    slots: tuple[Hole, ...]  # slots[i] lies between literals[i] and literals[i + 1]
 
     @property
     def holes(self) -> frozenset[Hole]:
-        return frozenset(p for p in self.pieces if isinstance(p, Hole))
+        return frozenset(self.slots)
 
     def fill(self, values: Mapping[Hole, bytes]) -> bytes:
-        return b"".join(p if isinstance(p, bytes) else values[p] for p in self.pieces)
+        pieces = [b""] * (2 * len(self.slots) + 1)
+        pieces[::2] = self.literals
+        pieces[1::2] = [values[hole] for hole in self.slots]
+        return b"".join(pieces)
 
 
 def _part_pieces(split_text: list[str], part: str) -> list[bytes | Hole]:
@@ -104,14 +108,11 @@ def build_body(text: list[str], html_text: list[str], boundary: str) -> Skeleton
         *_part_pieces(html_text, "html"),
         f"\r\n--{boundary}--\r\n".encode("ascii"),
     ]
-    return Skeleton(tuple(_merge(pieces)))
-
-
-def _merge(pieces: list[bytes | Hole]) -> list[bytes | Hole]:
-    merged: list[bytes | Hole] = []
+    literals, slots = [b""], []
     for piece in pieces:
-        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] += piece
+        if isinstance(piece, Hole):
+            slots.append(piece)
+            literals.append(b"")
         else:
-            merged.append(piece)
-    return merged
+            literals[-1] += piece
+    return Skeleton(tuple(literals), tuple(slots))

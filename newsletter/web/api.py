@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Security
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from sqlalchemy import select
@@ -83,6 +83,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not found"},
     422: {"description": "The request is not valid; `detail` says why"},
 }
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Created"}}
 
 
 # --- articles ------------------------------------------------------------------------------
@@ -145,10 +146,12 @@ def _article_out(session: Session, article_id: int, created: bool | None = None)
 @router.post("/articles", response_model=ArticleOut, status_code=201, responses=ERRORS)
 def create_article(
     body: ArticleIn,
+    response: Response,
     token: ApiToken = Depends(api_client),
     session: Session = Depends(db_session),
 ) -> ArticleOut:
-    """Import an article (the same content twice is one article), optionally publishing it."""
+    """Import an article, optionally publishing it. The same content again is the same
+    article: the answer is then 200 with `created` false."""
     try:
         outcome = store.import_article(
             session,
@@ -164,6 +167,8 @@ def create_article(
         raise HTTPException(422, str(exc)) from None
     article_id = outcome.article.id
     session.commit()
+    if not outcome.created:
+        response.status_code = 200
     return _article_out(session, article_id, outcome.created)
 
 
@@ -236,13 +241,15 @@ def _member_out(session: Session, email: str, created: bool | None = None) -> Me
     )
 
 
-@router.put("/members", response_model=MemberOut, responses=ERRORS)
+@router.put("/members", response_model=MemberOut, responses=ERRORS | CREATED)
 def upsert(
     body: MemberIn,
+    response: Response,
     token: ApiToken = Depends(api_client),
     session: Session = Depends(db_session),
 ) -> MemberOut:
-    """Add a member (active at once: the integration vouches for them) or update one."""
+    """Add a member (201; active at once, as the integration vouches for them) or update
+    one (200). `topics`, when given, replaces all their subscriptions."""
     topics = body.topics
     if topics is not None:
         unknown = sorted(set(topics) - set(topics_by_slug(session)))
@@ -256,6 +263,8 @@ def upsert(
         raise HTTPException(422, str(exc)) from None
     preferences.cancel_stale_deliveries(session, member)
     session.commit()
+    if created:
+        response.status_code = 201
     return _member_out(session, member.email, created)
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from newsletter import db, dispatch
+from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
@@ -281,11 +283,17 @@ def test_embedded_broker_on_sqlite_carries_work_between_processes(
     with celery_worker(env, tmp_path / "worker.log", concurrency=1):
         wait_for(lambda: len(smtp.recipients()) >= 4, 90, "alert not delivered")
         assert dispatch.worker_hint() is None
+        with session_scope() as s:
+            add_article(s, "Funding guidance", ["funding"])
+        digest = CliRunner().invoke(app, ["digest", "run", "--frequency", "weekly", "--wait"])
 
     assert hint is not None and "newsletter worker" in hint
+    assert digest.exit_code == 0, digest.stderr
+    assert "sent: 1 sent, 0 deferred, 0 failed" in digest.stdout
     assert sorted(smtp.recipients()) == [
         "ann@example.com",
         "bob@example.com",
+        "bob@example.com",  # bob takes funding weekly: the breaking alert, then his digest
         "cat@example.com",
         "dan@example.com",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -43,6 +44,13 @@ def parse(data: bytes) -> EmailMessage:
     message = message_from_bytes(data, policy=policy.default)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def raw_header(data: bytes, name: str) -> bytes:
+    """A header's value as it is on the wire, folds included."""
+    found = re.search(rb"\r\n" + name.encode() + rb": (.*?)\r\n(?![ \t])", data, re.S)
+    assert found is not None, f"no {name} header"
+    return found.group(1)
 
 
 def text_of(message: EmailMessage) -> str:

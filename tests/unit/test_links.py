@@ -80,11 +80,12 @@ def test_a_token_for_one_purpose_is_refused_for_another() -> None:
     manage = links.manage_token(12, 3)
     unsubscribe = links.unsubscribe_token(12, 41, 3)
     confirm = links.confirm_token(12, 3)
-    for token, readers in (
+    wrong_readers: list[tuple[str, list[Reader]]] = [
         (manage, [links.read_unsubscribe_token, links.read_confirm_token]),
         (unsubscribe, [links.read_manage_token, links.read_confirm_token]),
         (confirm, [links.read_manage_token, links.read_unsubscribe_token]),
-    ):
+    ]
+    for token, readers in wrong_readers:
         for read in readers:
             with pytest.raises(BadLink):
                 read(token)

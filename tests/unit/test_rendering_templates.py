@@ -72,6 +72,14 @@ def test_an_unsubscribe_link_in_an_email_without_a_send_is_refused(templates: Pa
         prepare(sample_spec("confirm"), EmailTemplates(templates))
 
 
+def test_a_placeholder_that_inlining_alters_stops_the_send(templates: Path) -> None:
+    # Inlining copies this rule onto every badge: the member's value would be multiplied.
+    with (templates / "email.css").open("a") as css:
+        css.write(".badge { font-family: {{ personal.email }}; }\n")
+    with pytest.raises(TemplateError, match=r"digest\.html\.j2: CSS inlining altered .*email"):
+        prepare(sample_spec("digest"), EmailTemplates(templates))
+
+
 def test_inlining_keeps_css_warnings_out_of_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     # email.css uses mso-hide and -webkit-text-size-adjust, which cssutils warns about.
     with caplog.at_level(logging.DEBUG):

@@ -35,6 +35,7 @@ def signed_in(client: TestClient, email: str) -> TestClient:
     response = client.post(
         "/staff/login",
         data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
     )
     assert response.status_code == 303, response.text
     return client

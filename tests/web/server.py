@@ -1,0 +1,47 @@
+"""Run the web app under a real uvicorn on 127.0.0.1 for the length of a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.servers import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def uvicorn_server(log_file: Path) -> Iterator[str]:
+    """The app's base URL; settings come from the NEWSLETTER_* environment of the test."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "newsletter.web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    with open(log_file, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, timeout=30)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
