@@ -1,12 +1,14 @@
 """Limits that hold across every worker: messages per second and concurrent SMTP connections.
 
 With Redis (settings.REDIS_URL, or a redis:// BROKER_URL) both live in Redis, so ten workers
-together send no faster than one is allowed to. Without it (the embedded default) they are kept
-in this process. Celery's own rate_limit is per worker, which is why this exists.
+together send no faster than one is allowed to. Without it (the embedded default, one machine)
+they live in locked files under VAR_DIR, shared by the processes of that machine. Celery's own
+rate_limit is per worker process, which is why this exists.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import random
 import threading
@@ -16,6 +18,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -28,6 +32,7 @@ SLOTS_KEY = "newsletter:smtp-connections"
 # A slot outlives its holder by at most this long; holders renew it while they live.
 SLOT_TTL_SECONDS = 60.0
 _SLOT_POLL_SECONDS = 0.1
+_TOLERANCE = 1e-9
 
 # Token bucket, atomic in Redis. Redis' own clock is used so that workers on machines whose
 # clocks disagree still share one bucket. Returns how long to wait (0 = taken), as a string
@@ -41,7 +46,7 @@ local tokens = tonumber(state[1]) or capacity
 local stamp = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
 local wait = 0
-if tokens >= n then tokens = tokens - n else wait = (n - tokens) / rate end
+if tokens >= n - 1e-9 then tokens = math.max(0, tokens - n) else wait = (n - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
 return tostring(wait)
@@ -91,8 +96,10 @@ def refill(tokens: float, elapsed: float, rate: float, capacity: float) -> float
 
 def take(tokens: float, n: int, rate: float) -> tuple[float, float]:
     """(tokens left, seconds to wait): n are taken only if all n are there."""
-    if tokens >= n:
-        return tokens - n, 0.0
+    # The tolerance stops float rounding (0.9999999 of a token) from asking for an endless
+    # series of waits too short to move the clock.
+    if tokens >= n - _TOLERANCE:
+        return max(0.0, tokens - n), 0.0
     return tokens, (n - tokens) / rate
 
 
@@ -120,22 +127,26 @@ class Unlimited(RateLimiter):
 
 
 class LocalRateLimiter(RateLimiter):
-    """A token bucket for the threads of this process."""
+    """A token bucket kept in a locked file, shared by the processes and threads of a machine.
+
+    The embedded setup runs a worker with several processes and no Redis; a bucket in memory
+    would give each of them the whole rate.
+    """
 
     def __init__(
         self,
+        path: Path,
         rate: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.path = path
         self.rate = rate
         self.capacity = bucket_size(rate)
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = float(self.capacity)
-        self._stamp = clock()
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     def acquire(self, n: int = 1) -> None:
         for part in _parts(n, self.capacity):
@@ -143,27 +154,54 @@ class LocalRateLimiter(RateLimiter):
                 self._sleep(wait)
 
     def _try_take(self, n: int) -> float:
-        with self._lock:
+        # A fresh open per call: flock then also excludes other threads of this process.
+        with open(self.path, "a+") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            file.seek(0)
             now = self._clock()
-            self._tokens = refill(self._tokens, now - self._stamp, self.rate, self.capacity)
-            self._stamp = now
-            self._tokens, wait = take(self._tokens, n, self.rate)
+            tokens, stamp = _parse_bucket(file.read(), self.capacity, now)
+            tokens = refill(tokens, now - stamp, self.rate, self.capacity)
+            tokens, wait = take(tokens, n, self.rate)
+            file.seek(0)
+            file.truncate()
+            file.write(f"{tokens!r} {now!r}")
             return wait
 
 
-class RedisRateLimiter(RateLimiter):
-    """A token bucket in Redis, shared by every process that uses the same key."""
+def _parse_bucket(text: str, capacity: int, now: float) -> tuple[float, float]:
+    try:
+        tokens, stamp = (float(part) for part in text.split())
+    except ValueError:  # new, or cut short by a crash: start full
+        return float(capacity), now
+    return tokens, stamp
 
-    def __init__(self, client: redis.Redis, rate: float, key: str = BUCKET_KEY) -> None:
+
+class RedisRateLimiter(RateLimiter):
+    """A token bucket in Redis, shared by every process that uses the same key.
+
+    If Redis cannot be reached, each slice falls back to this machine's bucket instead of
+    raising: a raise in the middle of a batch would lose the results of the messages already
+    sent, and they would be sent again.
+    """
+
+    def __init__(self, client: redis.Redis, rate: float, key: str, fallback: RateLimiter) -> None:
         self.rate = rate
         self.capacity = bucket_size(rate)
         self.key = key
+        self.fallback = fallback
         self._take = client.register_script(_TAKE_TOKENS)
 
     def acquire(self, n: int = 1) -> None:
         for part in _parts(n, self.capacity):
-            while (wait := float(self._take([self.key], [self.rate, self.capacity, part]))) > 0:
-                time.sleep(wait)
+            try:
+                while (wait := self._wait_for(part)) > 0:
+                    time.sleep(wait)
+            except redis.RedisError as exc:
+                log.warning("rate limit %s: Redis unavailable, limiting locally: %s", self.key, exc)
+                self.fallback.acquire(part)
+
+    def _wait_for(self, n: int) -> float:
+        return float(self._take([self.key], [self.rate, self.capacity, n]))
 
 
 def make_rate_limiter(settings: Settings, *, key: str = BUCKET_KEY) -> RateLimiter:
@@ -171,21 +209,43 @@ def make_rate_limiter(settings: Settings, *, key: str = BUCKET_KEY) -> RateLimit
     rate = settings.RATE_LIMIT_PER_SECOND
     if rate == 0:
         return Unlimited()
+    local = LocalRateLimiter(_local_path(settings, key, ".bucket"), rate)
     url = redis_url(settings)
     if url is None:
-        return LocalRateLimiter(rate)
-    return RedisRateLimiter(_redis(url), rate, key)
+        return local
+    return RedisRateLimiter(_redis(url), rate, key, fallback=local)
+
+
+def _local_path(settings: Settings, key: str, suffix: str) -> Path:
+    return Path(settings.VAR_DIR) / "ratelimit" / (key.replace(":", "-") + suffix)
 
 
 # -- concurrent SMTP connections -------------------------------------------------------------
 
-_local_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
-_local_slots_lock = threading.Lock()
+
+@contextmanager
+def local_slot(base: Path, cap: int) -> Iterator[None]:
+    """Hold one of `cap` lock files named after `base` for the block. The kernel releases the
+    lock of a process that dies, so a killed worker frees its slot at once."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    held = _lock_one_of(base, cap)
+    try:
+        yield
+    finally:
+        held.close()  # closing releases the lock
 
 
-def _local_semaphore(key: str, cap: int) -> threading.BoundedSemaphore:
-    with _local_slots_lock:
-        return _local_slots.setdefault((key, cap), threading.BoundedSemaphore(cap))
+def _lock_one_of(base: Path, cap: int) -> IO[str]:
+    while True:
+        for index in range(cap):
+            file = open(f"{base}.{index}", "a")  # noqa: SIM115 - the caller closes it
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.close()
+                continue
+            return file
+        time.sleep(_SLOT_POLL_SECONDS * (0.5 + random.random()))
 
 
 class RedisSlots:
@@ -213,7 +273,16 @@ class RedisSlots:
         finally:
             stop.set()
             keeper.join()
+            self._release(holder)
+
+    def _release(self, holder: str) -> None:
+        # Never raise here: the block's results (messages sent) must reach the ledger.
+        try:
             self._client.zrem(self.key, holder)
+        except redis.RedisError as exc:
+            log.warning(
+                "could not release SMTP connection slot %s, it will lapse: %s", self.key, exc
+            )
 
     def _keep(self, holder: str, stop: threading.Event) -> None:
         # Renew well before expiry for as long as the holder is alive; a killed process stops
@@ -236,7 +305,7 @@ def connection_slot(
     cap = settings.MAX_SMTP_CONNECTIONS
     url = redis_url(settings)
     if url is None:
-        with _local_semaphore(key, cap):
+        with local_slot(_local_path(settings, key, ".slot"), cap):
             yield
         return
     with RedisSlots(_redis(url), cap, key, ttl).hold():

@@ -13,10 +13,10 @@ from newsletter import api_tokens, audit, preferences, staff, suppressions, topi
 from newsletter.member_csv import CsvFormatError, export_members, import_members
 from newsletter.members import upsert_member
 from newsletter.models import AuditEvent, Member, MemberStatus, StaffUser
-from newsletter.topics import list_topics
+from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
-from newsletter.web.deps import db_session
+from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)
@@ -44,7 +44,7 @@ def members(
     session: Session = Depends(db_session),
 ) -> Response:
     query = select(Member)
-    q = q.strip()[:200]
+    q = forms.clean(q, 200)
     if q:
         query = query.where(
             or_(
@@ -86,7 +86,7 @@ def _member(session: Session, member_id: int) -> Member:
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
 def member_page(
-    member_id: int, request: Request, notice: str = "", session: Session = Depends(db_session)
+    member_id: Id, request: Request, notice: str = "", session: Session = Depends(db_session)
 ) -> Response:
     found = _member(session, member_id)
     values = {"name": found.name, "role": found.role, "status": found.status.value}
@@ -96,7 +96,7 @@ def member_page(
 
 @router.post("/members/{member_id}", response_class=HTMLResponse)
 async def member_update(
-    member_id: int, request: Request, session: Session = Depends(db_session)
+    member_id: Id, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     found = _member(session, member_id)
     form = await read_form(request)
@@ -222,7 +222,7 @@ def export_csv(request: Request, session: Session = Depends(db_session)) -> Resp
 def suppression(
     request: Request, q: str = "", notice: str = "", session: Session = Depends(db_session)
 ) -> Response:
-    return _suppression_page(request, session, q[:200], {}, {}, notice)
+    return _suppression_page(request, session, forms.clean(q, 200), {}, {}, notice)
 
 
 @router.post("/suppression", response_class=HTMLResponse)
@@ -239,7 +239,7 @@ async def suppression_add(request: Request, session: Session = Depends(db_sessio
 
 @router.post("/suppression/{suppression_id}/remove", response_class=HTMLResponse)
 async def suppression_remove(
-    suppression_id: int, request: Request, session: Session = Depends(db_session)
+    suppression_id: Id, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     form = await read_form(request)
     reason = forms.text(form, "reason", 2000)
@@ -305,7 +305,7 @@ async def staff_create(request: Request, session: Session = Depends(db_session))
 
 @router.post("/staff/{user_id}", response_class=HTMLResponse)
 async def staff_update(
-    user_id: int, request: Request, session: Session = Depends(db_session)
+    user_id: Id, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     form = await read_form(request)
     user = staff.get_staff(session, user_id)
@@ -343,6 +343,8 @@ def topic_rules_page(request: Request, session: Session = Depends(db_session)) -
 
 @router.post("/topics/{slug}/rules", response_class=HTMLResponse)
 async def rule_add(slug: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    if not SLUG_PATTERN.match(slug):
+        raise HTTPException(404, "There is no such topic.")
     form = await read_form(request)
     values = {f"phrase-{slug}": forms.text(form, "phrase", 200)}
     values[f"weight-{slug}"] = forms.text(form, "weight", 20) or "1"
@@ -357,7 +359,7 @@ async def rule_add(slug: str, request: Request, session: Session = Depends(db_se
 
 
 @router.post("/rules/{rule_id}/delete", response_class=HTMLResponse)
-def rule_delete(rule_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
+def rule_delete(rule_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     try:
         topic_rules.remove_rule(session, rule_id, actor(_me(request)))
     except topic_rules.RuleError as exc:
@@ -400,7 +402,7 @@ async def token_create(request: Request, session: Session = Depends(db_session))
 
 @router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
 def token_revoke(
-    token_id: int, request: Request, session: Session = Depends(db_session)
+    token_id: Id, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     try:
         api_tokens.revoke_token(session, token_id, actor(_me(request)))
@@ -439,7 +441,7 @@ def audit_log(
     session: Session = Depends(db_session),
 ) -> Response:
     query = select(AuditEvent)
-    q = q.strip()[:200]
+    q = forms.clean(q, 200)
     if q:
         query = query.where(
             or_(

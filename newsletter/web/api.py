@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,9 +24,8 @@ from newsletter.delivery import announcements, progress
 from newsletter.members import MemberError, find_member, normalise_email, upsert_member
 from newsletter.models import ApiToken, Article, ArticleTopic, Frequency, MemberStatus
 from newsletter.topics import topics_by_slug
-from newsletter.web.deps import db_session
+from newsletter.web.deps import Id, db_session
 
-MAX_ID = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
 
 bearer = HTTPBearer(
@@ -56,7 +55,6 @@ Name = Annotated[str, _text(200), AfterValidator(_unicode)]
 Role = Annotated[str, _text(100), AfterValidator(_unicode)]
 Subject = Annotated[str, _text(500, 1), AfterValidator(_unicode)]
 Markdown = Annotated[str, _text(200_000, 1), AfterValidator(_unicode)]
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Slug = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9-]*$")]
 
 
@@ -83,7 +81,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not found"},
     422: {"description": "The request is not valid; `detail` says why"},
 }
-CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Created"}}
+
+
+def _links(status: int, parameter: str, *operations: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links: the id (or email) in this answer is what those operations take."""
+    field = "email" if parameter == "email" else "id"
+    links = {
+        operation: {
+            "operationId": operation,
+            "parameters": {parameter: f"$response.body#/{field}"},
+        }
+        for operation in operations
+    }
+    return {status: {"description": "Created" if status == 201 else "OK", "links": links}}
 
 
 # --- articles ------------------------------------------------------------------------------
@@ -100,6 +110,21 @@ class ArticleIn(BaseModel):
     )
     breaking: bool = Field(False, description="Send an alert to every subscriber of its topics.")
     publish: bool = Field(False, description="Publish at once (sends the alert).")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "# NPQ applications open\n\nApplications for the NPQSL close on "
+                    "15 January 2027.",
+                    "filename": "npq.md",
+                    "source": "https://news.example.org/npq",
+                    "topics": ["npq"],
+                    "publish": False,
+                }
+            ]
+        }
+    )
 
 
 class TopicScore(BaseModel):
@@ -143,7 +168,14 @@ def _article_out(session: Session, article_id: int, created: bool | None = None)
     )
 
 
-@router.post("/articles", response_model=ArticleOut, status_code=201, responses=ERRORS)
+@router.post(
+    "/articles",
+    response_model=ArticleOut,
+    status_code=201,
+    operation_id="create_article",
+    responses=ERRORS
+    | _links(201, "article_id", "get_article", "publish_article", "withdraw_article"),
+)
 def create_article(
     body: ArticleIn,
     response: Response,
@@ -172,12 +204,22 @@ def create_article(
     return _article_out(session, article_id, outcome.created)
 
 
-@router.get("/articles/{article_id}", response_model=ArticleOut, responses=ERRORS)
+@router.get(
+    "/articles/{article_id}",
+    response_model=ArticleOut,
+    operation_id="get_article",
+    responses=ERRORS,
+)
 def get_article(article_id: Id, session: Session = Depends(db_session)) -> ArticleOut:
     return _article_out(session, article_id)
 
 
-@router.post("/articles/{article_id}/publish", response_model=ArticleOut, responses=ERRORS)
+@router.post(
+    "/articles/{article_id}/publish",
+    response_model=ArticleOut,
+    operation_id="publish_article",
+    responses=ERRORS,
+)
 def publish_article(
     article_id: Id,
     token: ApiToken = Depends(api_client),
@@ -190,7 +232,12 @@ def publish_article(
     return _article_out(session, article_id)
 
 
-@router.post("/articles/{article_id}/withdraw", response_model=ArticleOut, responses=ERRORS)
+@router.post(
+    "/articles/{article_id}/withdraw",
+    response_model=ArticleOut,
+    operation_id="withdraw_article",
+    responses=ERRORS,
+)
 def withdraw_article(
     article_id: Id,
     token: ApiToken = Depends(api_client),
@@ -212,6 +259,19 @@ class MemberIn(BaseModel):
     role: Role | None = Field(None, description="e.g. SENCO, phase leader")
     topics: dict[Slug, Frequency] | None = Field(
         None, description="Replaces all subscriptions: {topic slug: frequency}."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ann.archer@example.org",
+                    "name": "Ann Archer",
+                    "role": "SENCO",
+                    "topics": {"funding": "immediate", "npq": "weekly"},
+                }
+            ]
+        }
     )
 
 
@@ -241,7 +301,12 @@ def _member_out(session: Session, email: str, created: bool | None = None) -> Me
     )
 
 
-@router.put("/members", response_model=MemberOut, responses=ERRORS | CREATED)
+@router.put(
+    "/members",
+    response_model=MemberOut,
+    operation_id="upsert_member",
+    responses=ERRORS | _links(200, "email", "get_member") | _links(201, "email", "get_member"),
+)
 def upsert(
     body: MemberIn,
     response: Response,
@@ -268,7 +333,9 @@ def upsert(
     return _member_out(session, member.email, created)
 
 
-@router.get("/members/{email}", response_model=MemberOut, responses=ERRORS)
+@router.get(
+    "/members/{email}", response_model=MemberOut, operation_id="get_member", responses=ERRORS
+)
 def get_member(
     email: Annotated[str, Path(max_length=320)], session: Session = Depends(db_session)
 ) -> MemberOut:
@@ -291,6 +358,20 @@ class AnnouncementIn(BaseModel):
     )
     scheduled_at: AwareDatetime = Field(description="When to send, with its time zone.")
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Spring conference: booking open",
+                    "body_markdown": "Book your place at the **spring conference** by Friday.",
+                    "topics": ["npq", "careers"],
+                    "roles": ["SENCO"],
+                    "scheduled_at": "2099-03-14T09:30:00+00:00",
+                }
+            ]
+        }
+    )
+
 
 class SendOut(BaseModel):
     id: int
@@ -311,7 +392,13 @@ def _send_out(session: Session, send_id: int) -> SendOut:
     return SendOut(**{key: summary[key] for key in SendOut.model_fields})
 
 
-@router.post("/sends", response_model=SendOut, status_code=201, responses=ERRORS)
+@router.post(
+    "/sends",
+    response_model=SendOut,
+    status_code=201,
+    operation_id="schedule_send",
+    responses=ERRORS | _links(201, "send_id", "get_send", "cancel_send"),
+)
 def schedule(
     body: AnnouncementIn,
     token: ApiToken = Depends(api_client),
@@ -341,7 +428,7 @@ def _utc(value: datetime) -> datetime:
         raise HTTPException(422, "scheduled_at is out of range") from None
 
 
-@router.get("/sends", response_model=list[SendOut], responses=ERRORS)
+@router.get("/sends", response_model=list[SendOut], operation_id="list_sends", responses=ERRORS)
 def list_sends(session: Session = Depends(db_session)) -> list[SendOut]:
     """The 50 most recent sends with their delivery counts."""
     return [
@@ -350,13 +437,15 @@ def list_sends(session: Session = Depends(db_session)) -> list[SendOut]:
     ]
 
 
-@router.get("/sends/{send_id}", response_model=SendOut, responses=ERRORS)
+@router.get("/sends/{send_id}", response_model=SendOut, operation_id="get_send", responses=ERRORS)
 def get_send(send_id: Id, session: Session = Depends(db_session)) -> SendOut:
     """A send's status and its deliveries counted by status."""
     return _send_out(session, send_id)
 
 
-@router.post("/sends/{send_id}/cancel", response_model=SendOut, responses=ERRORS)
+@router.post(
+    "/sends/{send_id}/cancel", response_model=SendOut, operation_id="cancel_send", responses=ERRORS
+)
 def cancel(
     send_id: Id,
     token: ApiToken = Depends(api_client),

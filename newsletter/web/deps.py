@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from sqlalchemy.orm import Session
 
 from newsletter.db import session_scope
@@ -18,3 +19,8 @@ def db_session(request: Request) -> Iterator[Session]:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+# A database id in a URL: bounded, so an absurd number is a 404, not an integer overflow.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -18,16 +18,22 @@ OFF = ""
 Errors = dict[str, str]
 
 
+def clean(value: str, max_length: int = 1000) -> str:
+    """Trimmed, cut to max_length, without NUL characters (which no database column takes)."""
+    return value.replace("\x00", "").strip()[:max_length]
+
+
 def text(form: FormData, name: str, max_length: int = 1000) -> str:
-    """A text field, trimmed and cut to max_length; files and missing fields give ""."""
+    """A text field, cleaned; files and missing fields give ""."""
     value = form.get(name)
     if not isinstance(value, str):
         return ""
-    return value.strip()[:max_length]
+    return clean(value, max_length)
 
 
 def texts(form: FormData, name: str, max_length: int = 200) -> list[str]:
-    return [v.strip()[:max_length] for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+    values = (clean(v, max_length) for v in form.getlist(name) if isinstance(v, str))
+    return [v for v in values if v]
 
 
 def upload(form: FormData, name: str) -> UploadFile | None:

@@ -11,10 +11,11 @@ from newsletter import preferences
 from newsletter.links import manage_url
 from newsletter.members import MemberError
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
+from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import list_topics
 from newsletter.web import forms
 from newsletter.web.auth import read_form
-from newsletter.web.deps import client_address, db_session
+from newsletter.web.deps import Id, client_address, db_session
 from newsletter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -256,7 +257,7 @@ def articles(request: Request, page: int = 1, session: Session = Depends(db_sess
 def topic(
     slug: str, request: Request, page: int = 1, session: Session = Depends(db_session)
 ) -> Response:
-    found = session.scalar(select(Topic).where(Topic.slug == slug))
+    found = session.scalar(select(Topic).where(Topic.slug == slug)) if SLUG.match(slug) else None
     if found is None:
         raise HTTPException(404, "There is no such topic.")
     page = max(1, min(page, 10_000))
@@ -267,7 +268,7 @@ def topic(
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
-def article(article_id: int, request: Request, session: Session = Depends(db_session)) -> Response:
+def article(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     found = session.scalar(
         select(Article)
         .where(Article.id == article_id, Article.status == ArticleStatus.PUBLISHED)

@@ -28,7 +28,7 @@ from newsletter.web.auth import (
     safe_next,
     verify_csrf,
 )
-from newsletter.web.deps import client_address, db_session
+from newsletter.web.deps import MAX_ID, client_address, db_session
 from newsletter.web.templating import render
 
 login_router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -103,6 +103,7 @@ def progress(
     ids: list[int] = Query(default=[], max_length=50), session: Session = Depends(db_session)
 ) -> JSONResponse:
     """Live counts for the sends on the page being watched (polled by live.js)."""
+    ids = [i for i in ids if 0 < i <= MAX_ID]
     counts = delivery_counts(session, ids)
     statuses = dict(session.execute(select(Send.id, Send.status).where(Send.id.in_(ids))).all())
     return JSONResponse(

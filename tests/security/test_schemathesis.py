@@ -55,7 +55,6 @@ def test_no_api_request_gets_a_server_error(db_url: str, tmp_path: Path) -> None
             timeout=600,
         )
 
-    print(run.stdout)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     suite = ElementTree.parse(report).getroot()
     cases = suite.findall(".//testcase")

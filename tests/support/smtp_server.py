@@ -16,6 +16,7 @@ with the wrong line endings fails here instead of passing through a lenient sink
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import itertools
 import json
@@ -118,7 +119,7 @@ class _Handler:
             return BARE_LINE_BREAK
         if self.owner.should_drop(envelope.rcpt_tos):
             # Vanish before the final reply, as a crashing server or a broken network would.
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
             return "421 4.4.2 Connection dropped (test server)"
         number = self.owner.record(
@@ -174,8 +175,9 @@ class SmtpTestServer:
         }
         if self.credentials is not None:
             options["authenticator"] = self._authenticate
-            # Tests log in over plain TCP unless they are testing TLS.
-            options["auth_require_tls"] = tls_cert is not None
+            # Tests log in over plain TCP unless they test STARTTLS; implicit TLS is invisible
+            # to aiosmtpd, which would otherwise refuse AUTH on it.
+            options["auth_require_tls"] = tls_cert is not None and not implicit_tls
         if tls_cert is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*tls_cert)
@@ -191,7 +193,8 @@ class SmtpTestServer:
             user.encode(),
             password.encode(),
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd itself answers a failure with 535.
+        return AuthResult(success=ok, handled=False)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -209,6 +212,12 @@ class SmtpTestServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def stop_listening(self) -> None:
+        """Refuse new connections from now on; open sessions carry on. Safe inside a rule."""
+        server = self._controller.server
+        assert server is not None
+        self._controller.loop.call_soon_threadsafe(server.close)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point the service's smtp backend at this server."""

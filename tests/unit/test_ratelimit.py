@@ -1,11 +1,13 @@
-"""The in-process rate limit and connection cap, and which limiter the settings choose."""
+"""The one-machine rate limit and connection cap, and which limiter the settings choose."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import redis
 
 from newsletter.config import Settings
 from newsletter.delivery.ratelimit import (
@@ -18,6 +20,7 @@ from newsletter.delivery.ratelimit import (
     refill,
     take,
 )
+from tests.support.servers import free_port
 
 
 class FakeClock:
@@ -46,18 +49,21 @@ def test_take_takes_all_or_says_how_long_to_wait() -> None:
     assert take(2, 3, rate=10) == (2, pytest.approx(0.1))
 
 
-def test_a_full_bucket_gives_a_second_of_tokens_without_waiting() -> None:
+def fake_timed_limiter(folder: Path, rate: float) -> tuple[LocalRateLimiter, FakeClock]:
     clock = FakeClock()
-    limiter = LocalRateLimiter(50, clock=clock, sleep=clock.sleep)
+    return LocalRateLimiter(folder / "bucket", rate, clock=clock, sleep=clock.sleep), clock
+
+
+def test_a_full_bucket_gives_a_second_of_tokens_without_waiting(tmp_path: Path) -> None:
+    limiter, clock = fake_timed_limiter(tmp_path, 50)
 
     limiter.acquire(50)
 
     assert clock.slept == 0
 
 
-def test_beyond_the_burst_the_rate_holds() -> None:
-    clock = FakeClock()
-    limiter = LocalRateLimiter(50, clock=clock, sleep=clock.sleep)
+def test_beyond_the_burst_the_rate_holds(tmp_path: Path) -> None:
+    limiter, clock = fake_timed_limiter(tmp_path, 50)
 
     for _ in range(150):
         limiter.acquire()
@@ -65,17 +71,37 @@ def test_beyond_the_burst_the_rate_holds() -> None:
     assert clock.slept == pytest.approx(2.0)  # 50 at once, then 100 more at 50 a second
 
 
-def test_more_than_a_bucketful_at_once_is_taken_in_parts() -> None:
-    clock = FakeClock()
-    limiter = LocalRateLimiter(50, clock=clock, sleep=clock.sleep)
+def test_more_than_a_bucketful_at_once_is_taken_in_parts(tmp_path: Path) -> None:
+    limiter, clock = fake_timed_limiter(tmp_path, 50)
 
     limiter.acquire(120)
 
     assert clock.slept == pytest.approx(1.4)
 
 
-def test_threads_share_one_local_bucket() -> None:
-    limiter = LocalRateLimiter(50)
+def test_limiters_on_one_file_share_the_bucket(tmp_path: Path) -> None:
+    clock = FakeClock()
+    first, second = (
+        LocalRateLimiter(tmp_path / "bucket", 50, clock=clock, sleep=clock.sleep) for _ in "ab"
+    )
+
+    first.acquire(50)
+    second.acquire(25)
+
+    assert clock.slept == pytest.approx(0.5)
+
+
+def test_a_damaged_bucket_file_starts_full(tmp_path: Path) -> None:
+    (tmp_path / "bucket").write_text("0.5 garbage")
+    limiter, clock = fake_timed_limiter(tmp_path, 10)
+
+    limiter.acquire(10)
+
+    assert clock.slept == 0
+
+
+def test_threads_share_one_local_bucket(tmp_path: Path) -> None:
+    limiter = LocalRateLimiter(tmp_path / "bucket", 50)
     started = time.monotonic()
 
     def take_25() -> None:
@@ -98,6 +124,16 @@ def test_the_settings_choose_the_limiter() -> None:
     assert isinstance(make_rate_limiter(Settings(RATE_LIMIT_PER_SECOND=5)), LocalRateLimiter)
     shared = make_rate_limiter(Settings(RATE_LIMIT_PER_SECOND=5, REDIS_URL="redis://127.0.0.1:1/0"))
     assert isinstance(shared, RedisRateLimiter)
+
+
+def test_without_redis_the_shared_limiter_limits_locally(tmp_path: Path) -> None:
+    unreachable = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    local, clock = fake_timed_limiter(tmp_path, 50)
+    limiter = RedisRateLimiter(unreachable, 50, "messages", fallback=local)
+
+    limiter.acquire(60)  # does not raise mid-batch
+
+    assert clock.slept == pytest.approx(0.2)
 
 
 def test_redis_comes_from_redis_url_or_a_redis_broker() -> None:

@@ -98,6 +98,7 @@ class SmtpConnection:
         refusal = _cannot_carry(client, message)
         if refusal is not None:
             return refusal
+        text: bytes | str
         try:
             code, text = _hand_over(client, self._sender, message)
         except smtplib.SMTPResponseException as exc:  # DATA itself refused

@@ -1,0 +1,119 @@
+"""Peak resident memory of each process taking part in a run, read from /proc.
+
+The kernel keeps each process's high-water mark (VmHWM in /proc/PID/status), so sampling only
+has to see a process once before it ends; a thread re-reads every watched process a few times a
+second and keeps the highest value per pid. Children (Celery's pool, PostgreSQL's backends) are
+found by walking the process tree from the roots given.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class ProcessPeak:
+    role: str
+    pid: int
+    name: str
+    peak_mb: float
+
+
+def peak_rss_kb(pid: int) -> int | None:
+    """The process's peak resident set size so far, in KiB (None once it has gone)."""
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return None
+
+
+def command_name(pid: int) -> str:
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def with_descendants(root: int, tree: dict[int, list[int]]) -> list[int]:
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+class PeakSampler:
+    """Samples the processes under some roots until stopped; `peaks()` gives the maxima.
+
+    `roots` maps a role to a pid: the pid is reported under the role, its descendants under
+    "<role> child".
+    """
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.25) -> None:
+        self._roots = roots
+        self._interval = interval
+        self._peaks: dict[int, ProcessPeak] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.sample()
+
+    def watch(self, role: str, pid: int) -> None:
+        self._roots = {**self._roots, role: pid}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.sample()
+
+    def sample(self) -> None:
+        tree = children_by_parent()
+        for role, root in list(self._roots.items()):
+            for pid in with_descendants(root, tree):
+                kb = peak_rss_kb(pid)
+                if kb is None:
+                    continue
+                label = role if pid == root else f"{role} child"
+                known = self._peaks.get(pid)
+                if known is None or kb / 1024 > known.peak_mb:
+                    self._peaks[pid] = ProcessPeak(label, pid, command_name(pid), kb / 1024)
+
+    def peaks(self) -> list[ProcessPeak]:
+        return sorted(self._peaks.values(), key=lambda p: (p.role, p.pid))
+
+
+def largest_by_role(peaks: list[ProcessPeak]) -> dict[str, tuple[float, int]]:
+    """role -> (largest peak in MB, number of processes in that role)."""
+    found: dict[str, tuple[float, int]] = {}
+    for peak in peaks:
+        largest, count = found.get(peak.role, (0.0, 0))
+        found[peak.role] = (max(largest, peak.peak_mb), count + 1)
+    return found

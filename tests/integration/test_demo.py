@@ -1,0 +1,49 @@
+"""`make demo` runs the whole service on the embedded default and leaves emails to look at."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_sends_everything_and_leaves_browsable_emails(tmp_path: Path) -> None:
+    var_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "demo", "--var-dir", str(var_dir)],
+        env={**env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+
+    rows = re.findall(
+        r"^\s*\d+\s+(alert|digest|reminder|announcement)\s.*?(\d+)\s+(\d+)\s+"
+        r"(\d+)\s+(\d+)\s+(\w+)\s*$",
+        out,
+        re.M,
+    )
+    kinds = {row[0] for row in rows}
+    assert kinds == {"alert", "digest", "reminder", "announcement"}, out
+    sent = sum(int(row[2]) for row in rows)
+    assert all(row[4] == "0" and row[5] == "sent" for row in rows), out
+
+    outbox = var_dir / "outbox"
+    emls = sorted(outbox.glob("*.eml"))
+    assert len(emls) == sent > 0
+    assert f"{sent} emails caught" in out
+    index = (outbox / "index.html").read_text()
+    assert all(path.name in index for path in emls)
+    for path in emls:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert message.get_content_type() == "multipart/alternative"
+        assert message["List-Unsubscribe"] or "confirm" in str(message["Subject"]).lower()
+    previews = list((var_dir / "previews").glob("*.html"))
+    assert {p.stem for p in previews} >= {"alert", "digest", "reminder", "announcement"}
