@@ -31,6 +31,10 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, monkeypatch) -> 
     assert refused.exit_code == 1
     assert "run `newsletter db upgrade` first" in refused.stderr
 
+    for asks_for_help in (["articles", "--help"], ["articles", "list", "--help"], ["sends"]):
+        shown = runner.invoke(app, asks_for_help)
+        assert "Usage: newsletter" in shown.stdout, asks_for_help
+
     upgraded = runner.invoke(app, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.stderr
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # a second upgrade is harmless
