@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.processes import children_by_parent, process_group, with_descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 NEWSLETTER = str(Path(sys.executable).parent / "newsletter")
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789abcdef"
@@ -67,18 +69,19 @@ def start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]
 
 
 def stop(process: subprocess.Popen[bytes], grace: float = 60) -> None:
-    """SIGTERM (a worker finishes its task in hand), then SIGKILL to its whole group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    """SIGTERM (a worker finishes its task in hand), then SIGKILL; and any child of it left."""
+    if process.poll() is not None:
+        return
+    children = with_descendants(process.pid, children_by_parent())[1:]
+    process.send_signal(signal.SIGTERM)
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # pool children left behind, if any
-    except (ProcessLookupError, PermissionError):
-        pass
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    for pid in children:
+        if process_group(pid) == process.pid:  # still ours, not a reused pid
+            os.kill(pid, signal.SIGKILL)
 
 
 @contextmanager

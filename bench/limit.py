@@ -66,9 +66,7 @@ def run_limit(pool: list[OutgoingMessage], members: int, clients: int, port: int
     start = context.Barrier(clients + 1)
     done = context.Barrier(clients + 1)
     processes = [
-        context.Process(
-            target=_client, args=(pool, range(k, members, clients), port, start, done)
-        )
+        context.Process(target=_client, args=(pool, range(k, members, clients), port, start, done))
         for k in range(clients)
     ]
     for process in processes:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from bench import commands, data, servers
 from bench.processes import PeakSampler, ProcessPeak
-from bench.sink import Sink, smtp_sink
+from bench.profile import recording
+from bench.sink import smtp_sink
 from newsletter.db import make_engine
 from newsletter.delivery.progress import describe_send
 from newsletter.models import Delivery, DeliveryStatus, Send, SendKind, SendStatus
@@ -62,7 +64,9 @@ class _Timing:
     counts: dict[str, int]
 
 
-def run_ours(setup: str, members: int, workdir: Path, now: datetime) -> OursRun:
+def run_ours(
+    setup: str, members: int, workdir: Path, now: datetime, profile: bool = False
+) -> OursRun:
     workdir.mkdir(parents=True, exist_ok=True)
     var_dir = workdir / "var"
     with ExitStack() as stack:
@@ -80,17 +84,20 @@ def run_ours(setup: str, members: int, workdir: Path, now: datetime) -> OursRun:
         commands.run(env, "db", "upgrade")
         engine = stack.enter_context(_engine(url))
         data.populate(engine, members, now)
-        with commands.worker(env, workdir / "worker.log", WORKER_PROCESSES) as worker:
-            with PeakSampler({**roots, "worker": worker.pid}) as sampler:
-                timing = _digest(env, engine, members, workdir)
+        with (
+            commands.worker(env, workdir / "worker.log", WORKER_PROCESSES) as worker,
+            PeakSampler({**roots, "worker": worker.pid}) as sampler,
+            ExitStack() as profiling,
+        ):
+            if profile:
+                profiling.enter_context(recording(worker.pid, f"{setup}-{members}-worker"))
+            timing = _digest(env, engine, members, workdir, profile)
         peaks = [*sampler.peaks(), timing.command_peak]
         show_ms, shown = commands.time_sends_show(env, timing.send_id)
         if shown["counts"]["sent"] != members:
             raise RuntimeError(f"sends show disagrees with the ledger: {shown['counts']}")
         query_ms = _time_describe(engine, timing.send_id)
-        database_bytes = (
-            database.database_bytes() if setup == "production" else _sqlite_bytes(url)
-        )
+        database_bytes = database.database_bytes() if setup == "production" else _sqlite_bytes(url)
         broker_file = var_dir / "broker.sqlite"
     return OursRun(
         setup=setup,
@@ -108,40 +115,47 @@ def run_ours(setup: str, members: int, workdir: Path, now: datetime) -> OursRun:
     )
 
 
-class _engine:
+@contextmanager
+def _engine(url: str) -> Iterator[Engine]:
     """A database engine for this process, disposed of when the block ends."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-
-    def __enter__(self) -> Engine:
-        return self.engine
-
-    def __exit__(self, *_: object) -> None:
-        self.engine.dispose()
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
-def _digest(env: dict[str, str], engine: Engine, members: int, workdir: Path) -> _Timing:
+def _digest(
+    env: dict[str, str], engine: Engine, members: int, workdir: Path, profile: bool
+) -> _Timing:
     """Launch `digest run`, watch the ledger until all N are sent; bounded in time."""
     began = time.time()
-    command = commands.start(env, workdir / "digest-run.log", "digest", "run", "--frequency", "weekly")
+    command = commands.start(
+        env, workdir / "digest-run.log", "digest", "run", "--frequency", "weekly"
+    )
     deadline = time.monotonic() + 120 + members / 50
-    try:
+    with ExitStack() as stack:
+        stack.callback(commands.stop, command, 10)
+        if profile:
+            stack.enter_context(recording(command.pid, f"{workdir.name}-digest-run"))
         send_id, fanout = _wait_for_fanout(engine, command, deadline)
         command_seconds, command_peak = _wait_for_exit(command, began, deadline)
         counts = _wait_for_send(engine, send_id, members, deadline)
         with Session(engine) as session:
-            last = session.scalar(select(func.max(Delivery.sent_at)).where(Delivery.send_id == send_id))
+            last = session.scalar(
+                select(func.max(Delivery.sent_at)).where(Delivery.send_id == send_id)
+            )
         assert last is not None
-        return _Timing(send_id, last.timestamp() - began, fanout, command_seconds, command_peak, counts)
-    finally:
-        commands.stop(command, grace=10)
+        return _Timing(
+            send_id, last.timestamp() - began, fanout, command_seconds, command_peak, counts
+        )
 
 
 def _wait_for_fanout(engine: Engine, command: Popen[bytes], deadline: float) -> tuple[int, float]:
     """The send's id once its Delivery rows are committed (all at once), and how long that
     took from the moment the send was created (Send.started_at)."""
     while True:
+        exited = _has_exited(command)
         with Session(engine) as session:
             row = session.execute(
                 select(Send.id, Send.started_at).where(Send.kind == SendKind.DIGEST)
@@ -150,11 +164,21 @@ def _wait_for_fanout(engine: Engine, command: Popen[bytes], deadline: float) -> 
         if row is not None:
             assert row.started_at is not None
             return row.id, seen - row.started_at.timestamp()
-        _check(command, deadline, "the digest's deliveries to be written")
+        if exited:
+            raise RuntimeError("`newsletter digest run` ended without creating a digest")
+        _check(deadline, "the digest's deliveries to be written")
         time.sleep(0.05)
 
 
-def _wait_for_exit(command: Popen[bytes], began: float, deadline: float) -> tuple[float, ProcessPeak]:
+def _has_exited(command: Popen[bytes]) -> bool:
+    """Whether it has ended, without reaping it (its rusage is read later)."""
+    flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+    return os.waitid(os.P_PID, command.pid, flags) is not None
+
+
+def _wait_for_exit(
+    command: Popen[bytes], began: float, deadline: float
+) -> tuple[float, ProcessPeak]:
     """The `digest run` process's wall time and peak RSS (from the kernel's rusage)."""
     while True:
         pid, status, usage = os.wait4(command.pid, os.WNOHANG)
@@ -164,7 +188,7 @@ def _wait_for_exit(command: Popen[bytes], began: float, deadline: float) -> tupl
                 raise RuntimeError(f"`newsletter digest run` exited with {command.returncode}")
             peak = ProcessPeak("digest run", pid, "newsletter", usage.ru_maxrss / 1024)
             return time.time() - began, peak
-        _check(None, deadline, "`newsletter digest run` to exit")
+        _check(deadline, "`newsletter digest run` to exit")
         time.sleep(0.05)
 
 
@@ -175,7 +199,7 @@ def _wait_for_send(engine: Engine, send_id: int, members: int, deadline: float) 
             status = session.scalar(select(Send.status).where(Send.id == send_id))
         if status in FINISHED:
             break
-        _check(None, deadline, f"send {send_id} to finish")
+        _check(deadline, f"send {send_id} to finish")
         time.sleep(0.2)
     with Session(engine) as session:
         counts = {
@@ -191,9 +215,7 @@ def _wait_for_send(engine: Engine, send_id: int, members: int, deadline: float) 
     return counts
 
 
-def _check(command: Popen[bytes] | None, deadline: float, what: str) -> None:
-    if command is not None and command.poll() not in (None, 0):
-        raise RuntimeError(f"`newsletter digest run` exited with {command.returncode}")
+def _check(deadline: float, what: str) -> None:
     if time.monotonic() > deadline:
         raise TimeoutError(f"gave up waiting for {what}")
 
@@ -216,7 +238,3 @@ def _sqlite_bytes(url: str) -> int:
 
 def _file_bytes(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
-
-
-def sink_for_tests(sink: Sink) -> int:  # pragma: no cover - kept for symmetry
-    return sink.port

@@ -41,6 +41,14 @@ def command_name(pid: int) -> str:
         return "?"
 
 
+def process_group(pid: int) -> int | None:
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[2])
+
+
 def children_by_parent() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for entry in PROC.iterdir():

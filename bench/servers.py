@@ -72,7 +72,9 @@ def postgres() -> Iterator[Postgres]:
     port = free_port()
     try:
         subprocess.run(
-            _as_postgres(["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+            _as_postgres(
+                ["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
             timeout=120,

@@ -15,6 +15,7 @@ from newsletter.models import ThrottleHit, utcnow
 
 # Hits older than this are never counted by any limit and can be deleted.
 KEEP = timedelta(days=1)
+PRUNE_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,11 @@ def exceeded(session: Session, limit: Limit, key: str, now: datetime | None = No
 
 
 def hit(session: Session, limit: Limit, key: str, now: datetime | None = None) -> None:
-    session.add(ThrottleHit(bucket=limit.bucket(key), created_at=now or utcnow()))
+    row = ThrottleHit(bucket=limit.bucket(key), created_at=now or utcnow())
+    session.add(row)
     session.flush()
+    if row.id % PRUNE_EVERY == 0:  # now and then, forget what no limit looks at any more
+        prune(session, now)
 
 
 def take(session: Session, limit: Limit, key: str, now: datetime | None = None) -> bool:

@@ -1,13 +1,14 @@
 """Deliver one batch: claim its rows, render once per variant, personalise, send, record.
 
-The whole batch goes over one backend connection, paced by the shared rate limiter; the
-rendering of a (send, variant) is prepared once per process and reused by every later batch.
+The whole batch goes over one backend connection, paced by the shared rate limiter, and each
+message is recorded as soon as it is handed over (see handover.py); the rendering of a (send,
+variant) is prepared once per process and reused by every later batch.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,12 @@ from newsletter.audience import Audience, groups_of, variant_key
 from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import ledger
-from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendResult
+from newsletter.delivery.backends.base import Outcome, SendResult
+from newsletter.delivery.handover import hand_over
 from newsletter.models import (
     Article,
     Deadline,
+    DeliveryStatus,
     Member,
     Send,
     SendKind,
@@ -58,9 +61,7 @@ def deliver_batch(
         claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
     report = BatchReport(claimed=len(claimed))
     if claimed:
-        attempts, report.error = _compose_and_send(send_id, claimed, settings)
-        with session_scope() as session:
-            counts = ledger.record(session, attempts, utcnow(), ledger.backoff_from(settings))
+        counts, report.error = _compose_and_send(send_id, claimed, settings)
         report.counts = {status.value: n for status, n in counts.items()}
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
@@ -69,19 +70,15 @@ def deliver_batch(
 
 def _compose_and_send(
     send_id: int, claimed: list[ledger.Claimed], settings: Settings
-) -> tuple[list[ledger.Attempt], str]:
+) -> tuple[Counter[DeliveryStatus], str]:
     with session_scope() as session:
         messages, failures = compose(session, send_id, claimed, settings)
+        counts = Counter(ledger.record(session, failures, utcnow(), ledger.backoff_from(settings)))
+        audience = ledger.send_audience(session, send_id)
     if not messages:
-        return failures, ""
-    try:
-        results = transmit([message for _, message in messages], settings)
-    except BackendUnavailable as exc:
-        log.warning("send %s: backend unavailable, deferring %d: %s", send_id, len(messages), exc)
-        result = SendResult(Outcome.DEFERRED, None, f"backend unavailable: {exc}")
-        return failures + [ledger.Attempt(c, result) for c, _ in messages], str(exc)
-    sent = [ledger.Attempt(c, r, m.message_id) for (c, m), r in zip(messages, results, strict=True)]
-    return failures + sent, ""
+        return counts, ""
+    handed_over, error = hand_over(messages, audience, settings)
+    return counts + handed_over, error
 
 
 def compose(

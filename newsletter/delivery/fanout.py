@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -62,17 +63,25 @@ def may_receive() -> ColumnElement[bool]:
 
 def in_audience(audience: Audience) -> ColumnElement[bool]:
     """SQL twin of an Audience, correlated to Member."""
+    if audience.topic_ids is not None and not audience.topic_ids:
+        return false()
+    return and_(exists().where(*subscription_matches(audience)), role_matches(audience))
+
+
+def subscription_matches(audience: Audience) -> list[ColumnElement[bool]]:
+    """What one of a Member's subscriptions must be for them to be in the audience."""
     conditions: list[ColumnElement[bool]] = [Subscription.member_id == Member.id]
     if audience.topic_ids is not None:
-        if not audience.topic_ids:
-            return false()
         conditions.append(Subscription.topic_id.in_(audience.topic_ids))
     if audience.frequencies is not None:
         conditions.append(Subscription.frequency.in_(audience.frequencies))
-    clause: ColumnElement[bool] = exists().where(*conditions)
-    if audience.roles:
-        clause = and_(clause, func.lower(Member.role).in_([r.lower() for r in audience.roles]))
-    return clause
+    return conditions
+
+
+def role_matches(audience: Audience) -> ColumnElement[bool]:
+    if not audience.roles:
+        return true()
+    return func.lower(Member.role).in_([r.lower() for r in audience.roles])
 
 
 def create_send(

@@ -3,6 +3,7 @@
 pending -> sending (claimed by one worker; the WHERE on status makes a second claim a no-op)
 sending -> sent | deferred (retry later, with backoff) | failed (+ suppression on hard bounce)
 pending -> cancelled (member left the audience) | suppressed (address on the suppression list)
+sending -> cancelled | suppressed, when the member left between the claim and their turn
 A recovery sweep turns rows stuck in `sending` and due `deferred` rows back into `pending`,
 and marks a send finished when none of its rows is pending, sending or deferred.
 """
@@ -16,13 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
 from newsletter.config import Settings
 from newsletter.delivery.backends.base import Outcome, SendResult
-from newsletter.delivery.fanout import in_audience, insert_for, is_suppressed, may_receive
+from newsletter.delivery.fanout import (
+    in_audience,
+    insert_for,
+    is_suppressed,
+    may_receive,
+    role_matches,
+    subscription_matches,
+)
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -30,6 +38,7 @@ from newsletter.models import (
     MemberStatus,
     Send,
     SendStatus,
+    Subscription,
     Suppression,
     SuppressionReason,
     utcnow,
@@ -66,12 +75,6 @@ def claim(
     """
     if not delivery_ids:
         return []
-    audience = Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)))
-    member_ok = (
-        select(Member.id)
-        .where(Member.id == Delivery.member_id, may_receive(), in_audience(audience))
-        .exists()
-    )
     mine = and_(
         Delivery.id.in_(delivery_ids),
         Delivery.send_id == send_id,
@@ -79,15 +82,34 @@ def claim(
     )
     rows = session.execute(
         update(Delivery)
-        .where(mine, member_ok)
+        .where(mine, wanted(send_audience(session, send_id)))
         .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id, Delivery.member_id, Delivery.attempts, Delivery.content)
         .execution_options(synchronize_session=False)
     ).all()
+    _set_aside(session, mine)
+    return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
+
+
+def send_audience(session: Session, send_id: int) -> Audience:
+    return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)))
+
+
+def wanted(audience: Audience) -> ColumnElement[bool]:
+    """The delivery's member may still receive mail and is still in the send's audience."""
+    return (
+        select(Member.id)
+        .where(Member.id == Delivery.member_id, may_receive(), in_audience(audience))
+        .exists()
+    )
+
+
+def _set_aside(session: Session, where: ColumnElement[bool]) -> list[DeliveryStatus]:
+    """Rows whose member may no longer receive this send: suppressed or cancelled."""
     suppressed = exists().where(Member.id == Delivery.member_id, is_suppressed())
-    session.execute(
+    statuses = session.scalars(
         update(Delivery)
-        .where(mine)
+        .where(where)
         .values(
             status=case(
                 (suppressed, DeliveryStatus.SUPPRESSED.value),
@@ -98,9 +120,54 @@ def claim(
                 else_="member no longer active or subscribed",
             ),
         )
+        .returning(Delivery.status)
         .execution_options(synchronize_session=False)
     )
-    return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
+    return list(statuses)
+
+
+def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
+    """Lock these rows' members and their subscriptions to the send until the transaction ends;
+    returns the ids of the rows still ours (not taken back by the sweep) whose member may still
+    receive the send.
+
+    Hand the copies over while the transaction is open: an unsubscribe, a pause or a change
+    of topics writes those rows, so it waits until the copies are handed over, and once it has
+    returned no copy it should have stopped can go out. (PostgreSQL re-checks the conditions
+    on the rows it waited for. SQLite has no row locks: there only the check is made.)
+    """
+    if not claimed:
+        return set()
+    rows = session.execute(
+        select(Delivery.id, Delivery.attempts)
+        .join(Member, Member.id == Delivery.member_id)
+        .join(Subscription, and_(*subscription_matches(audience)))
+        .where(
+            Delivery.id.in_([c.id for c in claimed]),
+            Delivery.status == DeliveryStatus.SENDING,
+            may_receive(),
+            role_matches(audience),
+        )
+        .with_for_update(read=True, of=[Member, Subscription])
+    ).all()
+    ours = {(c.id, c.attempts) for c in claimed}
+    return {delivery_id for delivery_id, attempts in rows if (delivery_id, attempts) in ours}
+
+
+def set_aside(session: Session, claimed: Claimed) -> dict[DeliveryStatus, int]:
+    """A claimed row whose member left the audience after the claim: not sent, and why."""
+    statuses = _set_aside(session, and_(*_still_claimed(claimed.id, claimed.attempts)))
+    return {status: 1 for status in statuses}
+
+
+def _still_claimed(delivery_id: Any, attempts: Any) -> list[ColumnElement[bool]]:
+    # A row the sweep took back (and maybe another worker claimed again) is no longer ours:
+    # each claim counts an attempt, so the count tells our claim from a later one.
+    return [
+        _table.c.id == delivery_id,
+        _table.c.status == DeliveryStatus.SENDING,
+        _table.c.attempts == attempts,
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,18 +186,32 @@ def record(
     backoff: Backoff,
     rng: random.Random | None = None,
 ) -> dict[DeliveryStatus, int]:
-    """Write each result with one statement per outcome (executemany); returns the counts."""
+    """Write each result, and suppress the addresses that hard-bounced; returns the counts."""
+    counts = write_results(session, attempts, now, backoff, rng)
+    bounced = hard_bounces(attempts)
+    if bounced:
+        suppress_bounced(session, bounced)
+    return counts
+
+
+def write_results(
+    session: Session,
+    attempts: Sequence[Attempt],
+    now: datetime,
+    backoff: Backoff,
+    rng: random.Random | None = None,
+) -> dict[DeliveryStatus, int]:
+    """Each result with one statement per outcome (executemany), on rows still ours only."""
     updates: dict[DeliveryStatus, list[dict[str, Any]]] = defaultdict(list)
-    bounced: list[tuple[int, str]] = []
     for attempt in attempts:
         status, values = _outcome(attempt, now, backoff, rng)
-        updates[status].append({"b_id": attempt.claimed.id, **values})
-        if attempt.result.hard_bounce:
-            bounced.append((attempt.claimed.member_id, _describe(attempt.result)))
+        updates[status].append(
+            {"b_id": attempt.claimed.id, "b_attempts": attempt.claimed.attempts, **values}
+        )
     for status, params in updates.items():
         session.execute(
             update(_table)
-            .where(_table.c.id == bindparam("b_id"), _table.c.status == DeliveryStatus.SENDING)
+            .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
             .values(
                 status=status,
                 message_id=bindparam("b_message_id"),
@@ -138,11 +219,14 @@ def record(
                 next_attempt_at=bindparam("b_next"),
                 last_error=bindparam("b_error"),
             ),
-            params,
+            params if len(params) > 1 else params[0],  # one row: a plain execute is faster
         )
-    if bounced:
-        suppress_bounced(session, bounced)
     return {status: len(params) for status, params in updates.items()}
+
+
+def hard_bounces(attempts: Sequence[Attempt]) -> list[tuple[int, str]]:
+    """(member id, reason) of each attempt the server refused because the address is bad."""
+    return [(a.claimed.member_id, _describe(a.result)) for a in attempts if a.result.hard_bounce]
 
 
 def _describe(result: SendResult) -> str:

@@ -25,6 +25,13 @@ TITLES = {
 }
 
 
+GENERIC_DETAILS = {"Not Found", "Method Not Allowed"}
+DEFAULT_MESSAGES = {
+    404: "There is nothing at this address.",
+    405: "There is nothing at this address.",
+}
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -39,9 +46,12 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if is_api(request):
         return await http_exception_handler(request, exc)
-    message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else ""
-    if exc.status_code == 404:
-        message = exc.detail if exc.detail != "Not Found" else "There is nothing at this address."
+    # Starlette's own details ("Not Found", "Method Not Allowed") say less than our titles.
+    message = (
+        exc.detail
+        if exc.detail not in GENERIC_DETAILS
+        else DEFAULT_MESSAGES.get(exc.status_code, "")
+    )
     response = error_page(request, exc.status_code, message)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value

@@ -26,7 +26,13 @@ def local_time(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
     return value.astimezone(ZoneInfo(get_settings().TIMEZONE)).strftime(fmt)
 
 
+def local_time_of(iso: str | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    """local_time for a datetime written as ISO 8601 text (as the progress summaries hold)."""
+    return local_time(datetime.fromisoformat(iso), fmt) if iso else ""
+
+
 templates.env.filters["local_time"] = local_time
+templates.env.filters["local_time_of"] = local_time_of
 
 
 def render(

@@ -50,6 +50,7 @@ def test_no_api_request_gets_a_server_error(db_url: str, tmp_path: Path) -> None
                 "--report-junit-path",
                 str(report),
             ],
+            cwd=tmp_path,  # its cache (.schemathesis/) stays out of the working tree
             capture_output=True,
             text=True,
             timeout=600,

@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def uvicorn_server(log_file: Path) -> Iterator[str]:
-    """The app's base URL; settings come from the NEWSLETTER_* environment of the test."""
+    """The app's base URL; settings come from the NEWSLETTER_* environment of the test, with
+    NEWSLETTER_BASE_URL pointing at this server so the links in its emails lead back to it."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
         "-m",
@@ -32,12 +34,11 @@ def uvicorn_server(log_file: Path) -> Iterator[str]:
         "warning",
     ]
     with open(log_file, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
-        )
+        env = {**os.environ, "NEWSLETTER_BASE_URL": url}
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, timeout=30)
-            yield f"http://127.0.0.1:{port}"
+            yield url
         finally:
             process.terminate()
             try:

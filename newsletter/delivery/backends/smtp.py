@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
 # 530 "authentication required" is about our configuration, not the recipient: retry later.
 AUTH_REQUIRED = 530
-# A server that drops every transaction should not get a new connection per message.
-RECONNECTS_PER_BATCH = 3
+# A server that drops every transaction should not get a new connection per message: after
+# this many reconnections in a row with no reply to a transaction, the rest are deferred. A
+# reply (any reply) refills it, so a flaky server that drops now and then is still tried.
+RECONNECTS_IN_A_ROW = 3
 _ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
 
 
@@ -60,16 +62,16 @@ class SmtpConnection:
         self._sender = sender
         self._where = where
         self._client: smtplib.SMTP | None = connect()
+        self._reconnects_left = RECONNECTS_IN_A_ROW
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         results = []
-        reconnects_left = RECONNECTS_PER_BATCH
         for message in messages:
-            if self._client is None and reconnects_left > 0:
-                reconnects_left -= 1
+            if self._client is None and self._reconnects_left > 0:
+                self._reconnects_left -= 1
                 self._client = self._reconnect()
                 if self._client is None:
-                    reconnects_left = 0  # the server is gone: defer the rest without waiting
+                    self._reconnects_left = 0  # the server is gone: defer the rest at once
             if self._client is None:
                 detail = f"not sent: the connection to {self._where} was lost"
                 results.append(SendResult(Outcome.DEFERRED, detail=detail))
@@ -108,6 +110,7 @@ class SmtpConnection:
             self._drop()
             detail = f"connection to {self._where} lost during the transaction: {exc!r}"
             return SendResult(Outcome.DEFERRED, detail=detail)
+        self._reconnects_left = RECONNECTS_IN_A_ROW  # the server answered: it is there
         result = classify(code, _text(text))
         if result.outcome is not Outcome.SENT:
             self._reset(client)

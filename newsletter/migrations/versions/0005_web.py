@@ -26,8 +26,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_throttle_hit_bucket_at", "throttle_hit", ["bucket", "created_at"], unique=False
     )
+    op.create_index(
+        op.f("ix_throttle_hit_created_at"), "throttle_hit", ["created_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_throttle_hit_created_at"), table_name="throttle_hit")
     op.drop_index("ix_throttle_hit_bucket_at", table_name="throttle_hit")
     op.drop_table("throttle_hit")

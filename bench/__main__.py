@@ -1,0 +1,119 @@
+"""`python -m bench` (`make bench`): our pipeline against the raw SMTP limit and the naive way,
+side by side in one run, for N = 10,000 and 100,000 members.
+
+    .venv/bin/python -m bench                  # the full run (~15 minutes on 2 cores)
+    .venv/bin/python -m bench --sizes 2000     # a quick one while developing
+
+Order: the naive way once on a sample; then per N the limit (1 and 2 client processes), ours
+embedded and ours production, each against a fresh smtp-sink. Everything started is stopped on
+the way out, on failure and on Ctrl-C too. Prints a table and writes bench/results/<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bench import commands, limit, naive, ours, report, sink
+from newsletter.config import get_settings
+
+DEFAULT_SIZES = [10_000, 100_000]
+NAIVE_SAMPLE = 2_000
+LIMIT_CLIENTS = (1, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=DEFAULT_SIZES, metavar="N")
+    parser.add_argument("--naive-sample", type=int, default=NAIVE_SAMPLE, metavar="N")
+    parser.add_argument("--setups", nargs="*", default=list(ours.SETUPS), choices=ours.SETUPS)
+    parser.add_argument("--keep", action="store_true", help="Keep the work folder (logs).")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the worker and `digest run` (slower)."
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop everything as on Ctrl-C
+    sink.ensure_installed()
+    workdir = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
+    _settings_for_this_process(workdir)
+    failed = True
+    try:
+        naive_sample = min(args.naive_sample, max(args.sizes))
+        results = run(sorted(args.sizes), naive_sample, args.setups, workdir, args.profile)
+        failed = False
+    finally:
+        if args.keep or failed:
+            print(f"work folder (logs): {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    info = report.machine()
+    print(report.table(results, info))
+    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    doc = report.document(results, info, command)
+    path = report.write(doc, sorted(args.sizes), DEFAULT_SIZES)
+    print(f"\nwritten: {path}")
+    return 0
+
+
+def run(
+    sizes: list[int], naive_sample: int, setups: list[str], workdir: Path, profile: bool
+) -> report.Results:
+    now = datetime.now(UTC)
+    _say(f"naive way: {naive_sample:,} members")
+    with sink.smtp_sink(workdir) as naive_sink:
+        naive_run = naive.run_naive(naive_sample, naive_sink.port, now)
+    _expect(naive_sink, naive_sample, "naive")
+    pool = limit.prerender(min(max(sizes), limit.POOL_SIZE), now)
+    results = report.Results(sizes, sum(len(m.data) for m in pool) // len(pool), naive_run)
+    for size in sizes:
+        results.limits[size] = []
+        for clients in LIMIT_CLIENTS:
+            _say(f"limit: N={size:,}, {clients} client process(es)")
+            with sink.smtp_sink(workdir) as limit_sink:
+                results.limits[size].append(limit.run_limit(pool, size, clients, limit_sink.port))
+            _expect(limit_sink, size, "limit")
+        results.ours[size] = {}
+        for setup in setups:
+            _say(f"ours, {setup}: N={size:,}")
+            run = ours.run_ours(setup, size, workdir / f"{setup}-{size}", now, profile)
+            _expect_count(run.sink_accepted, size, setup)
+            results.ours[size][setup] = run
+            _say(f"  {run.seconds:.1f} s, {run.rate:,.0f} messages/s")
+    return results
+
+
+def _settings_for_this_process(workdir: Path) -> None:
+    """The naive way and the limit render here: their own var folder and key."""
+    for name in [n for n in os.environ if n.startswith("NEWSLETTER_")]:
+        del os.environ[name]
+    os.environ["NEWSLETTER_VAR_DIR"] = str(workdir / "var")
+    os.environ["NEWSLETTER_SECRET_KEY"] = commands.SECRET_KEY
+    get_settings.cache_clear()
+
+
+def _expect(stopped: sink.Sink, count: int, what: str) -> None:
+    _expect_count(stopped.accepted(), count, what)
+
+
+def _expect_count(accepted: int, count: int, what: str) -> None:
+    if accepted != count:
+        raise RuntimeError(f"{what}: the sink took {accepted:,} messages, not {count:,}")
+
+
+def _say(text: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {text}", file=sys.stderr, flush=True)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Hand a batch's messages to the backend, recording each result as soon as the server answers.
+
+Two database connections work together for each batch:
+
+- a transaction that locks the members of the next few messages (`ledger.hold`) and checks
+  they may still have them, and stays open while those messages are handed over: an
+  unsubscribe, pause or change of topics writes the same rows, so it waits, and once it has
+  returned no message it should have stopped can still go out;
+- an autocommit connection that writes each result the moment the server has answered: a
+  worker killed in the middle of a batch leaves at most the message in its hands without a
+  result, so the recovery sweep sends again at most that one, not the whole batch.
+
+If the database goes away after the server took a message, that result is written as soon as
+the database is back, and the rest of the batch is left to the sweep; a restart of PostgreSQL
+therefore loses and doubles nothing.
+
+Costs: one statement per message, a lock statement per HELD_AT_ONCE messages, and an
+unsubscribe may wait for up to HELD_AT_ONCE SMTP transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from newsletter.audience import Audience
+from newsletter.config import Settings
+from newsletter.db import get_engine, session_scope
+from newsletter.delivery import ledger
+from newsletter.delivery.backends.base import BackendUnavailable, Connection, Outcome, SendResult
+from newsletter.models import DeliveryStatus, utcnow
+from newsletter.scheduling import Backoff
+
+if TYPE_CHECKING:
+    from newsletter.rendering import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+HELD_AT_ONCE = 20
+DATABASE_GONE = (OperationalError, InterfaceError)
+RECORD_RETRY_SECONDS = 0.5
+
+Pair = tuple[ledger.Claimed, "OutgoingMessage"]
+
+
+def hand_over(
+    pairs: Sequence[Pair], audience: Audience, settings: Settings
+) -> tuple[Counter[DeliveryStatus], str]:
+    """Send the claimed rows' messages over one connection, paced by the shared rate limit;
+    returns the counts by new status and, when the backend was unreachable, why."""
+    from newsletter.delivery.backends import get_backend
+    from newsletter.delivery.ratelimit import connection_slot, make_rate_limiter
+
+    backoff = ledger.backoff_from(settings)
+    limiter = make_rate_limiter(settings)
+    rate = settings.RATE_LIMIT_PER_SECOND
+    step = max(1, int(rate)) if rate > 0 else len(pairs)
+    counts: Counter[DeliveryStatus] = Counter()
+    with connection_slot(settings):
+        try:
+            connection = get_backend(settings=settings).open()
+        except BackendUnavailable as exc:
+            log.warning("backend unavailable, deferring %d: %s", len(pairs), exc)
+            result = SendResult(Outcome.DEFERRED, None, f"backend unavailable: {exc}")
+            with session_scope() as session:
+                attempts = [ledger.Attempt(claimed, result) for claimed, _ in pairs]
+                counts.update(ledger.record(session, attempts, utcnow(), backoff))
+            return counts, str(exc)
+        autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            results = Session(bind=autocommit)
+            for start in range(0, len(pairs), step):
+                chunk = pairs[start : start + step]
+                limiter.acquire(len(chunk))
+                for held in range(0, len(chunk), HELD_AT_ONCE):
+                    part = chunk[held : held + HELD_AT_ONCE]
+                    counts.update(_hand_over_held(connection, results, part, audience, settings))
+        finally:
+            connection.close()
+            autocommit.close()
+    return counts, ""
+
+
+def _hand_over_held(
+    connection: Connection,
+    results: Session,
+    pairs: Sequence[Pair],
+    audience: Audience,
+    settings: Settings,
+) -> Counter[DeliveryStatus]:
+    counts: Counter[DeliveryStatus] = Counter()
+    attempts = []
+    with session_scope() as held:
+        ours = ledger.hold(held, [claimed for claimed, _ in pairs], audience)
+        for claimed, message in pairs:
+            if claimed.id not in ours:
+                counts.update(ledger.set_aside(results, claimed))
+                continue
+            [result] = connection.send_batch([message])
+            attempt = ledger.Attempt(claimed, result, message.message_id)
+            counts.update(_write(results, attempt, settings))
+            attempts.append(attempt)
+    # After the locks are released: another worker may hold the same member for another send.
+    bounced = ledger.hard_bounces(attempts)
+    if bounced:
+        with session_scope() as session:
+            ledger.suppress_bounced(session, bounced)
+    return counts
+
+
+def _write(
+    results: Session, attempt: ledger.Attempt, settings: Settings
+) -> dict[DeliveryStatus, int]:
+    backoff = ledger.backoff_from(settings)
+    try:
+        return ledger.write_results(results, [attempt], utcnow(), backoff)
+    except DATABASE_GONE:
+        _write_when_back(attempt, backoff, settings)
+        raise  # the rest of the batch waits for the sweep
+
+
+def _write_when_back(attempt: ledger.Attempt, backoff: Backoff, settings: Settings) -> None:
+    """The server has answered but the database went away before the answer was written:
+    write it once the database is back (if the sweep has not taken the row back by then)."""
+    give_up_at = time.monotonic() + settings.SENDING_TIMEOUT_SECONDS
+    while True:
+        try:
+            with session_scope() as session:
+                ledger.write_results(session, [attempt], utcnow(), backoff)
+            return
+        except DATABASE_GONE as exc:
+            if time.monotonic() > give_up_at:
+                log.error("gave up waiting for the database to record %s: %s", attempt, exc)
+                return
+            log.warning("database unavailable, the result of %s waits: %s", attempt, exc)
+            time.sleep(RECORD_RETRY_SECONDS)

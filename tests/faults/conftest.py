@@ -1,0 +1,82 @@
+"""Fixtures for the fault scenarios: a fresh PostgreSQL database, a Redis database of its own,
+the recording SMTP server, and the settings every process of a scenario shares.
+
+At the end of the run the figures of every scenario are printed in one block, so that they
+show in the `make test` log whether or not pytest captured the tests' output.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_client
+
+from newsletter import db
+from newsletter.config import get_settings
+from tests.conftest import _postgres_copy
+from tests.faults.figures import RESULTS
+from tests.faults.smtp import RecordingSmtpServer
+from tests.support.servers import PostgresServer, RedisServer
+
+SECRET_KEY = "faults-secret-key-" + "x" * 40
+_redis_databases = itertools.count(3)  # 0 is everyone else's
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer, postgres_template: str) -> Iterator[str]:
+    url = _postgres_copy(postgres, postgres_template)
+    yield url
+    db.get_engine(url).dispose()
+
+
+@pytest.fixture
+def broker_url(redis: RedisServer) -> str:
+    url = f"redis://127.0.0.1:{redis.port}/{next(_redis_databases) % 16}"
+    redis_client.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def smtp() -> Iterator[RecordingSmtpServer]:
+    with RecordingSmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(
+    pg_url: str,
+    broker_url: str,
+    smtp: RecordingSmtpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """Settings for this process and every worker, beat and web server of the scenario."""
+    values = {
+        "NEWSLETTER_DATABASE_URL": pg_url,
+        "NEWSLETTER_BROKER_URL": broker_url,
+        "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
+        "NEWSLETTER_SECRET_KEY": SECRET_KEY,
+        "NEWSLETTER_BATCH_SIZE": "100",
+        "NEWSLETTER_SMTP_TIMEOUT": "10",
+        # Retries at once (the sweep decides when), and recovery after seconds, not minutes:
+        # longer than a batch takes here, so a live worker's rows are never taken from it.
+        "NEWSLETTER_RETRY_BASE_SECONDS": "0",
+        "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "20",
+        "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "20",
+        **smtp.env(),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return values
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RESULTS:
+        return
+    terminalreporter.section("reliability figures (tests/faults)")
+    for figures in RESULTS:
+        terminalreporter.write_line(figures.line())

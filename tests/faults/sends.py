@@ -1,0 +1,51 @@
+"""Starting a send the way staff do (publish a breaking article), and watching the ledger."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from newsletter import dispatch
+from newsletter.db import session_scope
+from newsletter.delivery.alerts import alert_key
+from newsletter.models import Delivery, Priority, Send, SendStatus
+from tests.support.delivery_data import add_article
+from tests.support.worker import wait_for
+
+
+def publish_breaking(title: str, topic: str = "funding") -> int:
+    """Publish a breaking article about `topic`; returns its alert's send id once fanned out."""
+    with session_scope() as session:
+        article_id = add_article(session, title, [topic], priority=Priority.BREAKING).id
+    dispatch.article_published(article_id)
+    wait_for(lambda: send_id(alert_key(article_id)) is not None, 60, "the alert was not fanned out")
+    found = send_id(alert_key(article_id))
+    assert found is not None
+    return found
+
+
+def send_id(key: str) -> int | None:
+    with session_scope() as session:
+        return session.scalar(select(Send.id).where(Send.key == key))
+
+
+def send_status(send: int) -> SendStatus:
+    with session_scope() as session:
+        return session.scalars(select(Send.status).where(Send.id == send)).one()
+
+
+def ledger(send: int) -> Counter[str]:
+    """How many of the send's deliveries are in each status."""
+    with session_scope() as session:
+        statuses = session.scalars(select(Delivery.status).where(Delivery.send_id == send))
+        return Counter(status.value for status in statuses)
+
+
+def wait_until_finished(send: int, timeout: float) -> None:
+    wait_for(
+        lambda: send_status(send) in (SendStatus.SENT, SendStatus.FAILED),
+        timeout,
+        f"send {send} not finished",
+        poll=0.5,
+    )

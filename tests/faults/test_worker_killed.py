@@ -1,0 +1,55 @@
+"""Scenario 1: SIGKILL the worker in the middle of a 5,000-member send, then start a new one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsletter.db import session_scope
+from tests.faults.crowd import add_crowd
+from tests.faults.figures import count, report
+from tests.faults.processes import kill_hard
+from tests.faults.sends import ledger, publish_breaking, wait_until_finished
+from tests.faults.smtp import RecordingSmtpServer
+from tests.faults.sweeper import sweeping
+from tests.integration.test_worker import wait_until_idle
+from tests.support.worker import celery_worker
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
+
+MEMBERS = 5000
+PROCESSES = 2
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_killed_mid_send_loses_nobody_and_doubles_at_most_its_open_transactions(
+    env: dict[str, str], smtp: RecordingSmtpServer, tmp_path: Path
+) -> None:
+    with session_scope() as session:
+        members = add_crowd(session, MEMBERS, {"funding": "immediate"})
+
+    with sweeping():
+        with celery_worker(env, tmp_path / "worker-1.log", concurrency=PROCESSES) as worker:
+            send = publish_breaking("Pay award confirmed")
+            smtp.wait_for(MEMBERS * 2 // 5, timeout=180)
+            kill_hard(worker)
+            accepted_at_kill = len(smtp.accepted)
+        with celery_worker(env, tmp_path / "worker-2.log", concurrency=PROCESSES):
+            wait_until_finished(send, timeout=180)
+            wait_until_idle()
+
+    figures = report(
+        count(
+            "1 worker killed",
+            members,
+            smtp.copies(),
+            [send],
+            smtp.transactions(),
+            note=f"SIGKILL after {accepted_at_kill} accepted",
+        )
+    )
+    assert figures.lost == 0
+    # Each pool process can be in the middle of one SMTP transaction when it dies.
+    assert figures.duplicated <= PROCESSES
+    assert ledger(send) == {"sent": MEMBERS}
