@@ -7,6 +7,8 @@ let through. Runs once per send, so its cost does not matter.
 
 from __future__ import annotations
 
+from html import unescape
+
 import html2text
 import lxml.html
 import markdown
@@ -39,6 +41,12 @@ def safe_html(raw: str) -> Markup:
 def markdown_html(text: str) -> Markup:
     """Staff's Markdown as safe HTML."""
     return safe_html(markdown.markdown(text, extensions=["extra", "sane_lists"]))
+
+
+def plain_words(html: str) -> str:
+    """Just the words of some HTML on one line, no markup of any kind (for a preheader)."""
+    text = nh3.clean(html, tags=set())
+    return " ".join(unescape(text).split())
 
 
 def html_to_text(html: str) -> str:

@@ -8,7 +8,7 @@ sanitised and turned into text here, once per send.
 from __future__ import annotations
 
 from newsletter.rendering.build import EmailSpec, prepare
-from newsletter.rendering.content import html_to_text, markdown_html, safe_html
+from newsletter.rendering.content import html_to_text, markdown_html, plain_words, safe_html
 from newsletter.rendering.formatting import days_left_phrase, deadline_verb
 from newsletter.rendering.prepared import PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, TopicGroup
@@ -64,6 +64,7 @@ def announcement_spec(subject: str, body_markdown: str, *, send_id: int) -> Emai
         "announcement_subject": subject,
         "body_html": body_html,
         "body_text": html_to_text(body_html),
+        "preheader": plain_words(body_html),
     }
     # Written by a person, not generated: auto-responders may answer it.
     return EmailSpec("announcement", context, send_id=send_id, auto_submitted=False)
