@@ -107,3 +107,48 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+# --- What ran against which real server, printed at the end of every run -------------------
+
+_SERVER_LABELS: dict[str, list[str]] = {}
+_SERVER_OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def _servers_used(item: pytest.Item) -> list[str]:
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    database = callspec.params.get("db_url") if callspec else None
+    labels = []
+    if database == "postgresql" or names & {"postgres", "postgres_template"}:
+        labels.append("PostgreSQL")
+    if database == "sqlite":
+        labels.append("SQLite")
+    if "redis" in names:
+        labels.append("Redis")
+    source = getattr(getattr(item, "function", None), "__code__", None)
+    if source is not None and "celery_worker" in source.co_names:
+        labels.append("Celery worker")
+    return labels
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        _SERVER_LABELS[item.nodeid] = _servers_used(item)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        for label in _SERVER_LABELS.get(report.nodeid, []):
+            outcomes = _SERVER_OUTCOMES.setdefault(label, {})
+            outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _SERVER_OUTCOMES:
+        return
+    terminalreporter.section("tests by real server used")
+    for label in ("SQLite", "PostgreSQL", "Redis", "Celery worker"):
+        outcomes = _SERVER_OUTCOMES.get(label, {})
+        text = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+        terminalreporter.write_line(f"{label:>14}: {text or 'none'}")
