@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -15,8 +17,15 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password, only spends time")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so a wrong address costs as long as a wrong password.
+
+    Made on first use, not at import: hashing costs ~0.2 s that every command would pay.
+    """
+    return _hasher.hash("not a real password, only spends time")
 
 
 class StaffError(ValueError):
@@ -70,7 +79,7 @@ def authenticate(session: Session, email: str, password: str) -> StaffUser | Non
     """The active account whose password this is, or None; never says which part was wrong."""
     user = find_staff(session, email) if len(password) <= MAX_PASSWORD_LENGTH else None
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return None
     if not _verify(user.password_hash, password):
         return None

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import typer
 
-from newsletter import demo as demo_run
 from newsletter.cli.common import console
 
 
 def demo(
-    var_dir: Path = typer.Option(Path("var/demo"), "--var-dir", help="Where the demo keeps its data."),
+    var_dir: Path = typer.Option(
+        Path("var/demo"), "--var-dir", help="Where the demo keeps its data."
+    ),
 ) -> None:
     """Set up a database, members and articles, send alerts and digests, and show the results."""
+    from newsletter import demo as demo_run  # the demo's imports are heavy; only it pays
+
     demo_run.run(console, var_dir.resolve())
