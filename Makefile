@@ -36,7 +36,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench
 	$(BIN)/ruff format --check newsletter workers tests bench
 
+# Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
 bench: $(STAMP)
+	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+		postfix stop >/dev/null 2>&1; pid=$$(pgrep -f 'postfix/maste[r]') && kill $$pid; true; }
+	@command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	$(BIN)/python -m bench
 
 clean:

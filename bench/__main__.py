@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stop everything as on Ctrl-C
     sink.ensure_installed()
+    code = report.code_version()  # compared at the end: another engineer may be changing it
     workdir = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
     _settings_for_this_process(workdir)
     failed = True
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     info = report.machine()
     print(report.table(results, info))
+    if report.code_version() != code:
+        print("\nwarning: the product's code changed during the run", file=sys.stderr)
     command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
-    doc = report.document(results, info, command)
+    doc = report.document(results, info, command, code)
     path = report.write(doc, sorted(args.sizes), DEFAULT_SIZES)
     print(f"\nwritten: {path}")
     return 0

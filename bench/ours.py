@@ -84,13 +84,19 @@ def run_ours(
         commands.run(env, "db", "upgrade")
         engine = stack.enter_context(_engine(url))
         data.populate(engine, members, now)
+        if setup == "production":
+            # Fresh tables have no statistics until autovacuum's next round (up to a minute);
+            # a database in service has them, and without them PostgreSQL picks plans that
+            # read every member once per chunk of the digest run.
+            database.analyze()
         with (
             commands.worker(env, workdir / "worker.log", WORKER_PROCESSES) as worker,
             PeakSampler({**roots, "worker": worker.pid}) as sampler,
             ExitStack() as profiling,
         ):
             if profile:
-                profiling.enter_context(recording(worker.pid, f"{setup}-{members}-worker"))
+                name = f"{setup}-{members}-worker"
+                profiling.enter_context(recording(worker.pid, name, focus="deliver_batch"))
             timing = _digest(env, engine, members, workdir, profile)
         peaks = [*sampler.peaks(), timing.command_peak]
         show_ms, shown = commands.time_sends_show(env, timing.send_id)
@@ -137,7 +143,8 @@ def _digest(
     with ExitStack() as stack:
         stack.callback(commands.stop, command, 10)
         if profile:
-            stack.enter_context(recording(command.pid, f"{workdir.name}-digest-run"))
+            name = f"{workdir.name}-digest-run"
+            stack.enter_context(recording(command.pid, name, focus="run (newsletter/cli/digest.py"))
         send_id, fanout = _wait_for_fanout(engine, command, deadline)
         command_seconds, command_peak = _wait_for_exit(command, began, deadline)
         counts = _wait_for_send(engine, send_id, members, deadline)

@@ -76,6 +76,18 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and the files of the product that differed from it (read only)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "newsletter", "workers", "templates")
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted": changed.splitlines()}
+
+
 def _version(argv: list[str]) -> str:
     if shutil.which(argv[0]) is None:
         return "not installed"
@@ -85,12 +97,15 @@ def _version(argv: list[str]) -> str:
 # The JSON document ---------------------------------------------------------------------------
 
 
-def document(results: Results, info: dict[str, Any], command: str) -> dict[str, Any]:
+def document(
+    results: Results, info: dict[str, Any], command: str, code: dict[str, Any]
+) -> dict[str, Any]:
     sizes = results.sizes
     return {
         "date": date.today().isoformat(),
         "command": command,
         "machine": info,
+        "code": {**code, "changed_during_run": code_version() != code},
         "message_bytes": results.message_bytes,
         "naive": {**asdict(results.naive), "rate": results.naive.rate},
         "runs": {
@@ -281,15 +296,15 @@ def table(results: Results, info: dict[str, Any]) -> str:
             f"N = {size:,} members",
             _row("way", "time s", "msg/s", "vs limit", "vs naive", "fan-out s", "peak RSS MB"),
         ]
-        for run in results.limits[size]:
-            plural = "s" if run.clients > 1 else ""
+        for bound in results.limits[size]:
+            plural = "s" if bound.clients > 1 else ""
             lines.append(
                 _row(
-                    f"limit, {run.clients} client{plural}",
-                    f"{run.seconds:.1f}",
-                    f"{run.rate:,.0f}",
-                    f"{run.rate / limit:.2f}",
-                    f"{run.rate / naive.rate:.1f}",
+                    f"limit, {bound.clients} client{plural}",
+                    f"{bound.seconds:.1f}",
+                    f"{bound.rate:,.0f}",
+                    f"{bound.rate / limit:.2f}",
+                    f"{bound.rate / naive.rate:.1f}",
                     "",
                     "",
                 )

@@ -41,13 +41,24 @@ class Postgres:
         return int((self.data_dir / "postmaster.pid").read_text().split()[0])
 
     def database_bytes(self, database: str = DATABASE) -> int:
-        engine = create_engine(self.url(database).replace("postgresql:", "postgresql+psycopg:"))
+        size = self._run("SELECT pg_database_size(current_database())", database)
+        return int(size) if isinstance(size, int) else 0
+
+    def analyze(self, database: str = DATABASE) -> None:
+        """Planner statistics, as autovacuum keeps them on a database that has been running."""
+        self._run("ANALYZE", database)
+
+    def _run(self, sql: str, database: str) -> object:
+        engine = create_engine(
+            self.url(database).replace("postgresql:", "postgresql+psycopg:"),
+            isolation_level="AUTOCOMMIT",
+        )
         try:
             with engine.connect() as connection:
-                size = connection.scalar(text("SELECT pg_database_size(current_database())"))
+                result = connection.execute(text(sql))
+                return result.scalar() if result.returns_rows else None
         finally:
             engine.dispose()
-        return int(size or 0)
 
 
 def _pg_ctl(data: Path, *args: str) -> None:
