@@ -126,8 +126,14 @@ def member_chunks(session: Session, frequency: Frequency) -> Any:
                 .where(
                     Member.id > last,
                     may_receive(),
+                    # The repeated bound lets PostgreSQL start each chunk where the last ended
+                    # instead of rescanning subscriptions from the start (bench/: 105 -> 1 ms).
                     select(Subscription.id)
-                    .where(Subscription.member_id == Member.id, Subscription.frequency == frequency)
+                    .where(
+                        Subscription.member_id == Member.id,
+                        Subscription.member_id > last,
+                        Subscription.frequency == frequency,
+                    )
                     .exists(),
                 )
                 .order_by(Member.id)

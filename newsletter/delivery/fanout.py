@@ -20,12 +20,14 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
+from newsletter.db import get_engine
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -189,3 +191,20 @@ def pending_batches(session: Session, send_id: int, size: int) -> Iterator[list[
             return
         yield ids
         last = ids[-1]
+
+
+BIG_FANOUT = 5000
+
+
+def refresh_statistics(added: int) -> None:
+    """After a big fan-out, let PostgreSQL's planner see how large the ledger has become.
+
+    Until autovacuum gets to it, the planner believes `delivery` is as small as it was, and
+    each batch's claim scans every pending row of the send (bench/: 161 ms a claim instead
+    of 4 ms at 100k, so a send grew faster than linearly). SQLite has no such statistics.
+    """
+    engine = get_engine()
+    if engine.dialect.name != "postgresql" or added < BIG_FANOUT:
+        return
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE delivery"))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery import alerts, announcements, digests, ledger, reminders
+from newsletter.delivery import alerts, announcements, digests, fanout, ledger, reminders
 from newsletter.delivery.deliver import BatchReport, deliver_batch
 from newsletter.models import Frequency, utcnow
 
@@ -19,6 +19,7 @@ from newsletter.models import Frequency, utcnow
 def alert(article_id: int) -> alerts.FanOut:
     with session_scope() as session:
         result = alerts.fan_out_article(session, article_id)
+    fanout.refresh_statistics(result.recipients)
     if result.send_id is not None:
         dispatch.queue_send(result.send_id)
     return result
@@ -27,6 +28,7 @@ def alert(article_id: int) -> alerts.FanOut:
 def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.DigestRun:
     with session_scope() as session:
         run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
+    fanout.refresh_statistics(run.recipients)
     dispatch.queue_send(run.send_id)
     return run
 
