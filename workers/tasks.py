@@ -1,43 +1,64 @@
 """Celery tasks: thin wrappers that take ids and call one function in `newsletter`.
 
 Every task is safe to run twice: the ledger's conditional updates and the sends' idempotency
-keys, not the broker, decide what is sent.
+keys, not the broker, decide what is sent. That is also why a fan-out, a batch or a digest
+that found the database unreachable (a restart, a failover) is simply run again a little later,
+backing off up to a minute between tries for about a quarter of an hour, instead of failing:
+otherwise a batch would wait for the recovery sweep, and a fan-out or a day's digest would
+not happen at all. Beat's periodic checks need no retry: the next check does the work.
+
+The checks take an optional `as_of` (ISO 8601), like a digest run, to do the work due at
+that moment rather than now.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError
+
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
 from workers.celery_app import app
 
+WHEN_THE_DATABASE_IS_BACK = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 20,
+}
 
-@app.task(name="newsletter.fan_out_article")
+
+@app.task(name="newsletter.fan_out_article", **WHEN_THE_DATABASE_IS_BACK)
 def fan_out_article(article_id: int) -> None:
     jobs.alert(article_id)
 
 
-@app.task(name="newsletter.deliver_batch")
+@app.task(name="newsletter.deliver_batch", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
     jobs.deliver(send_id, delivery_ids)
 
 
-@app.task(name="newsletter.run_digest")
+@app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)
 def run_digest(frequency: str, as_of: str | None = None) -> None:
-    jobs.digest(Frequency(frequency), datetime.fromisoformat(as_of) if as_of else None)
+    jobs.digest(Frequency(frequency), _moment(as_of))
 
 
 @app.task(name="newsletter.run_reminders")
-def run_reminders() -> None:
-    jobs.reminders_due()
+def run_reminders(as_of: str | None = None) -> None:
+    jobs.reminders_due(_moment(as_of))
 
 
 @app.task(name="newsletter.start_due_sends")
-def start_due_sends() -> None:
-    jobs.due_sends()
+def start_due_sends(as_of: str | None = None) -> None:
+    jobs.due_sends(_moment(as_of))
 
 
 @app.task(name="newsletter.recovery_sweep")
 def recovery_sweep() -> None:
     jobs.sweep()
+
+
+def _moment(as_of: str | None) -> datetime | None:
+    return datetime.fromisoformat(as_of) if as_of else None

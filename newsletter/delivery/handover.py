@@ -74,13 +74,15 @@ def hand_over(
             return counts, str(exc)
         autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            results = Session(bind=autocommit)
-            for start in range(0, len(pairs), step):
-                chunk = pairs[start : start + step]
-                limiter.acquire(len(chunk))
-                for held in range(0, len(chunk), HELD_AT_ONCE):
-                    part = chunk[held : held + HELD_AT_ONCE]
-                    counts.update(_hand_over_held(connection, results, part, audience, settings))
+            with Session(bind=autocommit) as results:  # each statement commits at once
+                for start in range(0, len(pairs), step):
+                    chunk = pairs[start : start + step]
+                    limiter.acquire(len(chunk))
+                    for held in range(0, len(chunk), HELD_AT_ONCE):
+                        part = chunk[held : held + HELD_AT_ONCE]
+                        counts.update(
+                            _hand_over_held(connection, results, part, audience, settings)
+                        )
         finally:
             connection.close()
             autocommit.close()

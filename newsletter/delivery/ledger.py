@@ -11,13 +11,24 @@ and marks a send finished when none of its rows is pending, sending or deferred.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
@@ -92,7 +103,7 @@ def claim(
 
 
 def send_audience(session: Session, send_id: int) -> Audience:
-    return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)))
+    return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)) or {})
 
 
 def wanted(audience: Audience) -> ColumnElement[bool]:
@@ -201,27 +212,34 @@ def write_results(
     backoff: Backoff,
     rng: random.Random | None = None,
 ) -> dict[DeliveryStatus, int]:
-    """Each result with one statement per outcome (executemany), on rows still ours only."""
-    updates: dict[DeliveryStatus, list[dict[str, Any]]] = defaultdict(list)
+    """Each result in one statement (executemany), on rows still ours only; returns the counts.
+
+    The statement is built once: a delivery's result is written the moment the server has
+    answered, so this runs once a message."""
+    params = []
     for attempt in attempts:
         status, values = _outcome(attempt, now, backoff, rng)
-        updates[status].append(
-            {"b_id": attempt.claimed.id, "b_attempts": attempt.claimed.attempts, **values}
+        ours = {"b_id": attempt.claimed.id, "b_attempts": attempt.claimed.attempts}
+        params.append({**ours, "b_status": status, **values})
+    if params:
+        # One row: a plain execute, which is faster than executemany.
+        session.execute(_write_result(), params if len(params) > 1 else params[0])
+    return dict(Counter(p["b_status"] for p in params))
+
+
+@cache
+def _write_result() -> Update:
+    return (
+        update(_table)
+        .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
+        .values(
+            status=bindparam("b_status"),
+            message_id=bindparam("b_message_id"),
+            sent_at=bindparam("b_sent_at"),
+            next_attempt_at=bindparam("b_next"),
+            last_error=bindparam("b_error"),
         )
-    for status, params in updates.items():
-        session.execute(
-            update(_table)
-            .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
-            .values(
-                status=status,
-                message_id=bindparam("b_message_id"),
-                sent_at=bindparam("b_sent_at"),
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-            ),
-            params if len(params) > 1 else params[0],  # one row: a plain execute is faster
-        )
-    return {status: len(params) for status, params in updates.items()}
+    )
 
 
 def hard_bounces(attempts: Sequence[Attempt]) -> list[tuple[int, str]]:

@@ -52,7 +52,12 @@ async def verify_csrf(request: Request) -> None:
     expected = request.session.get("csrf")
     form = await read_form(request)
     sent = form.get("csrf_token") or request.headers.get("x-csrf-token") or ""
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+    # Bytes, because compare_digest raises on non-ASCII str (a 500 for a hostile token).
+    if (
+        not expected
+        or not isinstance(sent, str)
+        or not hmac.compare_digest(sent.encode(), str(expected).encode())
+    ):
         raise HTTPException(403, "This form has expired. Go back, reload the page and try again.")
 
 
@@ -80,7 +85,7 @@ def current_staff(request: Request, session: Session = Depends(db_session)) -> S
         user is None
         or not user.active
         or not isinstance(fingerprint, str)
-        or not hmac.compare_digest(fingerprint, _fingerprint(user))
+        or not hmac.compare_digest(fingerprint.encode(), _fingerprint(user).encode())
     ):
         raise LoginRequired()
     request.state.staff = user

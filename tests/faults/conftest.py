@@ -41,7 +41,8 @@ def broker_url(redis: RedisServer) -> str:
 
 @pytest.fixture
 def smtp() -> Iterator[RecordingSmtpServer]:
-    with RecordingSmtpServer() as server:
+    server = RecordingSmtpServer()
+    with server:
         yield server
 
 
@@ -64,8 +65,8 @@ def env(
         # Retries at once (the sweep decides when), and recovery after seconds, not minutes:
         # longer than a batch takes here, so a live worker's rows are never taken from it.
         "NEWSLETTER_RETRY_BASE_SECONDS": "0",
-        "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "20",
-        "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "20",
+        "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "10",
+        "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "10",
         **smtp.env(),
     }
     for name, value in values.items():

@@ -22,7 +22,7 @@ RESULTS: list[Figures] = []
 @dataclass(frozen=True)
 class Figures:
     scenario: str
-    members: int  # copies that should have gone out
+    owed: int  # copies that should have gone out (one per member, or per member and send)
     sent: int  # copies the SMTP server accepted
     lost: int  # members owed a copy who got none
     duplicated: int  # copies beyond the first, over all members
@@ -32,7 +32,7 @@ class Figures:
 
     def line(self) -> str:
         text = (
-            f"{self.scenario}: members={self.members} sent={self.sent} lost={self.lost} "
+            f"{self.scenario}: owed={self.owed} sent={self.sent} lost={self.lost} "
             f"duplicated={self.duplicated} attempts={self.attempts} "
             f"smtp_transactions={self.transactions}"
         )
@@ -52,7 +52,7 @@ def count(
     attempts = ledger_attempts(send_ids)
     return Figures(
         scenario=scenario,
-        members=len(owed),
+        owed=len(owed),
         sent=sum(copies.values()),
         lost=sum(1 for a in owed if copies[a] == 0),
         duplicated=sum(n - 1 for n in copies.values() if n > 1),

@@ -1,13 +1,17 @@
-"""Killing a worker the hard way: SIGKILL to its main process and to every pool process."""
+"""Process control for the scenarios: kill a worker the hard way, run beat on a fast clock."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.worker import wait_for
+from tests.support.worker import _child, _ready, wait_for
 
 
 def children(pid: int) -> list[int]:
@@ -28,10 +32,17 @@ def kill_hard(process: subprocess.Popen[bytes]) -> list[int]:
     returns the pids killed, after they are gone."""
     pids = [process.pid, *children(process.pid)]
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait(timeout=30)
     wait_for(lambda: not any(alive(pid) for pid in pids), 30, "killed processes still alive")
     return pids
+
+
+@contextmanager
+def fast_clock_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery beat` on the product's schedule, with the fast clock of fast_clock.py."""
+    argv = [sys.executable, "-m", "celery", "-A", "tests.faults.fast_clock", "beat", "-l", "info"]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        yield process

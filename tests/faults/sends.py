@@ -9,7 +9,7 @@ from sqlalchemy import select
 from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery.alerts import alert_key
-from newsletter.models import Delivery, Priority, Send, SendStatus
+from newsletter.models import Delivery, DeliveryStatus, Member, Priority, Send, SendStatus
 from tests.support.delivery_data import add_article
 from tests.support.worker import wait_for
 
@@ -49,3 +49,14 @@ def wait_until_finished(send: int, timeout: float) -> None:
         f"send {send} not finished",
         poll=0.5,
     )
+
+
+def unsent(send: int) -> list[tuple[str, str, int, str]]:
+    """(address, status, attempts, last error) of each of the send's rows that was not sent."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Member.email, Delivery.status, Delivery.attempts, Delivery.last_error)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Delivery.send_id == send, Delivery.status != DeliveryStatus.SENT)
+        )
+        return [(email, status.value, attempts, error) for email, status, attempts, error in rows]

@@ -44,7 +44,8 @@ class RecordingSmtpServer(SmtpTestServer):
 
     def __init__(self, script: Script | None = None) -> None:
         super().__init__(script=script)
-        self._controller = Controller(_ClosingHandler(self), **self._controller_options(None, False))
+        options = self._controller_options(None, False)
+        self._controller = Controller(_ClosingHandler(self), **options)
         self.accepted: list[Accepted] = []
 
     def record(self, message: Received) -> int:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.config import get_settings
 from newsletter.db import session_scope
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
-from tests.faults.sends import ledger, publish_breaking, wait_until_finished
+from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
 from tests.integration.test_worker import wait_until_idle
@@ -30,6 +31,7 @@ def send_through_a_restart(
     smtp: RecordingSmtpServer,
     tmp_path: Path,
 ) -> None:
+    """Stop the server once 30% of the send is out, start it again a few seconds later."""
     with session_scope() as session:
         members = add_crowd(session, MEMBERS, {"funding": "immediate"})
 
@@ -54,8 +56,8 @@ def send_through_a_restart(
             f"{len(failed_sweeps)} sweeps failed meanwhile",
         )
     )
+    assert ledger(send) == {"sent": MEMBERS}, unsent(send)[:20]
     assert figures.lost == 0 and figures.duplicated == 0
-    assert ledger(send) == {"sent": MEMBERS}
 
 
 @pytest.mark.timeout(300)
@@ -67,6 +69,15 @@ def test_a_send_survives_a_redis_restart(
 
 @pytest.mark.timeout(300)
 def test_a_send_survives_a_postgresql_restart(
-    env: dict[str, str], smtp: RecordingSmtpServer, postgres: PostgresServer, tmp_path: Path
+    env: dict[str, str],
+    smtp: RecordingSmtpServer,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Queued rows are never re-queued by the sweep here (the default hour): the batches that
+    # met the outage must be retried by the workers themselves.
+    monkeypatch.setenv("NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS", "3600")
+    get_settings.cache_clear()
+    env = {**env, "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "3600"}
     send_through_a_restart(postgres, "3b PostgreSQL restarted", env, smtp, tmp_path)

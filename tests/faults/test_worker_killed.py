@@ -10,11 +10,11 @@ from newsletter.db import session_scope
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import kill_hard
-from tests.faults.sends import ledger, publish_breaking, wait_until_finished
+from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
 from tests.integration.test_worker import wait_until_idle
-from tests.support.worker import celery_worker
+from tests.support.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
@@ -32,9 +32,16 @@ def test_a_worker_killed_mid_send_loses_nobody_and_doubles_at_most_its_open_tran
     with sweeping():
         with celery_worker(env, tmp_path / "worker-1.log", concurrency=PROCESSES) as worker:
             send = publish_breaking("Pay award confirmed")
-            smtp.wait_for(MEMBERS * 2 // 5, timeout=180)
+            # Kill it 40% of the way through, while it holds claimed rows.
+            wait_for(
+                lambda: len(smtp.accepted) >= MEMBERS * 2 // 5 and ledger(send)["sending"] > 0,
+                180,
+                "the send never got under way",
+                poll=0.02,
+            )
             kill_hard(worker)
             accepted_at_kill = len(smtp.accepted)
+            in_its_hands = ledger(send)["sending"]
         with celery_worker(env, tmp_path / "worker-2.log", concurrency=PROCESSES):
             wait_until_finished(send, timeout=180)
             wait_until_idle()
@@ -46,10 +53,11 @@ def test_a_worker_killed_mid_send_loses_nobody_and_doubles_at_most_its_open_tran
             smtp.copies(),
             [send],
             smtp.transactions(),
-            note=f"SIGKILL after {accepted_at_kill} accepted",
+            note=f"SIGKILL after {accepted_at_kill} accepted, {in_its_hands} rows in its hands",
         )
     )
+    assert ledger(send) == {"sent": MEMBERS}, unsent(send)[:20]
+    assert in_its_hands > 0  # it died in the middle of batches
     assert figures.lost == 0
     # Each pool process can be in the middle of one SMTP transaction when it dies.
     assert figures.duplicated <= PROCESSES
-    assert ledger(send) == {"sent": MEMBERS}

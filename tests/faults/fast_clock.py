@@ -1,0 +1,46 @@
+"""The product's Celery app for `celery beat`, on a fast clock: `-A tests.faults.fast_clock`.
+
+Beat's schedule (digests at 07:00, the minutely reminder check, scheduled sends, the recovery
+sweep) is the product's own; only beat's idea of "now" runs SPEED times faster from a chosen
+moment, and the checks that do the work due "now" are told that moment (`as_of`), as an
+operator could. Claims, retries and the recovery sweep keep the real clock, so nothing is taken
+from a worker early.
+
+Set in the environment: FAST_CLOCK_FAKE_START (ISO 8601 with offset), FAST_CLOCK_REAL_START
+(a time.time() value, the real moment the fake one corresponds to), FAST_CLOCK_SPEED.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta
+
+from celery.beat import BeatLazyFunc
+
+from workers.celery_app import app
+
+TIMED_TASKS = {"newsletter.run_digest", "newsletter.run_reminders", "newsletter.start_due_sends"}
+LOOP_SECONDS = 0.5  # beat looks at its schedule at least this often (real seconds)
+
+
+def fake_now() -> datetime:
+    start = datetime.fromisoformat(os.environ["FAST_CLOCK_FAKE_START"])
+    elapsed = time.time() - float(os.environ["FAST_CLOCK_REAL_START"])
+    return start + timedelta(seconds=elapsed * float(os.environ["FAST_CLOCK_SPEED"]))
+
+
+def fake_now_iso() -> str:
+    return fake_now().isoformat()
+
+
+def _app_now() -> datetime:
+    return fake_now().astimezone(app.timezone)
+
+
+app.now = _app_now  # type: ignore[method-assign]
+for entry in app.conf.beat_schedule.values():
+    if entry["task"] in TIMED_TASKS:
+        entry["kwargs"] = {"as_of": BeatLazyFunc(fake_now_iso)}
+app.conf.beat_max_loop_interval = LOOP_SECONDS
+app.conf.beat_scheduler = "celery.beat:Scheduler"  # in memory: every run starts afresh

@@ -1,0 +1,161 @@
+"""Scenario 4: two beat processes and three workers at once over a day of scheduled work
+(daily and weekly digests, deadline reminders, staff announcements) on a fast clock: each
+send is made once and each member gets each of their emails once."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from contextlib import ExitStack
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.db import session_scope
+from newsletter.delivery.announcements import cancel_send, schedule_announcement
+from newsletter.links import read_unsubscribe_token
+from newsletter.models import Delivery, Frequency, Send, SendStatus
+from newsletter.scheduling import digest_key, reminder_key
+from tests.faults.crowd import add_crowd
+from tests.faults.figures import count, report
+from tests.faults.processes import fast_clock_beat
+from tests.faults.smtp import RecordingSmtpServer
+from tests.integration.test_worker import wait_until_idle
+from tests.support.delivery_data import add_article
+from tests.support.worker import celery_worker, wait_for
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
+
+LONDON = ZoneInfo("Europe/London")
+FAKE_START = datetime(2026, 12, 7, 2, 0, tzinfo=LONDON)  # hours before the first work is due
+FAKE_END = datetime(2026, 12, 8, 7, 30, tzinfo=LONDON)  # after Tuesday's daily digest
+SPEED = 2880  # a day in half a minute
+DAILY, WEEKLY, OTHERS = 5000, 400, 300
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of the fake week: December `day`, 2026, London time."""
+    return datetime(2026, 12, day, hour, minute, tzinfo=LONDON)
+
+
+def plan_the_day() -> tuple[dict[str, list[str]], str]:
+    """Members, articles and announcements; returns the send keys each address is owed, and
+    the cancelled announcement's."""
+    owed: dict[str, list[str]] = {}
+    with session_scope() as session:
+        for address in add_crowd(session, DAILY, {"funding": "daily"}, prefix="daily"):
+            owed[address] = [digest_key(Frequency.DAILY, at(7, 7), LONDON)]
+        weekly = add_crowd(session, WEEKLY, {"npq": "weekly", "careers": "immediate"}, "weekly")
+        for address in add_crowd(session, OTHERS, {"itt": "daily"}, prefix="itt"):
+            owed[address] = [
+                digest_key(Frequency.DAILY, at(7, 7), LONDON),
+                digest_key(Frequency.DAILY, at(8, 7), LONDON),
+            ]
+        add_article(session, "Funding rates for 2027", ["funding"], published_at=at(6, 12))
+        add_article(session, "ITT census", ["itt"], published_at=at(6, 15))
+        add_article(session, "ITT bursaries", ["itt"], published_at=at(7, 14))  # Tuesday's
+        add_article(session, "NPQ cohort opens", ["npq"], published_at=at(2, 9))
+        closes_in_7 = add_article(
+            session, "NPQ applications", ["npq"], published_at=at(3, 9), closes=date(2026, 12, 14)
+        )
+        closes_in_1 = add_article(
+            session, "NPQ scholarship", ["npq"], published_at=at(4, 9), closes=date(2026, 12, 8)
+        )
+        session.flush()
+        keys = [
+            digest_key(Frequency.WEEKLY, at(7, 7), LONDON),
+            reminder_key(closes_in_7.deadlines[0].id, 7),
+            reminder_key(closes_in_1.deadlines[0].id, 1),
+        ]
+    for hour, minute, topic in ((9, 30, "careers"), (10, 0, "careers"), (12, 0, "npq")):
+        keys.append(announce(f"Announcement {hour:02d}:{minute:02d}", topic, at(7, hour, minute)))
+    cancelled = announce("Cancelled announcement", "careers", at(7, 11))
+    with session_scope() as session:
+        cancel_send(session, int(cancelled), "test")
+    for address in weekly:
+        owed[address] = keys
+    return owed, cancelled
+
+
+def announce(subject: str, topic: str, moment: datetime) -> str:
+    with session_scope() as session:
+        send = schedule_announcement(
+            session,
+            subject=subject,
+            body_markdown="See you **there**.",
+            topic_slugs=[topic],
+            roles=[],
+            at=moment,
+            actor="test",
+            now=FAKE_START,
+        )
+        return str(send.id)
+
+
+def send_of(message_data: bytes) -> int:
+    """The send a delivered email belongs to, read from its signed one-click link."""
+    found = re.search(rb"/unsubscribe/([A-Za-z0-9_.\-]+)>", message_data)
+    assert found, "no List-Unsubscribe link"
+    _, send, _ = read_unsubscribe_token(found.group(1).decode())
+    return send
+
+
+def keys_by_send() -> dict[int, str]:
+    with session_scope() as session:
+        return {i: key or str(i) for i, key in session.execute(select(Send.id, Send.key))}
+
+
+def unfinished() -> int:
+    waiting = (SendStatus.SCHEDULED, SendStatus.SENDING)
+    with session_scope() as session:
+        return len(session.scalars(select(Send.id).where(Send.status.in_(waiting))).all())
+
+
+@pytest.mark.timeout(300)
+def test_two_beats_and_three_workers_send_a_days_work_once(
+    env: dict[str, str], smtp: RecordingSmtpServer, tmp_path: Path
+) -> None:
+    owed, cancelled = plan_the_day()
+    expected = Counter(f"{address} {key}" for address, keys in owed.items() for key in keys)
+
+    with ExitStack() as workers:
+        for name in ("w1", "w2", "w3"):
+            workers.enter_context(celery_worker(env, tmp_path / f"{name}.log", name=name))
+        with ExitStack() as beats:
+            real_start = time.time()
+            clock = {
+                "FAST_CLOCK_FAKE_START": FAKE_START.isoformat(),
+                "FAST_CLOCK_REAL_START": str(real_start),
+                "FAST_CLOCK_SPEED": str(SPEED),
+            }
+            for name in ("beat-a", "beat-b"):
+                beat_env = {**env, **clock, "NEWSLETTER_VAR_DIR": str(tmp_path / name)}
+                beats.enter_context(fast_clock_beat(beat_env, tmp_path / f"{name}.log"))
+            day_over = real_start + (FAKE_END - FAKE_START).total_seconds() / SPEED
+            wait_for(lambda: time.time() > day_over, 240, "the fake day did not end")
+        wait_for(lambda: unfinished() == 0, 240, "sends still running", poll=0.5)
+        wait_until_idle()
+
+    keys = keys_by_send()
+    received = Counter(f"{m.rcpt_tos[0]} {keys[send_of(m.data)]}" for m in smtp.messages)
+    with session_scope() as session:
+        sends = {keys[i]: s.value for i, s in session.execute(select(Send.id, Send.status))}
+        send_ids = list(session.scalars(select(Delivery.send_id).distinct()))
+    figures = report(
+        count(
+            "4 two beats, three workers, one day",
+            expected,
+            received,
+            send_ids,
+            smtp.transactions(),
+            note=f"{len(sends)} sends made once each by 2 beats on a {SPEED}x clock",
+        )
+    )
+    assert received == expected
+    assert figures.lost == 0 and figures.duplicated == 0
+    owed_sends = {key for keys in owed.values() for key in keys}
+    assert sends == {**dict.fromkeys(owed_sends, "sent"), cancelled: "cancelled"}

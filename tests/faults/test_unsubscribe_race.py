@@ -1,0 +1,113 @@
+"""Scenario 5: members unsubscribe with one-click POSTs to a real web server while a send to
+them is running; none of them may be sent the email after their POST has returned."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from newsletter.audience import Audience
+from newsletter.db import session_scope
+from newsletter.delivery.fanout import create_send
+from newsletter.links import unsubscribe_url
+from newsletter.models import Member, SendKind, SendStatus
+from tests.faults.crowd import add_crowd
+from tests.faults.figures import count, report
+from tests.faults.sends import ledger, publish_breaking, send_status, wait_until_finished
+from tests.faults.smtp import RecordingSmtpServer
+from tests.faults.sweeper import sweeping
+from tests.integration.test_worker import wait_until_idle
+from tests.support.delivery_data import topic_ids
+from tests.support.worker import celery_worker, wait_for
+from tests.web.server import uvicorn_server
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
+
+MEMBERS = 5000
+EVERY = 10  # one member in ten unsubscribes
+AHEAD = 150  # ...when the send has reached this many members before them
+CLIENTS = 4
+ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def last_weeks_links(base_url: str) -> dict[str, str]:
+    """Every member's one-click link from last week's funding alert, by address."""
+    with session_scope() as session:
+        funding = topic_ids(session)["funding"]
+        send, _ = create_send(
+            session,
+            kind=SendKind.ALERT,
+            key="alert:last-week",
+            audience=Audience(topic_ids=(funding,)),
+            status=SendStatus.SENT,
+        )
+        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
+    return {
+        email: unsubscribe_url(member_id, send, version).replace("http://localhost:8000", base_url)
+        for member_id, email, version in members
+    }
+
+
+@pytest.mark.timeout(300)
+def test_no_email_goes_to_a_member_after_their_one_click_unsubscribe_returned(
+    env: dict[str, str], smtp: RecordingSmtpServer, tmp_path: Path
+) -> None:
+    with session_scope() as session:
+        members = add_crowd(session, MEMBERS, {"funding": "immediate"})
+    leavers = members[EVERY - 1 :: EVERY]
+    returned_at: dict[str, float] = {}
+
+    with (
+        uvicorn_server(tmp_path / "uvicorn.log") as base_url,
+        httpx.Client(timeout=60) as client,
+        sweeping(),
+        celery_worker(env, tmp_path / "worker.log"),
+    ):
+        links = last_weeks_links(base_url)
+
+        def near(position: int) -> bool:
+            # The front never reaches the last positions when members before them left.
+            finished = send_status(send) != SendStatus.SENDING
+            return finished or len(smtp.accepted) >= position - AHEAD
+
+        def unsubscribe(position: int, address: str) -> None:
+            # Follow the send's front, so that many POSTs race the member's own turn.
+            wait_for(lambda: near(position), 240, "the send stalled")
+            answer = client.post(
+                links[address], content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK
+            )
+            returned_at[address] = time.time()
+            assert answer.status_code == 200, answer.text
+
+        send = publish_breaking("Pay award confirmed")
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            positions = range(EVERY - 1, MEMBERS, EVERY)  # the leavers' places in the send
+            done = [pool.submit(unsubscribe, i, members[i]) for i in positions]
+            for future in done:
+                future.result()
+        wait_until_finished(send, timeout=240)
+        wait_until_idle()
+
+    late = [a for a in smtp.accepted if a.rcpt in returned_at and a.at > returned_at[a.rcpt]]
+    stopped = [a for a in leavers if smtp.copies()[a] == 0]
+    staying = sorted(set(members) - set(leavers))
+    figures = report(
+        count(
+            "5 unsubscribe races",
+            staying,
+            smtp.copies(),
+            [send],
+            smtp.transactions(),
+            note=f"{len(leavers)} one-click POSTs during the send: {len(stopped)} stopped in "
+            f"time, {len(leavers) - len(stopped)} already sent, {len(late)} sent after the POST",
+        )
+    )
+    assert late == []
+    assert figures.lost == 0 and figures.duplicated == 0
+    assert ledger(send) == {"sent": MEMBERS - len(stopped), "cancelled": len(stopped)}
+    assert stopped  # the race was real: some unsubscribes landed before the member's turn
