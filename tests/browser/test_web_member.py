@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from newsletter import dispatch
@@ -18,20 +18,12 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Member, MemberStatus
 from tests.support.delivery_data import add_article
-from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, launch, link_in, running_site
+from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, link_in, running_site
 from tests.web.site import screenshot as save
 
 pytestmark = pytest.mark.browser
 
 ANN = "ann.archer@example.com"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch(playwright.chromium)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

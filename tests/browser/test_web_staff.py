@@ -10,28 +10,20 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from newsletter.db import session_scope
 from newsletter.models import StaffRole
 from newsletter.staff import create_staff
 from tests.support.delivery_data import add_member
 from tests.support.worker import celery_beat, celery_worker
-from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, launch, running_site
+from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, running_site
 from tests.web.site import screenshot as save
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery staple"
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "articles" / "npq-spring-applications.md"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch(playwright.chromium)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
