@@ -8,67 +8,23 @@ these runs are about who gets an answer at all.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-from xml.etree import ElementTree
 
 from newsletter.api_tokens import create_token
 from newsletter.db import session_scope
+from tests.security.schemathesis_run import run_schemathesis
 from tests.web.server import uvicorn_server
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-OPERATIONS = 10
-
-
-def schemathesis(base_url: str, tmp_path: Path, *options: str) -> ElementTree.Element:
-    """Run schemathesis; returns its JUnit report once it has passed."""
-    report = tmp_path / "junit.xml"
-    run = subprocess.run(
-        [
-            str(SCHEMATHESIS),
-            "run",
-            f"{base_url}/openapi.json",
-            *options,
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            "10",
-            "--workers",
-            "1",
-            "--generation-database",
-            "none",
-            "--request-timeout",
-            "30",
-            "--no-color",
-            "--report",
-            "junit",
-            "--report-junit-path",
-            str(report),
-        ],
-        cwd=tmp_path,  # its cache (.schemathesis/) stays out of the working tree
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SCHEMATHESIS_HOOKS": "tests.security.schemathesis_checks",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    suite = ElementTree.parse(report).getroot()
-    assert len(suite.findall(".//testcase")) >= OPERATIONS  # every operation was exercised
-    return suite
+PHASES = ("--phases", "examples,coverage,fuzzing")
 
 
 def test_without_a_token_every_operation_is_refused_and_returns_nothing(
     db_url: str, tmp_path: Path
 ) -> None:
     with uvicorn_server(tmp_path / "uvicorn.log") as base_url:
-        schemathesis(base_url, tmp_path, "--checks", "not_a_server_error,refused_without_a_token")
+        run_schemathesis(
+            base_url, tmp_path, *PHASES, "--checks", "not_a_server_error,refused_without_a_token"
+        )
 
 
 def test_with_a_token_each_operation_still_refuses_the_same_request_without_it(
@@ -78,9 +34,10 @@ def test_with_a_token_each_operation_still_refuses_the_same_request_without_it(
         _, token = create_token(session, "schemathesis", actor="test")
 
     with uvicorn_server(tmp_path / "uvicorn.log") as base_url:
-        schemathesis(
+        run_schemathesis(
             base_url,
             tmp_path,
+            *PHASES,
             "--header",
             f"Authorization: Bearer {token}",
             "--generation-with-security-parameters",
