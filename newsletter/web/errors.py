@@ -9,8 +9,11 @@ from fastapi.exception_handlers import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from newsletter.api_tokens import verify_token
+from newsletter.db import session_scope
 from newsletter.links import BadLink
 from newsletter.web.auth import LoginRequired
 from newsletter.web.templating import render
@@ -58,9 +61,27 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _has_valid_token(request: Request) -> bool:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
+        return False
+    with session_scope(request.app.state.settings.DATABASE_URL) as session:
+        return verify_token(session, credentials.strip()) is not None
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(
+        401, "A valid API token is required.", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if is_api(request):
+        # FastAPI reads and validates the body before any dependency runs, so without this an
+        # anonymous caller would learn about the API's validation before being refused.
+        if not await run_in_threadpool(_has_valid_token, request):
+            return await http_exception_handler(request, _unauthorised())
         return await request_validation_exception_handler(request, exc)
     # A page's path or query parameter of the wrong type: /articles/abc is simply not there.
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
