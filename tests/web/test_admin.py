@@ -151,3 +151,18 @@ def test_the_audit_log_shows_who_changed_what(admin: TestClient, db_url: str) ->
     post(admin, "/staff/admin/suppression", "/staff/admin/suppression", {"email": "x@example.com"})
     log = admin.get("/staff/admin/audit?q=suppression")
     assert "suppression.add" in log.text and "staff:admin@example.org" in log.text
+
+
+def test_member_list_pages_keep_the_search(admin: TestClient, db_url: str) -> None:
+    with session_scope(db_url) as session:
+        for number in range(55):
+            add_member(session, f"pager{number:02}@example.com", {"npq": "weekly"})
+
+    first = admin.get("/staff/admin/members", params={"q": "pager"})
+    assert "Page 1 of 2" in first.text
+    assert 'href="?q=pager&amp;status=&amp;page=2">Next →' in first.text
+
+    second = admin.get("/staff/admin/members", params={"q": "pager", "page": 2})
+    assert "Page 2 of 2" in second.text
+    assert 'href="?q=pager&amp;status=&amp;page=1">← Previous' in second.text
+    assert "pager54@example.com" in second.text
