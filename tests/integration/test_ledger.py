@@ -24,7 +24,7 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.support.delivery_data import add_article, add_member
+from tests.support.delivery_data import add_article, add_member, statuses
 from tests.support.servers import free_port
 from tests.support.smtp_server import REJECT, SmtpTestServer
 
@@ -60,16 +60,6 @@ def fan_out(session: Session) -> int:
         send_id = alerts.fan_out_article(s, article.id).send_id
     assert send_id is not None
     return send_id
-
-
-def statuses(send_id: int) -> dict[str, str]:
-    with session_scope() as session:
-        rows = session.execute(
-            select(Member.email, Delivery.status)
-            .join(Member, Member.id == Delivery.member_id)
-            .where(Delivery.send_id == send_id)
-        ).all()
-    return {address: status.value for address, status in rows}
 
 
 def sweep_until_settled(rounds: int = 5) -> None:

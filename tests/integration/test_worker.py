@@ -31,7 +31,7 @@ from newsletter.models import (
     Suppression,
 )
 from tests.conftest import _postgres_copy
-from tests.support.delivery_data import add_article, add_member, suppress
+from tests.support.delivery_data import add_article, add_member, statuses, suppress
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.smtp_server import REJECT, SmtpTestServer
 from tests.support.worker import celery_beat, celery_worker, wait_for
@@ -78,16 +78,6 @@ def env(
 def session(pg_url: str) -> Iterator[Session]:
     with session_scope(pg_url) as session:
         yield session
-
-
-def statuses(send_id: int) -> dict[str, str]:
-    with session_scope() as session:
-        rows = session.execute(
-            select(Member.email, Delivery.status)
-            .join(Member, Member.id == Delivery.member_id)
-            .where(Delivery.send_id == send_id)
-        ).all()
-    return {address: status.value for address, status in rows}
 
 
 def send_of(key: str) -> int | None:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.db import session_scope
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -16,6 +17,7 @@ from newsletter.models import (
     DatePrecision,
     Deadline,
     DeadlineKind,
+    Delivery,
     Frequency,
     Member,
     MemberStatus,
@@ -100,3 +102,14 @@ def add_article(
     session.add(article)
     session.flush()
     return article
+
+
+def statuses(send_id: int) -> dict[str, str]:
+    """{email: delivery status} for one send, read in a fresh session."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Member.email, Delivery.status)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Delivery.send_id == send_id)
+        ).all()
+    return {address: status.value for address, status in rows}
