@@ -64,10 +64,14 @@ def api_client(
 ) -> ApiToken:
     token = verify_token(session, credentials.credentials) if credentials else None
     if token is None:
-        raise HTTPException(
-            401, "A valid API token is required.", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise unauthorised()
     return token
+
+
+def unauthorised() -> HTTPException:
+    return HTTPException(
+        401, "A valid API token is required.", headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def _actor(token: ApiToken) -> str:

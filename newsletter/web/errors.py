@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from newsletter.api_tokens import verify_token
 from newsletter.db import session_scope
 from newsletter.links import BadLink
+from newsletter.web.api import bearer, unauthorised
 from newsletter.web.auth import LoginRequired
 from newsletter.web.templating import render
 
@@ -61,18 +62,9 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _has_valid_token(request: Request) -> bool:
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials:
-        return False
+def _token_is_valid(request: Request, plaintext: str) -> bool:
     with session_scope(request.app.state.settings.DATABASE_URL) as session:
-        return verify_token(session, credentials.strip()) is not None
-
-
-def _unauthorised() -> HTTPException:
-    return HTTPException(
-        401, "A valid API token is required.", headers={"WWW-Authenticate": "Bearer"}
-    )
+        return verify_token(session, plaintext) is not None
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -80,8 +72,11 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     if is_api(request):
         # FastAPI reads and validates the body before any dependency runs, so without this an
         # anonymous caller would learn about the API's validation before being refused.
-        if not await run_in_threadpool(_has_valid_token, request):
-            return await http_exception_handler(request, _unauthorised())
+        credentials = await bearer(request)
+        if credentials is None or not await run_in_threadpool(
+            _token_is_valid, request, credentials.credentials
+        ):
+            return await http_exception_handler(request, unauthorised())
         return await request_validation_exception_handler(request, exc)
     # A page's path or query parameter of the wrong type: /articles/abc is simply not there.
     if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
