@@ -179,6 +179,13 @@ def _pid_dir(settings: Settings) -> Path:
     return settings.VAR_DIR / "run"
 
 
+@signals.worker_init.connect
+def _load_ahead(**_: object) -> None:
+    from newsletter.delivery.deliver import load_ahead
+
+    load_ahead(get_settings())
+
+
 @signals.worker_ready.connect
 def _worker_ready(**_: object) -> None:
     folder = _pid_dir(get_settings())

@@ -98,7 +98,8 @@ def claim(
         .returning(Delivery.id, Delivery.member_id, Delivery.attempts, Delivery.content)
         .execution_options(synchronize_session=False)
     ).all()
-    _set_aside(session, mine)
+    if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
+        _set_aside(session, mine)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 
@@ -216,15 +217,20 @@ def write_results(
 
     The statement is built once: a delivery's result is written the moment the server has
     answered, so this runs once a message."""
-    params = []
-    for attempt in attempts:
-        status, values = _outcome(attempt, now, backoff, rng)
-        ours = {"b_id": attempt.claimed.id, "b_attempts": attempt.claimed.attempts}
-        params.append({**ours, "b_status": status, **values})
+    params = [result_params(attempt, now, backoff, rng) for attempt in attempts]
     if params:
         # One row: a plain execute, which is faster than executemany.
         session.execute(_write_result(), params if len(params) > 1 else params[0])
     return dict(Counter(p["b_status"] for p in params))
+
+
+def result_params(
+    attempt: Attempt, now: datetime, backoff: Backoff, rng: random.Random | None = None
+) -> dict[str, Any]:
+    """The values the result statement writes for one attempt (b_status: the new status)."""
+    status, values = _outcome(attempt, now, backoff, rng)
+    ours = {"b_id": attempt.claimed.id, "b_attempts": attempt.claimed.attempts}
+    return {**ours, "b_status": status, **values}
 
 
 @cache

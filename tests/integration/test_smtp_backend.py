@@ -41,9 +41,10 @@ def script() -> Script:
     return Script()
 
 
-@pytest.fixture
-def smtp(script: Script) -> Iterator[SmtpTestServer]:
-    with SmtpTestServer(script=script) as server:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def smtp(script: Script, request: pytest.FixtureRequest) -> Iterator[SmtpTestServer]:
+    # Every test here runs against a server that offers PIPELINING and one that does not.
+    with SmtpTestServer(script=script, pipelining=request.param) as server:
         yield server
     for received in server.messages:  # whatever a test sent, what was accepted is sound mail
         assert email.message_from_bytes(received.data, policy=policy.default).defects == []
@@ -66,6 +67,20 @@ def test_accepted_messages_arrive_intact(smtp: SmtpTestServer) -> None:
         assert parsed["Subject"] == email.message_from_bytes(sent.data)["Subject"]
         assert parsed["Message-ID"] == sent.message_id
         assert parsed.get_content().splitlines() == ["Café – naïve"]
+
+
+def test_lines_that_start_with_a_dot_arrive_as_written(smtp: SmtpTestServer) -> None:
+    data = (
+        b"From: news@localhost\r\nTo: ann@example.com\r\nSubject: dots\r\n"
+        b"Message-ID: <dots@localhost>\r\n\r\n"
+        b".a line that starts with a dot\r\n..two dots\r\n.\r\nlast line, no line break"
+    )
+    message = OutgoingMessage("ann@example.com", "<dots@localhost>", data)
+
+    assert outcomes(send(settings_for(smtp.port), [message])) == [Outcome.SENT]
+
+    [received] = smtp.messages
+    assert received.data == data + b"\r\n"  # the only change: the last line gets its CRLF
 
 
 def test_each_reply_gets_its_outcome_and_the_batch_goes_on(

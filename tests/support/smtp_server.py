@@ -94,6 +94,20 @@ class _Handler:
     def __init__(self, owner: SmtpTestServer) -> None:
         self.owner = owner
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.owner.pipelining:
+            return responses
+        # aiosmtpd reads commands one after another anyway; it just does not say so.
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -145,6 +159,7 @@ class SmtpTestServer:
         tls_cert: tuple[Path, Path] | None = None,
         implicit_tls: bool = False,
         strict_line_endings: bool = True,
+        pipelining: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.outbox = outbox
@@ -154,6 +169,7 @@ class SmtpTestServer:
             self.script.reject = {**self.script.reject, **(reject or {})}
         self.credentials = credentials
         self.strict_line_endings = strict_line_endings
+        self.pipelining = pipelining
         self._random = random.Random(self.script.seed)
         self._lock = threading.Condition()
         self._received: list[Received] = []

@@ -138,6 +138,8 @@ def _hand_over(client: smtplib.SMTP, sender: str, message: OutgoingMessage) -> t
         options.append("BODY=8BITMIME")
     if not message.to.isascii():
         options.append("SMTPUTF8")
+    if client.has_extn("pipelining"):
+        return _pipelined(client, sender, message, options)
     code, text = client.mail(sender, options)
     if code != 250:
         return code, text
@@ -145,6 +147,47 @@ def _hand_over(client: smtplib.SMTP, sender: str, message: OutgoingMessage) -> t
     if code not in (250, 251):
         return code, text
     return client.data(message.data)
+
+
+def _pipelined(
+    client: smtplib.SMTP, sender: str, message: OutgoingMessage, options: list[str]
+) -> tuple[int, bytes]:
+    """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips a
+    message instead of four, which is most of what a local relay costs per message."""
+    mail_from = " ".join([f"MAIL FROM:{smtplib.quoteaddr(sender)}", *options])
+    rcpt_to = f"RCPT TO:{smtplib.quoteaddr(message.to)}"
+    client.send(f"{mail_from}\r\n{rcpt_to}\r\nDATA\r\n".encode())
+    mail = client.getreply()
+    rcpt = client.getreply()
+    if mail[0] != 250 or rcpt[0] not in (250, 251):
+        _close_refused_data(client)
+        return mail if mail[0] != 250 else rcpt
+    data = client.getreply()
+    if data[0] != 354:
+        return data
+    client.send(_dot_stuffed(message.data) + b".\r\n")
+    return client.getreply()
+
+
+def _close_refused_data(client: smtplib.SMTP) -> None:
+    """Read DATA's reply after a refused MAIL or RCPT; a server that opened DATA anyway gets an
+    empty message, which it refuses for want of a recipient."""
+    try:
+        code, _ = client.getreply()
+        if code == 354:
+            client.send(b".\r\n")
+            client.getreply()
+    except (smtplib.SMTPException, OSError):
+        pass  # it refused and hung up (421): the RSET that follows finds the connection gone
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The content as DATA carries it: a line starting with "." gets another, and it ends
+    with CRLF (what smtplib's data() does, without its regular expression over 27 KB)."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
 
 
 def _cannot_carry(client: smtplib.SMTP, message: OutgoingMessage) -> SendResult | None:
