@@ -7,13 +7,18 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from newsletter.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
+# (tests/integration/test_migrations.py compares it with alembic's head).
+HEAD_REVISION = "0005"
+VERSION_TABLE = "alembic_version"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -103,6 +108,7 @@ def upgrade(url: str | None = None) -> str:
 
 
 def head_revision() -> str:
+    """The newest migration, as alembic reads it from the migrations directory (slow)."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(MIGRATIONS_DIR))
@@ -112,16 +118,28 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The revision the database is at (None before the first migration), in one query."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        try:
+            versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            found = sorted(versions.scalars())
+        except DBAPIError:
+            # Only a missing table means "not migrated yet"; anything else is a real error.
+            connection.rollback()
+            if inspect(connection).has_table(VERSION_TABLE):
+                raise
+            return None
+    if len(found) > 1:
+        raise NotMigrated(f"{VERSION_TABLE} holds more than one revision: {', '.join(found)}")
+    return found[0] if found else None
 
 
 def ensure_migrated(url: str | None = None) -> None:
+    """Refuse a database that is not at HEAD_REVISION, without loading alembic (every CLI
+    command runs this first, so it must be cheap)."""
     url = url or get_settings().DATABASE_URL
     current = current_revision(get_engine(url))
-    if current != head_revision():
+    if current != HEAD_REVISION:
         state = "has no tables yet" if current is None else f"is at revision {current}"
         raise NotMigrated(
             f"The database {make_url(url).render_as_string(hide_password=True)} {state}; "

@@ -7,15 +7,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
-from newsletter import audit
 from newsletter.cli.common import console, fail, open_session, print_json
 from newsletter.cli.queueing import after_queueing, local_time, maybe_inline
 from newsletter.config import get_settings
-from newsletter.delivery.announcements import SendError
-from newsletter.members import MemberError
-from newsletter.scheduling import SchedulingError, parse_local
+
+# Each command imports what only it needs: `sends show --json` is run by scripts, often, and
+# should not pay for the delivery engine (or rich's tables) that it does not use.
 
 app = typer.Typer(help="Scheduled sends and the progress of every send.", no_args_is_help=True)
 
@@ -32,7 +30,9 @@ def schedule(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Schedule an announcement to the members of some topics (and roles) at a local time."""
-    from newsletter.delivery.announcements import schedule_announcement
+    from newsletter import audit
+    from newsletter.delivery.announcements import SendError, schedule_announcement
+    from newsletter.scheduling import SchedulingError, parse_local
 
     if kind != "announcement":
         fail(f"unknown kind {kind!r}: only announcements can be scheduled")
@@ -63,6 +63,8 @@ def schedule(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Every send, newest first, with counts by delivery status."""
+    from rich.table import Table
+
     from newsletter.delivery.progress import list_sends
 
     with open_session() as session:
@@ -104,6 +106,8 @@ def show(send_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]Send {s['id']}[/] ({s['kind']}) {s['subject']}", highlight=False)
     console.print(f"status: {s['status']}", highlight=False)
     if s["scheduled_at"]:
@@ -123,7 +127,8 @@ def _print_summary(s: dict[str, Any]) -> None:
 @app.command()
 def cancel(send_id: int) -> None:
     """Cancel a send that has not started yet."""
-    from newsletter.delivery.announcements import cancel_send
+    from newsletter import audit
+    from newsletter.delivery.announcements import SendError, cancel_send
 
     try:
         with open_session() as session:
@@ -136,8 +141,9 @@ def cancel(send_id: int) -> None:
 @app.command()
 def test(send_id: int, to: str = typer.Option(..., "--to", help="Where to send the test.")) -> None:
     """Send one copy, marked as a test, to an address; it does not count in the send."""
-    from newsletter.delivery.announcements import send_test
+    from newsletter.delivery.announcements import SendError, send_test
     from newsletter.delivery.backends.base import BackendUnavailable, Outcome
+    from newsletter.members import MemberError
 
     try:
         with open_session() as session:
@@ -155,7 +161,9 @@ def retry(
     inline: bool = typer.Option(False, "--inline", help="Send from this process, no worker."),
 ) -> None:
     """Queue a send's failed deliveries again (never a sent one); starts a missed send now."""
+    from newsletter import audit
     from newsletter.delivery import jobs
+    from newsletter.delivery.announcements import SendError
 
     try:
         with maybe_inline(inline):

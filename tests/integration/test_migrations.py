@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from newsletter import db
@@ -18,6 +21,38 @@ def test_migrations_match_the_models(db_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_head_revision_in_the_code_is_the_newest_migration() -> None:
+    """ensure_migrated compares with db.HEAD_REVISION, not alembic (too slow for every command):
+    a new migration must update it."""
+    assert db.head_revision() == db.HEAD_REVISION
+
+
+def test_ensure_migrated_reads_the_version_table(db_url: str) -> None:
+    engine = db.get_engine(db_url)
+    db.ensure_migrated(db_url)
+    assert db.current_revision(engine) == db.HEAD_REVISION
+
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    with pytest.raises(db.NotMigrated, match=r"is at revision 0004; run `newsletter db upgrade`"):
+        db.ensure_migrated(db_url)
+
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert db.current_revision(engine) is None
+    with pytest.raises(db.NotMigrated, match=r"has no tables yet; run `newsletter db upgrade`"):
+        db.ensure_migrated(db_url)
+
+
+def test_a_broken_version_table_is_an_error_not_a_fresh_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/odd.db"
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (something_else TEXT)"))
+    with pytest.raises(DBAPIError):
+        db.ensure_migrated(url)
+    db.get_engine(url).dispose()
 
 
 def test_commands_refuse_an_unmigrated_database(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
