@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     BREAKING_WINDOW_DAYS: int = Field(default=42, ge=0)
     RATE_LIMIT_PER_SECOND: float = Field(default=0, ge=0)
     MAX_SMTP_CONNECTIONS: int = Field(default=4, ge=1)
+    SMTP_CONNECTIONS_PER_PROCESS: int = Field(default=2, ge=1, le=16)
     BATCH_SIZE: int = Field(default=250, ge=1, le=5000)
     # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
     DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
