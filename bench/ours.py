@@ -193,7 +193,8 @@ def _wait_for_exit(
             command.returncode = os.waitstatus_to_exitcode(status)
             if command.returncode != 0:
                 raise RuntimeError(f"`newsletter digest run` exited with {command.returncode}")
-            peak = ProcessPeak("digest run", pid, "newsletter", usage.ru_maxrss / 1024)
+            cpu = usage.ru_utime + usage.ru_stime
+            peak = ProcessPeak("digest run", pid, "newsletter", usage.ru_maxrss / 1024, cpu)
             return time.time() - began, peak
         _check(deadline, "`newsletter digest run` to exit")
         time.sleep(0.05)

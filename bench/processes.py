@@ -1,18 +1,22 @@
-"""Peak resident memory of each process taking part in a run, read from /proc.
+"""Peak resident memory and CPU time of each process taking part in a run, read from /proc.
 
 The kernel keeps each process's high-water mark (VmHWM in /proc/PID/status), so sampling only
 has to see a process once before it ends; a thread re-reads every watched process a few times a
 second and keeps the highest value per pid. Children (Celery's pool, PostgreSQL's backends) are
-found by walking the process tree from the roots given.
+found by walking the process tree from the roots given. CPU time (user + system) is what the
+process had used when last seen: a ratio of CPU to messages holds on a noisy machine where
+wall time does not.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class ProcessPeak:
     pid: int
     name: str
     peak_mb: float
+    cpu_seconds: float = 0.0
 
 
 def peak_rss_kb(pid: int) -> int | None:
@@ -32,6 +37,15 @@ def peak_rss_kb(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (None once it has gone)."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def command_name(pid: int) -> str:
@@ -106,16 +120,25 @@ class PeakSampler:
         tree = children_by_parent()
         for role, root in list(self._roots.items()):
             for pid in with_descendants(root, tree):
-                kb = peak_rss_kb(pid)
-                if kb is None:
+                kb, cpu = peak_rss_kb(pid), cpu_seconds(pid)
+                if kb is None or cpu is None:
                     continue
                 label = role if pid == root else f"{role} child"
                 known = self._peaks.get(pid)
-                if known is None or kb / 1024 > known.peak_mb:
-                    self._peaks[pid] = ProcessPeak(label, pid, command_name(pid), kb / 1024)
+                name = known.name if known else command_name(pid)
+                peak = max(kb / 1024, known.peak_mb if known else 0.0)
+                self._peaks[pid] = ProcessPeak(label, pid, name, peak, cpu)
 
     def peaks(self) -> list[ProcessPeak]:
         return sorted(self._peaks.values(), key=lambda p: (p.role, p.pid))
+
+
+def cpu_by_role(peaks: list[ProcessPeak]) -> dict[str, float]:
+    """role -> CPU seconds used by all its processes."""
+    found: dict[str, float] = {}
+    for peak in peaks:
+        found[peak.role] = found.get(peak.role, 0.0) + peak.cpu_seconds
+    return found
 
 
 def largest_by_role(peaks: list[ProcessPeak]) -> dict[str, tuple[float, int]]:

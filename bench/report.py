@@ -18,7 +18,7 @@ from typing import Any
 from bench.limit import LimitRun
 from bench.naive import NaiveRun
 from bench.ours import OursRun
-from bench.processes import largest_by_role
+from bench.processes import cpu_by_role, largest_by_role
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LABELS = {"embedded": "ours, embedded (SQLite)", "production": "ours, production (PG+Redis)"}
@@ -360,6 +360,15 @@ def _memory(run: OursRun) -> str:
     return ", ".join(parts)
 
 
+def _cpu(run: OursRun) -> str:
+    """CPU seconds by group of processes, and per message in all: noise moves it less than
+    wall time."""
+    used = cpu_by_role(run.peaks)
+    parts = [f"{role} {seconds:.1f} s" for role, seconds in used.items()]
+    per_message = sum(used.values()) / run.members * 1000
+    return f"{', '.join(parts)}; {per_message:.2f} ms a message in all"
+
+
 def _details(results: Results) -> list[str]:
     lines = []
     large = max(results.sizes)
@@ -372,6 +381,7 @@ def _details(results: Results) -> list[str]:
             f"    `sends show --json` {show:.0f} ms, of which its query {query:.1f} ms",
             f"    `digest run` process {run.digest_command_seconds:.1f} s; "
             f"the sink took {run.sink_accepted:,} messages",
+            f"    CPU {_cpu(run)}",
         ]
     found = growth(results)
     if found:
