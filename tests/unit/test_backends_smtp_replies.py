@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import smtplib
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter.delivery.backends.base import Outcome
-from newsletter.delivery.backends.smtp import classify
+from newsletter.delivery.backends.smtp import _path, classify
 
 
 @pytest.mark.parametrize(
@@ -33,3 +37,8 @@ def test_reply_codes(code: int, text: str, outcome: Outcome, hard_bounce: bool) 
     assert (result.outcome, result.hard_bounce) == (outcome, hard_bounce)
     assert result.code == code
     assert result.detail == f"{code} {text}"
+
+
+@given(st.emails() | st.text(max_size=40))
+def test_the_envelope_path_is_what_smtplib_would_write(address: str) -> None:
+    assert _path(address) == smtplib.quoteaddr(address)

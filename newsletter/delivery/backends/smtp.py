@@ -24,6 +24,7 @@ AUTH_REQUIRED = 530
 # this many reconnections in a row with no reply to a transaction, the rest are deferred. A
 # reply (any reply) refills it, so a flaky server that drops now and then is still tried.
 RECONNECTS_IN_A_ROW = 3
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
 _ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
 
 
@@ -154,8 +155,8 @@ def _pipelined(
 ) -> tuple[int, bytes]:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips a
     message instead of four, which is most of what a local relay costs per message."""
-    mail_from = " ".join([f"MAIL FROM:{smtplib.quoteaddr(sender)}", *options])
-    rcpt_to = f"RCPT TO:{smtplib.quoteaddr(message.to)}"
+    mail_from = " ".join([f"MAIL FROM:{_path(sender)}", *options])
+    rcpt_to = f"RCPT TO:{_path(message.to)}"
     client.send(f"{mail_from}\r\n{rcpt_to}\r\nDATA\r\n".encode())
     mail = client.getreply()
     rcpt = client.getreply()
@@ -167,6 +168,14 @@ def _pipelined(
         return data
     client.send(_dot_stuffed(message.data) + b".\r\n")
     return client.getreply()
+
+
+def _path(address: str) -> str:
+    """<address> for MAIL FROM / RCPT TO. A plain address (all of ours: they are checked on
+    the way in) skips smtplib.quoteaddr's full RFC 5322 parse, a tenth of a batch's time."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _close_refused_data(client: smtplib.SMTP) -> None:
