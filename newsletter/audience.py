@@ -131,6 +131,17 @@ def digest_groups(
     ]
 
 
+def digest_starts(
+    subscribed_since: Mapping[int, datetime], watermark: datetime | None
+) -> frozenset[tuple[int, datetime]]:
+    """Each topic with where the member's digest of it starts: all that `digest_groups` reads of
+    `subscribed_since` and `watermark`, so members alike in this (and in alerts) get one digest."""
+    return frozenset(
+        (topic, watermark if watermark is not None else since)
+        for topic, since in subscribed_since.items()
+    )
+
+
 def digest_content(groups: Groups) -> dict[str, Any]:
     return {"groups": [[topic, ids] for topic, ids in groups]}
 

@@ -12,9 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
+    FromClause,
     Insert,
+    Integer,
     and_,
+    column,
     exists,
     false,
     func,
@@ -25,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from newsletter.audience import Audience
 from newsletter.db import get_engine
@@ -147,28 +152,65 @@ def add_audience(session: Session, send_id: int, audience: Audience, now: dateti
 
 
 def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any]]) -> None:
-    """Delivery rows with per-member content, e.g. a digest's articles; (member_id, content)."""
+    """Delivery rows with per-member content, e.g. a digest's articles; (member_id, content).
+
+    `content` is a JSON object or array. The rows go in one INSERT ... SELECT: an executemany
+    of one row each cost ~56 µs a row on PostgreSQL, this ~16 (bench/ data, 100,000 members).
+    """
     if not rows:
         return
-    now = utcnow()
-    statement = insert_for(session, Delivery).on_conflict_do_nothing(
-        index_elements=["send_id", "member_id"]
+    given = json_rows(
+        session,
+        [{"member_id": member_id, "content": content} for member_id, content in rows],
+        member_id=Integer(),
+        content=JSON(),
     )
-    session.execute(
-        statement,
-        [
-            {
-                "send_id": send_id,
-                "member_id": member_id,
-                "status": DeliveryStatus.PENDING,
-                "attempts": 0,
-                "last_error": "",
-                "next_attempt_at": now,
-                "content": content,
-            }
-            for member_id, content in rows
-        ],
+    values = select(
+        literal(send_id),
+        given.c.member_id,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(""),
+        literal(utcnow(), UTCDateTime()),
+        given.c.content,
+    ).where(true())  # without a WHERE, SQLite parses ON CONFLICT's ON as a join's
+    statement = (
+        insert_for(session, Delivery)
+        .from_select(
+            [
+                "send_id",
+                "member_id",
+                "status",
+                "attempts",
+                "last_error",
+                "next_attempt_at",
+                "content",
+            ],
+            values,
+        )
+        .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
     )
+    session.execute(statement)
+
+
+def json_rows(
+    session: Session, rows: Sequence[dict[str, Any]], **columns: TypeEngine[Any]
+) -> FromClause:
+    """`rows` as a table with these columns, sent to the database as one JSON document.
+
+    A JSON column's values must be objects or arrays (SQLite hands back bare strings unquoted).
+    """
+    document = literal(list(rows), JSON())
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            func.json_to_recordset(document)
+            .table_valued(*(column(name, type_) for name, type_ in columns.items()))
+            .render_derived(with_types=True)
+        )
+    each = func.json_each(document).table_valued("value")
+    return select(
+        *(func.json_extract(each.c.value, f"$.{name}").label(name) for name in columns)
+    ).subquery()
 
 
 def pending_batches(session: Session, send_id: int, size: int) -> Iterator[list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from newsletter.audience import (
@@ -12,6 +13,7 @@ from newsletter.audience import (
     claim_verdict,
     digest_content,
     digest_groups,
+    digest_starts,
     groups_of,
     may_receive,
     variant_key,
@@ -95,6 +97,22 @@ def test_first_digest_starts_when_the_member_subscribed_to_each_topic() -> None:
 def test_nothing_new_means_an_empty_digest() -> None:
     assert groups(watermark=at(100)) == []
     assert groups(subscribed={}) == []
+
+
+def test_members_alike_in_digest_starts_get_the_same_digest() -> None:
+    moments = [T0, at(1.5), at(3.5)]
+    inputs = [
+        (dict(zip(topics, times, strict=True)), watermark)
+        for topics in [(FUNDING,), (FUNDING, NPQ), (ITT, NPQ)]
+        for times in itertools.product(moments, repeat=len(topics))
+        for watermark in [None, *moments]
+    ]
+    for (a, mark_a), (b, mark_b) in itertools.combinations(inputs, 2):
+        if digest_starts(a, mark_a) == digest_starts(b, mark_b):
+            assert groups(subscribed=a, watermark=mark_a) == groups(subscribed=b, watermark=mark_b)
+    # With a watermark, when they subscribed no longer matters; without one it does.
+    assert digest_starts({FUNDING: T0}, at(2)) == digest_starts({FUNDING: at(1)}, at(2))
+    assert digest_starts({FUNDING: T0}, None) != digest_starts({FUNDING: at(1)}, None)
 
 
 def test_same_content_same_variant_and_content_round_trips() -> None:
