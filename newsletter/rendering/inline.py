@@ -12,7 +12,7 @@ _style_rules: dict[tuple[str, int], tuple[list[Any], list[Any]]] = {}
 _STYLE_RULES_KEPT = 64
 
 
-class _Premailer(Premailer):  # type: ignore[misc]
+class ReusingPremailer(Premailer):  # type: ignore[misc]
     """premailer reads the same style sheet again for every email it inlines, and that was
     two fifths of the time (a digest variant: ~7 -> ~4 ms here). What it reads depends only on the
     sheet and on the options, which are fixed here, so each sheet is read once per process."""
@@ -34,7 +34,7 @@ def inline_css(html: str) -> str:
     no rewriting of links (they are absolute already, and placeholders must survive untouched),
     and cssutils' complaints about email-only properties (mso-*) are kept out of the logs.
     """
-    premailer = _Premailer(
+    premailer = ReusingPremailer(
         html,
         base_url=None,
         disable_link_rewrites=True,
