@@ -305,8 +305,8 @@ class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("send_id", "member_id"),
+        # The sweep reaches unfinished rows through their send (migration 0006).
         Index("ix_delivery_send_status", "send_id", "status"),
-        Index("ix_delivery_status_next", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

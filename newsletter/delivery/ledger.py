@@ -332,7 +332,17 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
     - `pending` rows queued long ago and never claimed (a lost broker message): queued again.
     """
     stuck_before = now - timedelta(seconds=settings.SENDING_TIMEOUT_SECONDS)
-    stuck = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < stuck_before)
+    # Only a send still sending has unfinished rows (complete_sends). Their ids, few, as
+    # values: each send's rows are then read through ix_delivery_send_status (send, status),
+    # not through an index over every row's status, which each result write had to maintain.
+    sending = list(session.scalars(select(Send.id).where(Send.status == SendStatus.SENDING)))
+    if not sending:
+        return {}
+    stuck = and_(
+        Delivery.send_id.in_(sending),
+        Delivery.status == DeliveryStatus.SENDING,
+        Delivery.claimed_at < stuck_before,
+    )
     session.execute(
         update(Delivery)
         .where(stuck, Delivery.attempts >= settings.RETRY_MAX_ATTEMPTS)
@@ -342,8 +352,16 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
     stale_before = now - timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
     again = or_(
         stuck,
-        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
-        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at < stale_before),
+        and_(
+            Delivery.send_id.in_(sending),
+            Delivery.status == DeliveryStatus.DEFERRED,
+            Delivery.next_attempt_at <= now,
+        ),
+        and_(
+            Delivery.send_id.in_(sending),
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at < stale_before,
+        ),
     )
     rows = session.execute(
         update(Delivery)
