@@ -14,17 +14,16 @@ from sqlalchemy.orm import Session
 from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery import alerts, jobs, ledger
+from newsletter.delivery import jobs, ledger
 from newsletter.delivery.progress import describe_send
 from newsletter.models import (
     Delivery,
     Member,
     MemberStatus,
-    Priority,
     Suppression,
     SuppressionReason,
 )
-from tests.support.delivery_data import add_article, add_member, statuses
+from tests.support.delivery_data import add_member, fan_out_breaking, statuses
 from tests.support.servers import free_port
 from tests.support.smtp_server import REJECT, SmtpTestServer
 
@@ -53,15 +52,6 @@ def members(session: Session) -> None:
     add_member(session, "npq@example.com", {"npq": "immediate"})
 
 
-def fan_out(session: Session) -> int:
-    article = add_article(session, "Pay award", ["funding"], priority=Priority.BREAKING)
-    session.commit()
-    with session_scope() as s:
-        send_id = alerts.fan_out_article(s, article.id).send_id
-    assert send_id is not None
-    return send_id
-
-
 def sweep_until_settled(rounds: int = 5) -> None:
     with dispatch.inline():
         for _ in range(rounds):
@@ -73,7 +63,7 @@ def test_451_arrive_later_550_bounces_and_nothing_is_lost_or_doubled(
     session: Session, smtp: SmtpTestServer
 ) -> None:
     members(session)
-    send_id = fan_out(session)
+    send_id = fan_out_breaking(session)
 
     with dispatch.inline():
         dispatch.queue_send(send_id)
@@ -112,7 +102,7 @@ def test_deferred_gives_up_after_the_configured_attempts(
 ) -> None:
     use(monkeypatch, {"NEWSLETTER_RETRY_MAX_ATTEMPTS": "2"})
     members(session)
-    send_id = fan_out(session)
+    send_id = fan_out_breaking(session)
 
     with dispatch.inline():
         dispatch.queue_send(send_id)
@@ -144,7 +134,7 @@ def test_unreachable_smtp_defers_everything_until_it_is_back(
         },
     )
     members(session)
-    send_id = fan_out(session)
+    send_id = fan_out_breaking(session)
 
     with dispatch.inline():
         dispatch.queue_send(send_id)
@@ -166,7 +156,7 @@ def test_rows_stuck_in_sending_are_sent_again_by_the_sweep(
 ) -> None:
     smtp.script.defer, smtp.script.reject = {}, {}
     members(session)
-    send_id = fan_out(session)
+    send_id = fan_out_breaking(session)
     # A worker claimed the batch and died before sending anything.
     with session_scope() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
@@ -187,7 +177,7 @@ def test_pending_rows_whose_message_was_lost_are_queued_again(
 ) -> None:
     smtp.script.defer, smtp.script.reject = {}, {}
     members(session)
-    fan_out(session)  # fanned out, but the batch message never reached a worker
+    fan_out_breaking(session)  # fanned out, but the batch message never reached a worker
 
     with dispatch.inline():
         jobs.sweep()
@@ -202,7 +192,7 @@ def test_two_claimers_racing_for_the_same_rows_share_them_without_overlap(
 ) -> None:
     for n in range(40):
         add_member(session, f"m{n}@example.com", {"funding": "immediate"})
-    send_id = fan_out(session)
+    send_id = fan_out_breaking(session)
     with session_scope() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
     results: list[list[ledger.Claimed]] = []

@@ -10,12 +10,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import get_engine, session_scope
-from newsletter.delivery import alerts, ledger
+from newsletter.delivery import ledger
 from newsletter.delivery.backends.base import Outcome, SendResult
 from newsletter.delivery.results import PipelinedWriter, result_writer
-from newsletter.models import Delivery, Member, Priority
+from newsletter.models import Delivery, Member
 from newsletter.scheduling import Backoff
-from tests.support.delivery_data import add_article, add_member
+from tests.support.delivery_data import add_member, fan_out_breaking
 
 BACKOFF = Backoff(max_attempts=5, base_seconds=60, jitter=0.0)
 REPLIES = {
@@ -30,11 +30,7 @@ def claimed_rows(session: Session, names: list[str]) -> dict[str, ledger.Claimed
     for name in names:
         for way in ("writer", "ledger"):
             add_member(session, f"{name}-{way}@example.com", {"funding": "immediate"})
-    article = add_article(session, "Pay award", ["funding"], priority=Priority.BREAKING)
-    session.commit()
-    with session_scope() as s:
-        send_id = alerts.fan_out_article(s, article.id).send_id
-    assert send_id is not None
+    send_id = fan_out_breaking(session)
     with session_scope() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
         claimed = ledger.claim(s, send_id, ids, datetime.now(UTC))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.db import session_scope
+from newsletter.delivery import alerts
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -102,6 +103,16 @@ def add_article(
     session.add(article)
     session.flush()
     return article
+
+
+def fan_out_breaking(session: Session, title: str = "Pay award") -> int:
+    """A breaking funding article, committed and fanned out; returns its send's id."""
+    article = add_article(session, title, ["funding"], priority=Priority.BREAKING)
+    session.commit()
+    with session_scope() as s:
+        send_id = alerts.fan_out_article(s, article.id).send_id
+    assert send_id is not None
+    return send_id
 
 
 def statuses(send_id: int) -> dict[str, str]:
