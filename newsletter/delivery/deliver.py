@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 64
-# (database, send id, send created, variant): ids alone repeat across databases (tests).
+# (_send_key, variant) -> the rendering.
 _prepared: OrderedDict[tuple[str, int, str, str], PreparedEmail] = OrderedDict()
 
 
@@ -154,11 +154,16 @@ def transmit(messages: list[OutgoingMessage], settings: Settings) -> list[SendRe
     return results
 
 
+def _send_key(send: Send, settings: Settings) -> tuple[str, int, str]:
+    # (database, send id, send created): ids alone repeat across databases (tests).
+    return (settings.DATABASE_URL, send.id, send.created_at.isoformat())
+
+
 def prepared_for(
     session: Session, send: Send, content: dict[str, Any] | None, settings: Settings
 ) -> PreparedEmail:
     """The rendering shared by every member whose copy has this content (cached per process)."""
-    key = (settings.DATABASE_URL, send.id, send.created_at.isoformat(), variant_key(content))
+    key = (*_send_key(send, settings), variant_key(content))
     if key in _prepared:
         _prepared.move_to_end(key)
         return _prepared[key]
@@ -176,11 +181,11 @@ def prepare(
 
     if send.kind == SendKind.ANNOUNCEMENT:
         return rendering.prepare_announcement(send.subject, send.body_markdown, send_id=send.id)
-    names = dict(session.execute(select(Topic.id, Topic.name)).all())
     if send.kind == SendKind.DIGEST:
         frequency = (Audience.from_json(send.audience).frequencies or ())[0]
         groups = digest_topic_groups(session, send, groups_of(content), settings)
         return rendering.prepare_digest(frequency.value, groups, send_id=send.id)
+    names = dict(session.execute(select(Topic.id, Topic.name)).all())
     article = session.get(Article, send.article_id) if send.article_id else None
     if article is None:
         raise LookupError(f"the article of send {send.id} no longer exists")
@@ -206,7 +211,7 @@ class _Catalogue:
     views: dict[int, ArticleView] = field(default_factory=dict)
 
 
-# Keyed like _prepared. A digest's 31 variants draw on the same few articles: loading them
+# Keyed by _send_key. A digest's 31 variants draw on the same few articles: loading them
 # for each variant was a quarter of a worker's first batch.
 _catalogues: OrderedDict[tuple[str, int, str], _Catalogue] = OrderedDict()
 
@@ -229,7 +234,7 @@ def digest_topic_groups(
 
 
 def _catalogue_for(session: Session, send: Send, settings: Settings) -> _Catalogue:
-    key = (settings.DATABASE_URL, send.id, send.created_at.isoformat())
+    key = _send_key(send, settings)
     if key not in _catalogues:
         topics = session.execute(select(Topic.id, Topic.name, Topic.slug)).all()
         names = {t.id: t.name for t in topics}
