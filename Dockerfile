@@ -3,7 +3,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY newsletter ./newsletter
 COPY workers ./workers
-COPY templates ./templates
 COPY samples ./samples
 RUN pip install --no-cache-dir -e .
 RUN useradd --create-home newsletter && mkdir -p /app/var && chown newsletter /app/var

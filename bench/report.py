@@ -84,7 +84,7 @@ def code_version() -> dict[str, Any]:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
         return done.stdout.strip()
 
-    changed = git("status", "--porcelain", "--", "newsletter", "workers", "templates")
+    changed = git("status", "--porcelain", "--", "newsletter", "workers")
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": changed.splitlines()}
 
 

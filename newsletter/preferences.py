@@ -45,7 +45,7 @@ from newsletter.rendering.environment import TEMPLATE_DIR, EmailTemplates
 
 log = logging.getLogger(__name__)
 
-MEMBER_EMAIL_DIR = Path(__file__).resolve().parents[1] / "templates" / "web" / "email"
+MEMBER_EMAIL_DIR = Path(__file__).resolve().parent / "templates" / "web" / "email"
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
 MAIL_PER_ADDRESS = throttle.Limit("member-mail:address", 3, timedelta(hours=1))

@@ -1,6 +1,6 @@
 """The Jinja environment for email templates, and errors that name the template and line.
 
-Each email KIND is three templates in templates/email/: KIND.subject.j2, KIND.txt.j2 and
+Each email KIND is three templates in newsletter/templates/email/: KIND.subject.j2, KIND.txt.j2 and
 KIND.html.j2 (the HTML ones autoescaped). Undefined names are errors, not blanks, so that a
 mistake in a template stops the send at prepare time instead of mailing a hole to everyone.
 """
@@ -17,7 +17,7 @@ import jinja2
 
 from newsletter.rendering import formatting
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
 
 
 class TemplateError(Exception):

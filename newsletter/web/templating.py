@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from newsletter.articles.parse import sanitise
 from newsletter.config import get_settings
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

@@ -63,7 +63,7 @@ def test_production_values_pass_validation(monkeypatch: pytest.MonkeyPatch) -> N
 def test_the_image_installs_the_project() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile
-    for folder in ("newsletter", "workers", "templates"):
+    for folder in ("newsletter", "workers"):
         assert f"COPY {folder}" in dockerfile
 
 
