@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from newsletter import audit
+from newsletter.consent import Change
 from newsletter.members import (
     MemberError,
     list_members,
@@ -20,7 +22,7 @@ from newsletter.members import (
     parse_topic_choices,
     upsert_member,
 )
-from newsletter.models import Frequency
+from newsletter.models import ConsentSource, Frequency
 from newsletter.topics import topics_by_slug
 
 COLUMNS = ("email", "name", "role", "topics")
@@ -128,9 +130,10 @@ def import_members(
     if errors and not partial:
         return report
     for row in rows:
-        _, created = upsert_member(session, row.email, row.name, row.role, row.topics, actor=actor)
-        report.created += created
-        report.updated += not created
+        change = Change(ConsentSource.IMPORT, actor or audit.cli_actor())
+        done = upsert_member(session, row.email, row.name, row.role, row.topics, change=change)
+        report.created += done.created
+        report.updated += not done.created
     report.written = True
     return report
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit
-from newsletter.models import Frequency, Member, MemberStatus, Subscription, Topic
+from newsletter import audit, consent
+from newsletter.consent import Change, KeptUnsubscribed
+from newsletter.models import ConsentSource, Frequency, Member, MemberStatus, Subscription, Topic
 
 FREQUENCIES = tuple(f.value for f in Frequency)
 
@@ -64,6 +66,15 @@ def find_member(session: Session, email: str) -> Member | None:
     )
 
 
+@dataclass
+class Upserted:
+    """What upsert_member did: the member, whether it was new, and the opt-outs it kept."""
+
+    member: Member
+    created: bool
+    kept: list[KeptUnsubscribed] = field(default_factory=list)
+
+
 def upsert_member(
     session: Session,
     email: str,
@@ -71,50 +82,66 @@ def upsert_member(
     role: str | None = None,
     topics: Mapping[str, Frequency] | None = None,
     status: MemberStatus = MemberStatus.ACTIVE,
-    actor: str = "",
-) -> tuple[Member, bool]:
-    """Create or update a member; topics, when given, replace their subscriptions.
-
-    Returns the member and whether it was created.
-    """
+    change: Change | None = None,
+) -> Upserted:
+    """Create or update a member; topics, when given, replace their subscriptions, except
+    the ones the member opted out of (returned in `kept`, see newsletter.consent)."""
+    change = change or Change(ConsentSource.CONSOLE, audit.cli_actor())
     email = normalise_email(email)
     member = find_member(session, email)
     created = member is None
     if member is None:
         member = Member(email=email, name="", role="", status=status, subscriptions=[])
         session.add(member)
+        session.flush()
+        consent.record(session, member, consent.ConsentField.STATUS, change, new=status.value)
     if name is not None:
         member.name = name.strip()
     if role is not None:
         member.role = role.strip()
+    kept: list[KeptUnsubscribed] = []
     if topics is not None:
-        set_subscriptions(session, member, topics)
+        kept = set_subscriptions(session, member, topics, change)
     session.flush()
     audit.record(
         session,
-        actor or audit.cli_actor(),
+        change.actor,
         "member.add" if created else "member.update",
         "member",
         member.id,
         email=email,
         topics={slug: str(freq) for slug, freq in (topics or {}).items()},
+        kept_unsubscribed=[k.message() for k in kept],
     )
-    return member, created
+    return Upserted(member, created, kept)
 
 
-def set_subscriptions(session: Session, member: Member, topics: Mapping[str, Frequency]) -> None:
+def set_subscriptions(
+    session: Session, member: Member, topics: Mapping[str, Frequency], change: Change
+) -> list[KeptUnsubscribed]:
+    """Make the member's subscriptions `topics`, recording each change in the consent record.
+
+    Topics the member opted out of are left off unless `change` may lift the opt-out; they come
+    back as KeptUnsubscribed for the caller to report.
+    """
     by_slug = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(topics)))}
     missing = set(topics) - set(by_slug)
     if missing:
         raise MemberError(f"unknown topic {sorted(missing)[0]!r}")
-    wanted = {by_slug[slug].id: frequency for slug, frequency in topics.items()}
+    slugs = {topic.id: slug for slug, topic in by_slug.items()}
+    asked = {by_slug[slug].id: frequency for slug, frequency in topics.items()}
+    wanted, kept = consent.allowed_subscriptions(session, member, asked, change, slugs)
+    before = {s.topic_id: s.frequency for s in member.subscriptions}
+    to_add = dict(wanted)
     for subscription in list(member.subscriptions):
-        if subscription.topic_id not in wanted:
+        if subscription.topic_id not in to_add:
             member.subscriptions.remove(subscription)
         else:
-            subscription.frequency = wanted.pop(subscription.topic_id)
-    for topic_id, frequency in wanted.items():
+            subscription.frequency = to_add.pop(subscription.topic_id)
+    for topic_id, frequency in to_add.items():
         member.subscriptions.append(Subscription(topic_id=topic_id, frequency=frequency))
+    consent.note_subscription_changes(session, member, before, wanted, change)
+    return kept
 
 
 def subscriptions_of(member: Member, slugs: Mapping[int, str]) -> dict[str, str]:

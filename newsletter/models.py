@@ -132,6 +132,31 @@ class SuppressionReason(enum.StrEnum):
     MANUAL = "manual"
 
 
+class ConsentSource(enum.StrEnum):
+    """Where a change to a member's choices came from (the consent record's `source`)."""
+
+    SUBSCRIBE_FORM = "subscribe-form"
+    CONFIRM = "confirm"
+    MANAGE_PAGE = "manage-page"
+    ONE_CLICK = "one-click"
+    MAILTO = "mailto"
+    COMPLAINT = "complaint"
+    BOUNCE = "bounce"
+    IMPORT = "import"
+    API = "api"
+    CONSOLE = "console"
+
+
+class ConsentField(enum.StrEnum):
+    """What a consent event changed: one topic's subscription, or the member's status, pause or
+    address."""
+
+    SUBSCRIPTION = "subscription"
+    STATUS = "status"
+    PAUSE = "pause"
+    EMAIL = "email"
+
+
 class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     COMMS = "comms"
@@ -150,6 +175,12 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member left the whole list by their own action (consent.MEMBER_OWN_SOURCES):
+    # no import, API call or bulk edit makes them active again; only the member can.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_source: Mapped[ConsentSource | None] = mapped_column(
+        _enum(ConsentSource, "opted_out_source")
+    )
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -196,6 +227,46 @@ class Subscription(Base):
 
     member: Mapped[Member] = relationship(back_populates="subscriptions")
     topic: Mapped[Topic] = relationship()
+
+
+class OptOut(Base):
+    """A topic the member left by their own action; only the member (or an admin, one member
+    at a time with a written reason) can turn it back on."""
+
+    __tablename__ = "opt_out"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """One change to a member's subscriptions, status, pause or address: the consent record.
+
+    For SUBSCRIPTION, `topic_id` names the topic and old/new are frequencies ("" = not
+    subscribed); for STATUS they are MemberStatus values; for PAUSE "" or "paused" (or the
+    paused-until time); for EMAIL the addresses. `actor` is a staff email, "token:NAME" for an
+    API token, "cli:USER", "member" or "system".
+    """
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_member_at", "member_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    field: Mapped[ConsentField] = mapped_column(_enum(ConsentField))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id", ondelete="SET NULL"))
+    old_value: Mapped[str] = mapped_column(String(320), default="")
+    new_value: Mapped[str] = mapped_column(String(320), default="")
+    source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource))
+    actor: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DigestWatermark(Base):

@@ -21,14 +21,16 @@ import jinja2
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, links, throttle
+from newsletter import audit, consent, links, throttle
 from newsletter.audience import Audience
 from newsletter.config import get_settings
+from newsletter.consent import Change, by_member
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
 from newsletter.delivery.deliver import transmit
 from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.members import MemberError, find_member, normalise_email, set_subscriptions
 from newsletter.models import (
+    ConsentSource,
     Delivery,
     DeliveryStatus,
     Frequency,
@@ -127,14 +129,15 @@ def subscribe(
     member = find_member(session, email)
     if member is not None and member.status == MemberStatus.ACTIVE:
         return [_manage_link_email(session, member)]
+    change = by_member(ConsentSource.SUBSCRIBE_FORM)
     if member is None:
-        member = Member(email=email, subscriptions=[])
+        member = Member(email=email, subscriptions=[], paused=False)
         session.add(member)
     member.name = name.strip()[:200]
     member.role = role.strip()[:100]
-    member.status = MemberStatus.PENDING
-    member.paused = False
-    set_subscriptions(session, member, topics)
+    consent.set_status(session, member, MemberStatus.PENDING, change)
+    consent.set_paused(session, member, False, change)
+    set_subscriptions(session, member, topics, change)
     session.flush()
     audit.record(session, ACTOR, "member.subscribe", "member", member.id, topics=_text(topics))
     return [_confirm_email(session, member)]
@@ -148,7 +151,9 @@ def confirm(session: Session, token: str) -> tuple[Member, ConfirmOutcome, list[
         return member, ConfirmOutcome.ALREADY, []
     if member.status != MemberStatus.PENDING:
         return member, ConfirmOutcome.GONE, []
-    member.status = MemberStatus.ACTIVE
+    change = by_member(ConsentSource.CONFIRM)
+    consent.set_status(session, member, MemberStatus.ACTIVE, change)
+    consent.lift_opt_outs(session, member, change)
     member.confirmed_at = utcnow()
     session.flush()
     audit.record(session, ACTOR, "member.confirm", "member", member.id, email=member.email)
@@ -190,11 +195,12 @@ def update_topics(session: Session, member: Member, topics: Mapping[str, Frequen
     Saving from a manage link also re-activates a member who had unsubscribed: the link
     itself proves they own the address.
     """
-    set_subscriptions(session, member, topics)
+    change = by_member(ConsentSource.MANAGE_PAGE)
+    set_subscriptions(session, member, topics, change)
     if not topics:
-        member.status = MemberStatus.UNSUBSCRIBED
+        consent.set_status(session, member, MemberStatus.UNSUBSCRIBED, change)
     elif member.status in (MemberStatus.UNSUBSCRIBED, MemberStatus.PENDING):
-        member.status = MemberStatus.ACTIVE
+        consent.set_status(session, member, MemberStatus.ACTIVE, change)
         member.confirmed_at = member.confirmed_at or utcnow()
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
@@ -209,13 +215,18 @@ def update_topics(session: Session, member: Member, topics: Mapping[str, Frequen
     )
 
 
-def set_paused(session: Session, member: Member, paused: bool) -> None:
-    member.paused = paused
+def set_paused(
+    session: Session,
+    member: Member,
+    paused: bool,
+    change: Change = by_member(ConsentSource.MANAGE_PAGE),
+) -> None:
+    consent.set_paused(session, member, paused, change)
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
     audit.record(
         session,
-        ACTOR,
+        change.actor,
         "member.pause" if paused else "member.resume",
         "member",
         member.id,
@@ -223,22 +234,35 @@ def set_paused(session: Session, member: Member, paused: bool) -> None:
     )
 
 
-def unsubscribe_all(session: Session, member: Member, actor: str = ACTOR) -> None:
-    set_subscriptions(session, member, {})
-    member.status = MemberStatus.UNSUBSCRIBED
+def unsubscribe_all(
+    session: Session, member: Member, change: Change = by_member(ConsentSource.MANAGE_PAGE)
+) -> None:
+    set_subscriptions(session, member, {}, change)
+    consent.set_status(session, member, MemberStatus.UNSUBSCRIBED, change)
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
-    audit.record(session, actor, "member.unsubscribe_all", "member", member.id, cancelled=cancelled)
+    audit.record(
+        session, change.actor, "member.unsubscribe_all", "member", member.id, cancelled=cancelled
+    )
 
 
-def unsubscribe_from_send(session: Session, member: Member, send: Send) -> Unsubscribed:
-    """Remove the topics that one send was for (the RFC 8058 one-click); idempotent."""
+def unsubscribe_from_send(
+    session: Session,
+    member: Member,
+    send: Send,
+    change: Change = by_member(ConsentSource.ONE_CLICK),
+) -> Unsubscribed:
+    """Remove the topics that one send was for (the RFC 8058 one-click, or a mailto
+    unsubscribe answering that email); idempotent."""
     scope = _send_scope(send, member)
+    before = {s.topic_id: s.frequency for s in member.subscriptions}
     removed = [s for s in member.subscriptions if s.topic_id in scope]
     for subscription in removed:
         member.subscriptions.remove(subscription)
+    after = {s.topic_id: s.frequency for s in member.subscriptions}
+    consent.note_subscription_changes(session, member, before, after, change)
     if not member.subscriptions:
-        member.status = MemberStatus.UNSUBSCRIBED
+        consent.set_status(session, member, MemberStatus.UNSUBSCRIBED, change)
     session.flush()
     cancelled = cancel_stale_deliveries(session, member)
     names = _topic_names(session)
@@ -246,7 +270,7 @@ def unsubscribe_from_send(session: Session, member: Member, send: Send) -> Unsub
     if removed or cancelled:
         audit.record(
             session,
-            ACTOR,
+            change.actor,
             "member.unsubscribe",
             "member",
             member.id,

@@ -28,10 +28,12 @@ def add(
     with open_session() as session:
         try:
             choices = parse_topic_choices(topic, set(topics_by_slug(session)))
-            member, created = upsert_member(session, email, name, role, choices if topic else None)
+            done = upsert_member(session, email, name, role, choices if topic else None)
         except MemberError as exc:
             fail(str(exc))
-        console.print(f"{'Added' if created else 'Updated'} member {member.email}.")
+        console.print(f"{'Added' if done.created else 'Updated'} member {done.member.email}.")
+        for kept in done.kept:
+            console.print(kept.message(), highlight=False)
 
 
 @app.command("list")

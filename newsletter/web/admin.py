@@ -9,10 +9,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
-from newsletter import api_tokens, audit, preferences, staff, suppressions, topic_rules
+from newsletter import api_tokens, audit, consent, preferences, staff, suppressions, topic_rules
+from newsletter.consent import Change
 from newsletter.member_csv import CsvFormatError, export_members, import_members
 from newsletter.members import upsert_member
-from newsletter.models import AuditEvent, Member, MemberStatus, StaffUser
+from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser
 from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
@@ -110,11 +111,16 @@ async def member_update(
     values["status"] = forms.text(form, "status", 20)
     chosen = forms.topic_frequencies(form, list_topics(session), errors)
     values.update(forms.frequency_values(chosen))
+    change = Change(ConsentSource.CONSOLE, who)
     if values["status"] not in {s.value for s in MemberStatus}:
         errors["status"] = "Choose a status."
+    elif values["status"] == MemberStatus.ACTIVE and (
+        kept := consent.may_reactivate(found, change)
+    ):
+        errors["status"] = kept.message()
     if errors:
         return _member_page(request, session, found, values, errors, "", 400)
-    upsert_member(session, found.email, values["name"], values["role"], chosen, actor=who)
+    upsert_member(session, found.email, values["name"], values["role"], chosen, change=change)
     if found.status.value != values["status"]:
         audit.record(
             session,
@@ -125,7 +131,7 @@ async def member_update(
             before=found.status.value,
             after=values["status"],
         )
-        found.status = MemberStatus(values["status"])
+        consent.set_status(session, found, MemberStatus(values["status"]), change)
     session.flush()
     preferences.cancel_stale_deliveries(session, found)
     session.commit()

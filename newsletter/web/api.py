@@ -20,9 +20,17 @@ from newsletter import preferences
 from newsletter.api_tokens import verify_token
 from newsletter.articles import store
 from newsletter.config import get_settings
+from newsletter.consent import Change
 from newsletter.delivery import announcements, progress
 from newsletter.members import MemberError, find_member, normalise_email, upsert_member
-from newsletter.models import ApiToken, Article, ArticleTopic, Frequency, MemberStatus
+from newsletter.models import (
+    ApiToken,
+    Article,
+    ArticleTopic,
+    ConsentSource,
+    Frequency,
+    MemberStatus,
+)
 from newsletter.topics import topics_by_slug
 from newsletter.web.deps import Id, db_session
 
@@ -325,9 +333,16 @@ def upsert(
         if unknown:
             raise HTTPException(422, f"unknown topic {unknown[0]!r}")
     try:
-        member, created = upsert_member(
-            session, body.email, body.name, body.role, topics, MemberStatus.ACTIVE, _actor(token)
+        done = upsert_member(
+            session,
+            body.email,
+            body.name,
+            body.role,
+            topics,
+            MemberStatus.ACTIVE,
+            Change(ConsentSource.API, _actor(token)),
         )
+        member, created = done.member, done.created
     except MemberError as exc:
         raise HTTPException(422, str(exc)) from None
     preferences.cancel_stale_deliveries(session, member)
