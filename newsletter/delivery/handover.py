@@ -145,7 +145,7 @@ def _hand_over_held(
         ours = ledger.hold(held, [claimed for claimed, _ in pairs], audience)
         for claimed, message in pairs:
             if claimed.id not in ours:
-                counts.update(ledger.set_aside(held, claimed))
+                counts.update(ledger.set_aside(held, claimed, audience))
                 continue
             [result] = connection.send_batch([message])
             attempt = ledger.Attempt(claimed, result, message.message_id)

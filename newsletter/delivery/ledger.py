@@ -91,15 +91,16 @@ def claim(
         Delivery.send_id == send_id,
         Delivery.status == DeliveryStatus.PENDING,
     )
+    audience = send_audience(session, send_id)
     rows = session.execute(
         update(Delivery)
-        .where(mine, wanted(send_audience(session, send_id)))
+        .where(mine, wanted(audience))
         .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id, Delivery.member_id, Delivery.attempts, Delivery.content)
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        _set_aside(session, mine)
+        _set_aside(session, mine, audience)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 
@@ -116,12 +117,22 @@ def wanted(audience: Audience) -> ColumnElement[bool]:
     )
 
 
-def _set_aside(session: Session, where: ColumnElement[bool]) -> list[DeliveryStatus]:
-    """Rows whose member may no longer receive this send: suppressed or cancelled."""
+def _set_aside(
+    session: Session, where: ColumnElement[bool], audience: Audience
+) -> list[DeliveryStatus]:
+    """Rows whose member may no longer receive this send: suppressed or cancelled.
+
+    The statement judges each row's member afresh (audience.claim_verdict's first two cases)
+    instead of trusting an earlier statement's view: on PostgreSQL each statement sees what
+    was committed when it began, and a row can become pending between a claim's UPDATE and
+    this one (the recovery sweep re-queueing a deferred row that a late duplicate batch
+    also names). Taken as "not wanted", such rows were cancelled for members still
+    subscribed: the flaky-SMTP fault scenario lost 6-11 members that way (issue 17).
+    """
     suppressed = exists().where(Member.id == Delivery.member_id, is_suppressed())
     statuses = session.scalars(
         update(Delivery)
-        .where(where)
+        .where(where, ~wanted(audience))
         .values(
             status=case(
                 (suppressed, DeliveryStatus.SUPPRESSED.value),
@@ -166,9 +177,13 @@ def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> se
     return {delivery_id for delivery_id, attempts in rows if (delivery_id, attempts) in ours}
 
 
-def set_aside(session: Session, claimed: Claimed) -> dict[DeliveryStatus, int]:
-    """A claimed row whose member left the audience after the claim: not sent, and why."""
-    statuses = _set_aside(session, and_(*_still_claimed(claimed.id, claimed.attempts)))
+def set_aside(session: Session, claimed: Claimed, audience: Audience) -> dict[DeliveryStatus, int]:
+    """A claimed row whose member left the audience after the claim: not sent, and why.
+
+    A row whose member qualifies again by now stays `sending`: it was not held, so it is not
+    sent here, and the recovery sweep hands it out again after SENDING_TIMEOUT_SECONDS."""
+    where = and_(*_still_claimed(claimed.id, claimed.attempts))
+    statuses = _set_aside(session, where, audience)
     return {status: 1 for status in statuses}
 
 

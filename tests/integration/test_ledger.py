@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from newsletter import dispatch
 from newsletter.config import get_settings
-from newsletter.db import session_scope
+from newsletter.db import get_engine, session_scope
 from newsletter.delivery import jobs, ledger
+from newsletter.delivery.deliver import deliver_batch
 from newsletter.delivery.progress import describe_send
 from newsletter.models import (
     Delivery,
@@ -212,3 +213,62 @@ def test_two_claimers_racing_for_the_same_rows_share_them_without_overlap(
     claimed = [c.id for batch in results for c in batch]
     assert len(results) == 2
     assert sorted(claimed) == sorted(ids)  # every row once, none twice
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_row_requeued_while_a_late_duplicate_batch_claims_it_is_not_cancelled(
+    session: Session, smtp: SmtpTestServer
+) -> None:
+    """The flaky-SMTP scenario's lost members (issue 17), step by step.
+
+    A batch's broker message is queued twice when it waits longer than
+    REQUEUE_PENDING_AFTER_SECONDS (the sweep queues its still-pending rows again). The first
+    copy sends; bob's message gets a 451 and his row waits, deferred. The second copy's claim
+    finds nothing pending, and in the middle of it the sweep makes bob's row pending again.
+    The claim then set aside "the rest of the batch still pending" as no longer wanted, and
+    cancelled bob, who is active and subscribed. (PostgreSQL only: each statement there sees
+    what was committed when it began; SQLite lets one writer in at a time, so the sweep
+    cannot write between the claim's statements.)
+    """
+    smtp.script.defer, smtp.script.reject = {"bob@example.com": 1}, {}
+    members(session)
+    send_id = fan_out_breaking(session)
+    with session_scope() as s:
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
+
+    deliver_batch(send_id, ids)  # the batch's first copy
+    assert statuses(send_id)["bob@example.com"] == "deferred"
+
+    requeued: list[dict[int, list[int]]] = []
+    claims: list[str] = []
+
+    def sweep_during_the_claim(conn, cursor, statement: str, *args) -> None:  # type: ignore[no-untyped-def]
+        # Only the claim counts an attempt; it has run, the statement after it has not.
+        if "attempts=(delivery.attempts +" in statement and not claims:
+            claims.append(statement)
+            with session_scope() as other:  # another connection, as the beat's sweep is
+                requeued.append(ledger.recover(other, datetime.now(UTC), get_settings()))
+
+    event.listen(get_engine(), "after_cursor_execute", sweep_during_the_claim)
+    try:
+        late = deliver_batch(send_id, ids)  # the batch's second copy
+    finally:
+        event.remove(get_engine(), "after_cursor_execute", sweep_during_the_claim)
+    assert requeued == [{send_id: [bob_row()]}]
+    assert late.claimed == 0
+    assert statuses(send_id)["bob@example.com"] == "pending"  # waiting for the sweep's batch
+
+    deliver_batch(send_id, requeued[0][send_id])  # the batch the sweep queued
+    assert statuses(send_id) == dict.fromkeys(FUNDING_SUBSCRIBERS, "sent")
+    assert Counter(smtp.recipients()) == dict.fromkeys(FUNDING_SUBSCRIBERS, 1)
+
+
+def bob_row() -> int:
+    with session_scope() as s:
+        return s.scalars(
+            select(Delivery.id)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Member.email == "bob@example.com")
+        ).one()
