@@ -2,10 +2,12 @@
 
 Two database connections work together for each batch:
 
-- a transaction that locks the members of the next few messages (`ledger.hold`) and checks
-  they may still have them, and stays open while those messages are handed over: an
-  unsubscribe, pause or change of topics writes the same rows, so it waits, and once it has
-  returned no message it should have stopped can still go out;
+- holds (holds.py): a short transaction that locks the members of the next few messages
+  (`ledger.hold`) and checks they may still have them, open while those messages are handed
+  over: an unsubscribe, pause or change of topics writes the same rows, so it waits, and once it
+  has returned no message it should have stopped is begun. A hold is renewed every
+  HOLD_SECONDS, and PostgreSQL ends one a stalled SMTP transaction keeps idle, so an
+  unsubscribe never waits for an SMTP server (ADR 0006);
 - an autocommit connection that writes each result the moment the server has answered
   (results.py: on PostgreSQL without waiting for the commit): a worker killed in the middle of
   a batch leaves at most the message in its hands without a result, so the recovery sweep
@@ -13,13 +15,13 @@ Two database connections work together for each batch:
 
 If the database goes away after the server took a message, that result is written as soon as
 the database is back, and the rest of the batch is left to the sweep; a restart of PostgreSQL
-therefore loses and doubles nothing.
+therefore loses nothing, and doubles nothing unless the database stays away until the sweep
+takes the rows back (SENDING_TIMEOUT_SECONDS after their claim; docs/reliability.md).
 
-Costs: one statement per message, a lock statement per HELD_AT_ONCE messages, and an
-unsubscribe may wait for up to HELD_AT_ONCE SMTP transactions. A batch is shared between
-SMTP_CONNECTIONS_PER_PROCESS connections in threads, each with its own pair of database
-connections; a worker process killed mid-batch may so leave one message per connection without
-its result.
+Costs: one statement per message, a lock statement per HELD_AT_ONCE messages or HOLD_SECONDS,
+whichever comes first. A batch is shared between SMTP_CONNECTIONS_PER_PROCESS connections in
+threads, each with its own pair of database connections; a worker process killed mid-batch may
+so leave one message per connection without its result.
 """
 
 from __future__ import annotations
@@ -31,15 +33,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection as SqlConnection
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
 from newsletter.config import Settings
 from newsletter.db import get_engine, session_scope
 from newsletter.delivery import ledger
 from newsletter.delivery.backends.base import BackendUnavailable, Connection, Outcome, SendResult
+from newsletter.delivery.holds import MemberHolds
 from newsletter.delivery.results import ResultsUnwritten, ResultWriter, result_writer
 from newsletter.models import DeliveryStatus, utcnow
 from newsletter.scheduling import Backoff
@@ -49,8 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# An unsubscribe waits for at most this many SMTP transactions (~25 ms to a local relay);
-# 20 made the lock statement a tenth of a worker's time in bench/.
+# A hold covers at most this many messages (and lasts at most holds.HOLD_SECONDS): 20 made the
+# lock statement a tenth of a worker's time in bench/.
 HELD_AT_ONCE = 50
 MIN_SHARE = 20
 DATABASE_GONE = (OperationalError, InterfaceError)
@@ -112,40 +113,46 @@ def _hand_over_share(
                 counts.update(ledger.record(session, attempts, utcnow(), backoff))
             return counts, str(exc)
         autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
-        locks = get_engine().connect()  # one connection for every hold of the share
+        holds = MemberHolds(get_engine())  # one connection for every hold of the share
         try:
             results = result_writer(autocommit, backoff)  # each result commits on its own
             for start in range(0, len(pairs), step):
                 chunk = pairs[start : start + step]
                 limiter.acquire(len(chunk))
-                for held in range(0, len(chunk), HELD_AT_ONCE):
-                    part = chunk[held : held + HELD_AT_ONCE]
-                    counts.update(
-                        _hand_over_held(connection, results, locks, part, audience, settings)
+                while chunk:
+                    part_counts, handled = _hand_over_held(
+                        connection, results, holds, chunk[:HELD_AT_ONCE], audience, settings
                     )
+                    counts.update(part_counts)
+                    chunk = chunk[handled:]
             _finish(results, backoff, settings)
         finally:
             connection.close()
             autocommit.close()
-            locks.close()
+            holds.close()
     return counts, ""
 
 
 def _hand_over_held(
     connection: Connection,
     results: ResultWriter,
-    locks: SqlConnection,
+    holds: MemberHolds,
     pairs: Sequence[Pair],
     audience: Audience,
     settings: Settings,
-) -> Counter[DeliveryStatus]:
+) -> tuple[Counter[DeliveryStatus], int]:
+    """Hand over the first of `pairs` under one hold, until it is due for renewal; returns the
+    counts and how many of `pairs` were dealt with."""
     counts: Counter[DeliveryStatus] = Counter()
     attempts = []
-    with Session(bind=locks) as held, held.begin():
-        ours = ledger.hold(held, [claimed for claimed, _ in pairs], audience)
+    handled = 0
+    with holds.holding([claimed for claimed, _ in pairs], audience) as hold:
         for claimed, message in pairs:
-            if claimed.id not in ours:
-                counts.update(ledger.set_aside(held, claimed, audience))
+            if handled and hold.expired():
+                break
+            handled += 1
+            if claimed.id not in hold.ours:
+                counts.update(ledger.set_aside(hold.session, claimed, audience))
                 continue
             [result] = connection.send_batch([message])
             attempt = ledger.Attempt(claimed, result, message.message_id)
@@ -156,7 +163,7 @@ def _hand_over_held(
     if bounced:
         with session_scope() as session:
             ledger.suppress_bounced(session, bounced)
-    return counts
+    return counts, handled
 
 
 def _write(results: ResultWriter, attempt: ledger.Attempt, settings: Settings) -> DeliveryStatus:

@@ -154,10 +154,10 @@ def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> se
     returns the ids of the rows still ours (not taken back by the sweep) whose member may still
     receive the send.
 
-    Hand the copies over while the transaction is open: an unsubscribe, a pause or a change
-    of topics writes those rows, so it waits until the copies are handed over, and once it has
-    returned no copy it should have stopped can go out. (PostgreSQL re-checks the conditions
-    on the rows it waited for. SQLite has no row locks: there only the check is made.)
+    Begin the copies while the transaction is open: an unsubscribe, a pause or a change of
+    topics writes those rows, so it waits, and once it has returned no copy it should have
+    stopped is begun (holds.py keeps the transaction short). PostgreSQL re-checks the
+    conditions on the rows it waited for; SQLite has no row locks: there only the check is made.
     """
     if not claimed:
         return set()

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
@@ -77,6 +77,9 @@ class Script:
     drop: Mapping[str, int] = field(default_factory=dict)  # cut the first N DATA to these
     drop_fraction: float = 0.0  # cut this share of all DATA transactions, at random
     seed: int = 0
+    # Awaited once the message is in, before it is taken and answered (recipients): a server
+    # that is slow to answer DATA. It runs in the server's event loop.
+    before_data_reply: Callable[[tuple[str, ...]], Awaitable[None]] | None = None
 
     def rcpt_reply(self, address: str, attempt: int) -> str | None:
         if self.rule is not None and (reply := self.rule(address, attempt)) is not None:
@@ -131,6 +134,8 @@ class _Handler:
         data = envelope.original_content or b""
         if self.owner.strict_line_endings and _BARE_LINE_BREAK.search(data):
             return BARE_LINE_BREAK
+        if self.owner.script.before_data_reply is not None:
+            await self.owner.script.before_data_reply(tuple(envelope.rcpt_tos))
         if self.owner.should_drop(envelope.rcpt_tos):
             # Vanish before the final reply, as a crashing server or a broken network would.
             assert isinstance(server.transport, asyncio.Transport)
