@@ -84,6 +84,22 @@ def digest_due_at(
     return at_local(day, hour, tz)
 
 
+def latest_digest_due(
+    frequency: Frequency, now: datetime, tz: ZoneInfo, hour: int, weekday: int
+) -> datetime:
+    """The most recent moment, at or before `now`, when a digest of `frequency` was due.
+
+    Beat makes that digest, as of that moment, if it is not made yet: once, whatever happened
+    since its time (the run killed, beat down, the clock moved). Periods beat missed before it
+    are not made on their own: each member's watermark carries their articles into this one.
+    """
+    due = digest_due_at(frequency, now, tz, hour, weekday)
+    if due <= now:
+        return due
+    earlier = local_date(now, tz) - timedelta(days=7 if frequency == Frequency.WEEKLY else 1)
+    return digest_due_at(frequency, at_local(earlier, 12, tz), tz, hour, weekday)
+
+
 # Deadline reminders ------------------------------------------------------------------------
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, bootsteps, signals
-from celery.schedules import crontab
 from kombu import Connection, Exchange, Queue
 
 from newsletter.config import EMBEDDED_BROKER, Settings, get_settings
@@ -77,21 +76,15 @@ def _transport_options(embedded: bool, settings: Settings | None = None) -> dict
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
-    hour = settings.DIGEST_HOUR
-    weekly_day = (settings.WEEKLY_DIGEST_WEEKDAY + 1) % 7  # crontab counts from Sunday
     check = {"queue": "schedule", "expires": 55}  # a check nobody ran in time is just skipped
     return {
-        "daily-digest": {
-            "task": "newsletter.run_digest",
-            "schedule": crontab(minute=0, hour=hour),
-            "args": ("daily",),
-            "options": {"queue": "schedule"},
-        },
-        "weekly-digest": {
-            "task": "newsletter.run_digest",
-            "schedule": crontab(minute=0, hour=hour, day_of_week=weekly_day),
-            "args": ("weekly",),
-            "options": {"queue": "schedule"},
+        # Not a crontab at DIGEST_HOUR: asked every minute, the digests due are made once even
+        # when the run at their hour was killed, beat was down or the clock jumped
+        # (delivery/digests.due_digest).
+        "digests": {
+            "task": "newsletter.run_due_digests",
+            "schedule": timedelta(minutes=1),
+            "options": check,
         },
         "deadline-reminders": {
             "task": "newsletter.run_reminders",

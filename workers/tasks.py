@@ -45,6 +45,11 @@ def run_digest(frequency: str, as_of: str | None = None) -> None:
     jobs.digest(Frequency(frequency), _moment(as_of))
 
 
+@app.task(name="newsletter.run_due_digests")
+def run_due_digests(as_of: str | None = None) -> None:
+    jobs.due_digests(_moment(as_of))
+
+
 @app.task(name="newsletter.run_reminders")
 def run_reminders(as_of: str | None = None) -> None:
     jobs.reminders_due(_moment(as_of))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from newsletter.audience import alert_audience
 from newsletter.delivery import ledger
 from newsletter.delivery.fanout import add_audience, create_send
-from newsletter.models import Article, ArticleStatus, ArticleTopic, SendKind, utcnow
+from newsletter.models import Article, ArticleStatus, ArticleTopic, Send, SendKind, utcnow
+
+# How far back the recovery sweep looks for an article whose alert was never made.
+LOST_FAN_OUT_WINDOW = timedelta(days=1)
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +67,22 @@ def fan_out_article(session: Session, article_id: int, now: datetime | None = No
     recipients = add_audience(session, send_id, audience, now)
     ledger.complete_sends(session, now, [send_id])  # finishes at once when nobody is due
     return FanOut(send_id, True, recipients)
+
+
+def lost_fan_outs(session: Session, now: datetime, lost_after: timedelta) -> list[int]:
+    """Articles published more than `lost_after` ago (and within LOST_FAN_OUT_WINDOW of that)
+    whose alert was never made: their fan-out was killed before it committed, or could not
+    be queued. Each has topics, so fan_out_article would have made its send."""
+    latest = now - lost_after
+    query = (
+        select(Article.id)
+        .where(
+            Article.status == ArticleStatus.PUBLISHED,
+            Article.published_at <= latest,
+            Article.published_at > latest - LOST_FAN_OUT_WINDOW,
+            exists().where(ArticleTopic.article_id == Article.id, ArticleTopic.assigned.is_(True)),
+            ~exists().where(Send.article_id == Article.id, Send.kind == SendKind.ALERT),
+        )
+        .order_by(Article.id)
+    )
+    return list(session.scalars(query))

@@ -49,7 +49,13 @@ from newsletter.models import (
     Topic,
     UTCDateTime,
 )
-from newsletter.scheduling import DIGEST_FREQUENCIES, SchedulingError, digest_key, digest_period
+from newsletter.scheduling import (
+    DIGEST_FREQUENCIES,
+    SchedulingError,
+    digest_key,
+    digest_period,
+    latest_digest_due,
+)
 
 CHUNK = 1000
 
@@ -92,6 +98,22 @@ def run_digest(
         recipients += len(rows)
     ledger.complete_sends(session, now, [send_id])
     return DigestRun(send_id, True, recipients, period)
+
+
+def due_digest(
+    session: Session, frequency: Frequency, now: datetime, settings: Settings
+) -> datetime | None:
+    """When the digest beat should make now fell due (it is made as of then), or None.
+
+    Beat asks every minute (a crontab entry fires once, and a run killed half way, a beat that
+    was down or a clock that jumped went without): see scheduling.latest_digest_due.
+    """
+    tz = ZoneInfo(settings.TIMEZONE)
+    due = latest_digest_due(
+        frequency, now, tz, settings.DIGEST_HOUR, settings.WEEKLY_DIGEST_WEEKDAY
+    )
+    made = session.scalar(select(Send.id).where(Send.key == digest_key(frequency, due, tz)))
+    return None if made is not None else due
 
 
 def candidate_articles(

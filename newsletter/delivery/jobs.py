@@ -14,6 +14,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import alerts, announcements, digests, fanout, ledger, reminders
 from newsletter.delivery.deliver import BatchReport, deliver_batch
 from newsletter.models import Frequency, utcnow
+from newsletter.scheduling import DIGEST_FREQUENCIES
 
 
 def alert(article_id: int) -> alerts.FanOut:
@@ -31,6 +32,18 @@ def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.Diges
     fanout.refresh_statistics(run.recipients)
     dispatch.queue_send(run.send_id)
     return run
+
+
+def due_digests(as_of: datetime | None = None) -> list[digests.DigestRun]:
+    """Make each digest whose time has come and that is not made yet (beat asks every minute)."""
+    now = as_of or utcnow()
+    runs = []
+    for frequency in DIGEST_FREQUENCIES:
+        with session_scope() as session:
+            due = digests.due_digest(session, frequency, now, get_settings())
+        if due is not None:
+            runs.append(digest(frequency, due))
+    return runs
 
 
 def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
@@ -58,12 +71,18 @@ def retry(send_id: int, actor: str) -> int:
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
-    """Re-queue lost and due work, then mark finished sends."""
+    """Re-queue lost and due work (deliveries, and the fan-out of alerts never made), then mark
+    finished sends."""
     now = now or utcnow()
+    settings = get_settings()
     with session_scope() as session:
-        queued = ledger.recover(session, now, get_settings())
+        queued = ledger.recover(session, now, settings)
+        lost_after = timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
+        articles = alerts.lost_fan_outs(session, now, lost_after)
     for send_id, ids in queued.items():
         dispatch.queue_deliveries(send_id, ids)
+    for article_id in articles:
+        dispatch.article_published(article_id)
     with session_scope() as session:
         ledger.complete_sends(session, now)
     return queued

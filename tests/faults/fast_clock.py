@@ -1,6 +1,6 @@
 """The product's Celery app for `celery beat`, on a fast clock: `-A tests.faults.fast_clock`.
 
-Beat's schedule (digests at 07:00, the minutely reminder check, scheduled sends, the recovery
+Beat's schedule (the digests due, the minutely reminder check, scheduled sends, the recovery
 sweep) is the product's own; only beat's idea of "now" runs SPEED times faster from a chosen
 moment, and the checks that do the work due "now" are told that moment (`as_of`), as an
 operator could. Claims, retries and the recovery sweep keep the real clock, so nothing is taken
@@ -20,7 +20,11 @@ from celery.beat import BeatLazyFunc
 
 from workers.celery_app import app
 
-TIMED_TASKS = {"newsletter.run_digest", "newsletter.run_reminders", "newsletter.start_due_sends"}
+TIMED_TASKS = {
+    "newsletter.run_due_digests",
+    "newsletter.run_reminders",
+    "newsletter.start_due_sends",
+}
 LOOP_SECONDS = 0.5  # beat looks at its schedule at least this often (real seconds)
 
 

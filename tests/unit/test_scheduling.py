@@ -18,6 +18,7 @@ from newsletter.scheduling import (
     digest_due_at,
     digest_key,
     due_reminder,
+    latest_digest_due,
     parse_local,
     reminder_due_at,
     scheduled_state,
@@ -60,6 +61,26 @@ def test_digest_due_at_seven_london_in_winter_and_summer() -> None:
     assert summer == utc(2026, 7, 14, 6)
     weekly = digest_due_at(Frequency.WEEKLY, utc(2026, 11, 26, 12), LONDON, 7, 0)
     assert weekly == utc(2026, 11, 23, 7)  # the Monday of that week
+
+
+def test_the_latest_digest_due_is_todays_after_its_hour_and_yesterdays_before() -> None:
+    assert latest_digest_due(Frequency.DAILY, utc(2026, 1, 14, 7), LONDON, 7, 0) == utc(
+        2026, 1, 14, 7
+    )
+    before = latest_digest_due(Frequency.DAILY, utc(2026, 1, 14, 6, 59), LONDON, 7, 0)
+    assert before == utc(2026, 1, 13, 7)
+    # The clocks went forward on 29 March 2026: 07:00 London was 07:00 UTC the day before.
+    assert latest_digest_due(Frequency.DAILY, utc(2026, 3, 29, 5), LONDON, 7, 0) == utc(
+        2026, 3, 28, 7
+    )
+
+
+def test_the_latest_weekly_digest_due_is_last_weeks_until_this_weeks_time() -> None:
+    wednesday = 2
+    this_week = latest_digest_due(Frequency.WEEKLY, utc(2026, 11, 26, 12), LONDON, 7, wednesday)
+    assert this_week == utc(2026, 11, 25, 7)
+    monday = latest_digest_due(Frequency.WEEKLY, utc(2026, 11, 23, 12), LONDON, 7, wednesday)
+    assert monday == utc(2026, 11, 18, 7)  # Wednesday of the week before
 
 
 def test_reminder_due_at_eight_london_days_before() -> None:
