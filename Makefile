@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES_TEST := redis-server chromium
 
-.PHONY: demo test lint bench system-packages clean
+.PHONY: demo test lint bench soak system-packages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(STAMP)
 	@command -v redis-server >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	$(BIN)/python -m bench
+
+# Every fault scenario SOAK_RUNS times (default 30), fault timing drawn from SOAK_SEED
+# (printed; set it to replay); tables in var/soak/<seed>.md. About 8 minutes a round here.
+soak: $(STAMP) system-packages
+	$(BIN)/python -m tests.faults.soak
 
 clean:
 	rm -rf $(VENV) var

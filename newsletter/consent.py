@@ -190,8 +190,14 @@ def note_subscription_changes(
     after: Mapping[int, Frequency],
     change: Change,
 ) -> None:
-    """Record each topic whose frequency changed, and keep the opt-outs in step with them."""
+    """Record each topic whose frequency changed, and keep the opt-outs in step with them.
+
+    The member's own row is written too: a worker handing over their messages holds that row
+    (delivery/ledger.hold), so the change waits for the messages already begun and stops the
+    rest."""
     now = utcnow()
+    if dict(before) != dict(after):
+        member.updated_at = now
     for topic_id in sorted(set(before) | set(after)):
         old, new = before.get(topic_id), after.get(topic_id)
         if old == new:

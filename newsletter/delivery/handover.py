@@ -116,21 +116,41 @@ def _hand_over_share(
         holds = MemberHolds(get_engine())  # one connection for every hold of the share
         try:
             results = result_writer(autocommit, backoff)  # each result commits on its own
+            lease = _Lease(settings)
             for start in range(0, len(pairs), step):
-                chunk = pairs[start : start + step]
-                limiter.acquire(len(chunk))
-                while chunk:
+                end = min(start + step, len(pairs))
+                limiter.acquire(end - start)
+                position = start
+                while position < end:
+                    lease.keep([claimed for claimed, _ in pairs[position:]])
+                    part = pairs[position : min(position + HELD_AT_ONCE, end)]
                     part_counts, handled = _hand_over_held(
-                        connection, results, holds, chunk[:HELD_AT_ONCE], audience, settings
+                        connection, results, holds, part, audience, settings
                     )
                     counts.update(part_counts)
-                    chunk = chunk[handled:]
+                    position += handled
             _finish(results, backoff, settings)
         finally:
             connection.close()
             autocommit.close()
             holds.close()
     return counts, ""
+
+
+class _Lease:
+    """Renews the claim of the rows a share has yet to hand over (ledger.renew_claims) a few
+    times per SENDING_TIMEOUT_SECONDS, so the sweep takes rows only from a worker gone quiet."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._every = settings.SENDING_TIMEOUT_SECONDS / 4
+        self._renewed = time.monotonic()  # the claim itself, a moment ago
+
+    def keep(self, claimed: Sequence[ledger.Claimed]) -> None:
+        if time.monotonic() - self._renewed < self._every:
+            return
+        with session_scope() as session:
+            ledger.renew_claims(session, claimed, utcnow())
+        self._renewed = time.monotonic()
 
 
 def _hand_over_held(

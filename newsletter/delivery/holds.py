@@ -33,7 +33,7 @@ from newsletter.audience import Audience
 from newsletter.delivery import ledger
 
 HOLD_SECONDS = 0.1
-LOCK_LIMIT_MS = 500
+LOCK_LIMIT_MS = 300
 # 25P03 (the hold ended by LOCK_LIMIT_MS) is an InternalError; a database gone, OperationalError.
 _ENDED = (OperationalError, InterfaceError, InternalError)
 

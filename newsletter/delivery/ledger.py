@@ -27,6 +27,7 @@ from sqlalchemy import (
     exists,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import Session
@@ -39,8 +40,6 @@ from newsletter.delivery.fanout import (
     insert_for,
     is_suppressed,
     may_receive,
-    role_matches,
-    subscription_matches,
 )
 from newsletter.models import (
     Delivery,
@@ -49,7 +48,6 @@ from newsletter.models import (
     MemberStatus,
     Send,
     SendStatus,
-    Subscription,
     Suppression,
     SuppressionReason,
     utcnow,
@@ -150,31 +148,58 @@ def _set_aside(
 
 
 def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
-    """Lock these rows' members and their subscriptions to the send until the transaction ends;
-    returns the ids of the rows still ours (not taken back by the sweep) whose member may still
-    receive the send.
+    """Lock these rows' members until the transaction ends; returns the ids of the rows still
+    ours (not taken back by the sweep) whose member may still receive the send.
 
     Begin the copies while the transaction is open: an unsubscribe, a pause or a change of
-    topics writes those rows, so it waits, and once it has returned no copy it should have
-    stopped is begun (holds.py keeps the transaction short). PostgreSQL re-checks the
-    conditions on the rows it waited for; SQLite has no row locks: there only the check is made.
+    topics writes the member's row (consent.py makes sure of it), so it waits, and once it has
+    returned no copy it should have stopped is begun (holds.py keeps the transaction short).
+
+    Two statements: the member rows are locked first (FOR SHARE, in id order), which waits for
+    any change already under way; the check then reads what is committed by then. Locking the
+    subscription rows too, in the check's join, deadlocked with unsubscribes that delete a
+    subscription before they update the member. SQLite has no row locks: there only the check
+    is made.
     """
     if not claimed:
         return set()
+    members = sorted({c.member_id for c in claimed})
+    session.execute(
+        select(Member.id)
+        .where(Member.id.in_(members))
+        .order_by(Member.id)
+        .with_for_update(read=True)
+    ).all()
     rows = session.execute(
         select(Delivery.id, Delivery.attempts)
         .join(Member, Member.id == Delivery.member_id)
-        .join(Subscription, and_(*subscription_matches(audience)))
         .where(
             Delivery.id.in_([c.id for c in claimed]),
             Delivery.status == DeliveryStatus.SENDING,
             may_receive(),
-            role_matches(audience),
+            in_audience(audience),
         )
-        .with_for_update(read=True, of=[Member, Subscription])
     ).all()
     ours = {(c.id, c.attempts) for c in claimed}
     return {delivery_id for delivery_id, attempts in rows if (delivery_id, attempts) in ours}
+
+
+def renew_claims(session: Session, claimed: Sequence[Claimed], now: datetime) -> int:
+    """The worker holding these rows is alive: move their claim to `now`, so that the recovery
+    sweep does not take them back from a batch slower than SENDING_TIMEOUT_SECONDS (a slow SMTP
+    server, a low rate limit, a loaded machine) and send them a second time."""
+    if not claimed:
+        return 0
+    statement = (
+        update(Delivery)
+        .where(
+            tuple_(Delivery.id, Delivery.attempts).in_([(c.id, c.attempts) for c in claimed]),
+            Delivery.status == DeliveryStatus.SENDING,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount or 0
 
 
 def set_aside(session: Session, claimed: Claimed, audience: Audience) -> dict[DeliveryStatus, int]:

@@ -17,6 +17,7 @@ import redis as redis_client
 from newsletter import db
 from newsletter.config import get_settings
 from tests.conftest import _postgres_copy
+from tests.faults.chaos import Chaos
 from tests.faults.figures import RESULTS
 from tests.faults.smtp import RecordingSmtpServer
 from tests.support.servers import PostgresServer, RedisServer
@@ -73,6 +74,12 @@ def env(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return values
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest) -> Chaos:
+    """This run's fault timing: fixed, or drawn from SOAK_SEED under `make soak`."""
+    return Chaos.for_test(request.node.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,119 +1,134 @@
 """Scenario 5: members unsubscribe with one-click POSTs to a real web server while a send to
-them is running; none of them may be sent the email after their POST has returned."""
+them is running; none of them may have a copy begun after their POST has returned.
+
+The race is made real whatever the machine's speed: the SMTP server starts a leaver's POST
+when the member a few places before them reaches it (their RCPT), and waits until the POST is
+on its way before it goes on. From there the POST races the send over those few members: some
+land before the leaver's turn and stop their email, some after. (Paced by the clock instead,
+the send outran the POSTs on a loaded machine and no unsubscribe raced anything.)
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import select
 
-from newsletter.audience import Audience
 from newsletter.db import session_scope
-from newsletter.delivery.fanout import create_send
-from newsletter.links import unsubscribe_url
-from newsletter.models import Member, SendKind, SendStatus
+from tests.faults.chaos import Chaos
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
-from tests.faults.sends import ledger, publish_breaking, send_status, wait_until_finished
+from tests.faults.one_click import OneClicks, last_weeks_links
+from tests.faults.sends import ledger, publish_breaking, wait_until_finished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
 from tests.integration.test_worker import wait_until_idle
-from tests.support.delivery_data import topic_ids
-from tests.support.worker import celery_worker, wait_for
+from tests.support.worker import celery_worker
 from tests.web.server import uvicorn_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
 MEMBERS = 5000
 EVERY = 10  # one member in ten unsubscribes
-# ...when the send has reached this many members before them. Each SMTP connection holds the
-# next HELD_AT_ONCE members (4 x 50 here): a POST for a member already held waits for their
-# email and finds it sent, so the front must be further away for some to win the race.
-AHEAD = 500
-CLIENTS = 4
-# Four clients POST far slower than the worker sends (one leaver in ten at ~2,000 messages/s
-# is 200 POSTs/s): paced, the send's front stays where the POSTs can race it.
-PACED = {"NEWSLETTER_RATE_LIMIT_PER_SECOND": "400"}
-ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+# A leaver's POST starts when the member this many places before them reaches the server:
+# from "already held with them" to "a batch and a half away".
+AHEAD = (1, 3, 8, 21, 53, 151)  # never a multiple of EVERY: the trigger is no leaver
+CLIENTS = 8
+STARTED_WITHIN = 30.0  # seconds the server waits for a POST to start before it goes on
 
 
-def last_weeks_links(base_url: str) -> dict[str, str]:
-    """Every member's one-click link from last week's funding alert, by address."""
-    with session_scope() as session:
-        funding = topic_ids(session)["funding"]
-        send, _ = create_send(
-            session,
-            kind=SendKind.ALERT,
-            key="alert:last-week",
-            audience=Audience(topic_ids=(funding,)),
-            status=SendStatus.SENT,
-        )
-        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
-    return {
-        email: unsubscribe_url(member_id, send, version).replace("http://localhost:8000", base_url)
-        for member_id, email, version in members
-    }
+class Leavers:
+    """The one-click POSTs, started by the SMTP server as the send reaches them."""
+
+    def __init__(self, chaos: Chaos) -> None:
+        self.chaos = chaos
+        self.members: list[str] = []
+        self.addresses: list[str] = []
+        self.triggers: dict[str, list[str]] = {}
+        self.clicks = OneClicks(CLIENTS)
+        self._fired: set[str] = set()
+
+    def choose(self, members: list[str]) -> None:
+        """One member in EVERY leaves; each leaver's POST waits for the member AHEAD of them."""
+        self.members = members
+        offset = self.chaos.integer("leaver_offset", EVERY - 1, 0, EVERY - 1)
+        self.addresses = members[offset::EVERY]
+        # make test: the distances in turn; the soak: in an order drawn from its seed
+        order = random.Random(self.chaos.integer("ahead_seed", 0, 1, 10**6))
+        for n, position in enumerate(range(offset, len(members), EVERY)):
+            ahead = order.choice(AHEAD) if self.chaos.soaking else AHEAD[n % len(AHEAD)]
+            trigger = members[max(0, position - ahead)]
+            self.triggers.setdefault(trigger, []).append(members[position])
+
+    async def before_rcpt(self, address: str) -> None:
+        """Run by the SMTP server before each RCPT: start the POSTs this member triggers, and
+        go on once they are on their way."""
+        if address not in self.triggers or address in self._fired:
+            return
+        self._fired.add(address)
+        started = [self.clicks.post(leaver) for leaver in self.triggers[address]]
+        deadline = time.monotonic() + STARTED_WITHIN
+        while time.monotonic() < deadline and not all(event.is_set() for event in started):
+            await asyncio.sleep(0.002)
 
 
-@pytest.mark.timeout(300)
-def test_no_email_goes_to_a_member_after_their_one_click_unsubscribe_returned(
-    env: dict[str, str], smtp: RecordingSmtpServer, tmp_path: Path
+@pytest.fixture
+def leavers(chaos: Chaos) -> Leavers:
+    return Leavers(chaos)
+
+
+@pytest.fixture
+def smtp(leavers: Leavers) -> Iterator[RecordingSmtpServer]:
+    server = RecordingSmtpServer(before_rcpt=leavers.before_rcpt)
+    with server:
+        yield server
+
+
+@pytest.mark.timeout(600)
+def test_no_email_is_begun_for_a_member_after_their_one_click_unsubscribe_returned(
+    env: dict[str, str], smtp: RecordingSmtpServer, leavers: Leavers, chaos: Chaos, tmp_path: Path
 ) -> None:
     with session_scope() as session:
-        members = add_crowd(session, MEMBERS, {"funding": "immediate"})
-    leavers = members[EVERY - 1 :: EVERY]
-    returned_at: dict[str, float] = {}
-
+        leavers.choose(add_crowd(session, MEMBERS, {"funding": "immediate"}))
     with (
         uvicorn_server(tmp_path / "uvicorn.log") as base_url,
-        httpx.Client(timeout=60) as client,
         sweeping(),
-        celery_worker({**env, **PACED}, tmp_path / "worker.log"),
+        celery_worker(env, tmp_path / "worker.log"),
     ):
-        links = last_weeks_links(base_url)
-
-        def near(position: int) -> bool:
-            # The front never reaches the last positions when members before them left.
-            finished = send_status(send) != SendStatus.SENDING
-            return finished or len(smtp.accepted) >= position - AHEAD
-
-        def unsubscribe(position: int, address: str) -> None:
-            # Follow the send's front, so that many POSTs race the member's own turn.
-            wait_for(lambda: near(position), 240, "the send stalled", poll=0.02)
-            answer = client.post(
-                links[address], content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK
-            )
-            returned_at[address] = time.time()
-            assert answer.status_code == 200, answer.text
-
+        leavers.clicks.links = last_weeks_links(base_url)
         send = publish_breaking("Pay award confirmed")
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            positions = range(EVERY - 1, MEMBERS, EVERY)  # the leavers' places in the send
-            done = [pool.submit(unsubscribe, i, members[i]) for i in positions]
-            for future in done:
-                future.result()
-        wait_until_finished(send, timeout=240)
+        wait_until_finished(send, timeout=400)
+        leavers.clicks.finish()
         wait_until_idle()
 
-    late = [a for a in smtp.accepted if a.rcpt in returned_at and a.at > returned_at[a.rcpt]]
-    stopped = [a for a in leavers if smtp.copies()[a] == 0]
-    staying = sorted(set(members) - set(leavers))
+    copies = smtp.copies()
+    returned_at = leavers.clicks.returned_at
+    after = [a for a in smtp.accepted if a.rcpt in returned_at and a.at > returned_at[a.rcpt]]
+    late = [a for a in after if a.begun > returned_at[a.rcpt]]
+    stopped = [a for a in leavers.addresses if copies[a] == 0]
+    staying = sorted(set(leavers.members) - set(leavers.addresses))
     figures = report(
         count(
             "5 unsubscribe races",
             staying,
-            smtp.copies(),
+            copies,
             [send],
             smtp.transactions(),
-            note=f"{len(leavers)} one-click POSTs during the send: {len(stopped)} stopped in "
-            f"time, {len(leavers) - len(stopped)} already sent, {len(late)} sent after the POST",
+            note=f"{len(leavers.addresses)} one-click POSTs during the send: {len(stopped)} "
+            f"stopped in time, {len(leavers.addresses) - len(stopped)} already sent or begun "
+            f"({len(after)} of them accepted after the POST returned), {len(late)} begun after",
+            chaos=chaos,
+            latencies=leavers.clicks.took,
         )
     )
     assert late == []
-    assert figures.lost == 0 and figures.duplicated == 0
-    assert ledger(send) == {"sent": MEMBERS - len(stopped), "cancelled": len(stopped)}
+    assert figures.lost == 0 and figures.duplicated <= figures.bound
+    statuses = ledger(send)
+    assert set(statuses) <= {"sent", "cancelled"}
+    assert statuses["sent"] == MEMBERS - len(stopped)
+    assert statuses["cancelled"] == len(stopped)
     assert stopped  # the race was real: some unsubscribes landed before the member's turn

@@ -81,7 +81,8 @@ def test_an_unsubscribe_does_not_wait_for_a_stalled_smtp_transaction(
 ) -> None:
     with session_scope() as session:
         for address in MEMBERS:
-            add_member(session, address, {"funding": "immediate"})
+            # Two topics: the one-click leaves funding only, the member stays active.
+            add_member(session, address, {"funding": "immediate", "npq": "weekly"})
         send_id = fan_out_breaking(session)
         ids = list(session.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
     batch = threading.Thread(target=deliver_batch, args=(send_id, ids))

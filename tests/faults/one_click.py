@@ -1,0 +1,79 @@
+"""Members' one-click unsubscribes (RFC 8058 POSTs to the real web server), timed.
+
+Each POST is made on a pool of client threads; the moment it started and returned and how long
+it took are kept, for the scenarios to compare with what the SMTP server accepted and when.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import select
+
+from newsletter.audience import Audience
+from newsletter.db import session_scope
+from newsletter.delivery.fanout import create_send
+from newsletter.links import unsubscribe_url
+from newsletter.models import Member, SendKind, SendStatus
+from tests.support.delivery_data import topic_ids
+
+ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def last_weeks_links(base_url: str, topic: str = "funding") -> dict[str, str]:
+    """Every member's one-click link from last week's alert about `topic`, by address."""
+    with session_scope() as session:
+        send, _ = create_send(
+            session,
+            kind=SendKind.ALERT,
+            key=f"alert:last-week:{topic}",
+            audience=Audience(topic_ids=(topic_ids(session)[topic],)),
+            status=SendStatus.SENT,
+        )
+        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
+    return {
+        email: unsubscribe_url(member_id, send, version).replace("http://localhost:8000", base_url)
+        for member_id, email, version in members
+    }
+
+
+class OneClicks:
+    """POSTs made in the background; `finish` waits for them and raises any failure."""
+
+    def __init__(self, clients: int) -> None:
+        self.links: dict[str, str] = {}
+        self.started: dict[str, threading.Event] = {}
+        self.returned_at: dict[str, float] = {}
+        self.took: list[float] = []
+        self._pool = ThreadPoolExecutor(clients)
+        self._client = httpx.Client(timeout=60)
+        self._futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def post(self, address: str) -> threading.Event:
+        """Unsubscribe `address` in the background; the event is set when its POST starts."""
+        with self._lock:
+            started = self.started.setdefault(address, threading.Event())
+            self._futures.append(self._pool.submit(self._post, address, started))
+        return started
+
+    def _post(self, address: str, started: threading.Event) -> None:
+        started.set()
+        began = time.monotonic()
+        answer = self._client.post(
+            self.links[address], content=b"List-Unsubscribe=One-Click", headers=ONE_CLICK
+        )
+        took = time.monotonic() - began
+        with self._lock:
+            self.took.append(took)
+            self.returned_at[address] = time.time()
+        assert answer.status_code == 200, f"{address}: {answer.status_code} {answer.text[:300]}"
+
+    def finish(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._client.close()
+        for future in self._futures:
+            future.result()

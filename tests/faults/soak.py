@@ -1,0 +1,191 @@
+"""`make soak`: every fault scenario of tests/faults, N times, with randomised fault timing.
+
+    SOAK_RUNS=30      rounds (default 30); each round runs every scenario once
+    SOAK_SEED=S       the first round's seed (default: drawn, and printed); round i uses S+i
+    SOAK_ONLY=EXPR    only the scenarios a pytest -k expression selects
+
+Each round is one pytest session over tests/faults with SOAK_SEED set: its own PostgreSQL
+cluster and Redis server, and for each scenario a fresh database, Redis database, SMTP server,
+workers and beat. Every scenario draws its fault timing (kill point, refusal pattern, restart
+moment and length...) from the round's seed and its own name (chaos.py), so
+`SOAK_SEED=<a run's seed> SOAK_RUNS=1 SOAK_ONLY=<scenario>` replays that run's faults exactly.
+
+Results: var/soak/<seed>.jsonl (one line per scenario run: figures.Figures) and
+var/soak/<seed>.md, the tables (rewritten after every round, so an interrupted soak still
+reports what it ran). The working files of a round with a failure stay in var/soak/<seed>-<i>/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.faults.figures import RESULTS_VARIABLE, percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "var" / "soak"
+
+
+@dataclass
+class Round:
+    seed: int
+    seconds: float
+    failed: list[str] = field(default_factory=list)
+
+
+def main() -> int:
+    runs = int(os.environ.get("SOAK_RUNS", "30"))
+    seed = int(os.environ.get("SOAK_SEED") or random.randrange(1, 1_000_000))
+    only = os.environ.get("SOAK_ONLY", "")
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = OUT / f"{seed}.jsonl"
+    results.unlink(missing_ok=True)
+    print(f"soak: {runs} rounds of tests/faults, seed {seed} (replay: SOAK_SEED={seed})")
+    rounds: list[Round] = []
+    started = time.time()
+    for index in range(runs):
+        rounds.append(run_round(seed + index, results, only))
+        done = rounds[-1]
+        state = f"FAILED {', '.join(done.failed)}" if done.failed else "passed"
+        print(f"round {index + 1}/{runs} (SOAK_SEED={done.seed}): {done.seconds:.0f} s, {state}")
+        write_report(seed, rounds, results, time.time() - started)
+    print(f"soak: report in {OUT / f'{seed}.md'}")
+    return 1 if any(r.failed for r in rounds) else 0
+
+
+def run_round(seed: int, results: Path, only: str) -> Round:
+    work = OUT / f"{seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    junit = work / "junit.xml"
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "tests/faults",
+        f"--basetemp={work / 'tmp'}",
+        f"--junitxml={junit}",
+        *(["-k", only] if only else []),
+    ]
+    env = {**os.environ, "SOAK_SEED": str(seed), RESULTS_VARIABLE: str(results)}
+    begun = time.monotonic()
+    with open(work / "pytest.log", "wb") as log:
+        subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    done = Round(seed, time.monotonic() - begun, failed_tests(junit))
+    if not done.failed:
+        shutil.rmtree(work, ignore_errors=True)
+    return done
+
+
+def failed_tests(junit: Path) -> list[str]:
+    if not junit.exists():
+        return ["(pytest did not finish)"]
+    failed = []
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(case.get("name", "?"))
+    return failed
+
+
+def load(results: Path) -> list[dict[str, Any]]:
+    if not results.exists():
+        return []
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+
+
+def write_report(seed: int, rounds: list[Round], results: Path, seconds: float) -> None:
+    figures = load(results)
+    lines = [
+        f"Soak of tests/faults: {len(rounds)} rounds, SOAK_SEED={seed} (rounds "
+        f"{seed}-{seed + len(rounds) - 1}), {seconds / 60:.0f} min "
+        f"({seconds / max(1, len(rounds)) / 60:.1f} min a round).",
+        "",
+        *scenario_table(figures),
+        "",
+        *latency_table(figures),
+        *losses(figures),
+        *failures(rounds),
+    ]
+    (OUT / f"{seed}.md").write_text("\n".join(lines) + "\n")
+
+
+def scenario_table(figures: list[dict[str, Any]]) -> list[str]:
+    by_scenario: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in figures:
+        by_scenario[item["scenario"]].append(item)
+    lines = [
+        "| scenario | runs | lost: total | worst | duplicated: total | worst | bound | "
+        "over the bound | attempts (mean) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, items in sorted(by_scenario.items()):
+        over = sum(1 for i in items if i["duplicated"] > i["bound"])
+        bounds = sorted({i["bound"] for i in items})
+        bound = str(bounds[0]) if len(bounds) == 1 else f"{bounds[0]}-{bounds[-1]}"
+        attempts = sum(i["attempts"] for i in items) / len(items)
+        lines.append(
+            f"| {scenario} | {len(items)} | {sum(i['lost'] for i in items)} | "
+            f"{max(i['lost'] for i in items)} | {sum(i['duplicated'] for i in items)} | "
+            f"{max(i['duplicated'] for i in items)} | {bound} | {over} | {attempts:,.0f} |"
+        )
+    return lines
+
+
+def latency_table(figures: list[dict[str, Any]]) -> list[str]:
+    timed = [i for i in figures if i["latencies"]]
+    if not timed:
+        return []
+    by_scenario: dict[str, list[float]] = defaultdict(list)
+    for item in timed:
+        by_scenario[item["scenario"]].extend(item["latencies"])
+    lines = [
+        "One-click unsubscribes, from the POST to its answer (seconds):",
+        "",
+        "| scenario | POSTs | p50 | p99 | max |",
+        "|---|---|---|---|---|",
+    ]
+    for scenario, values in sorted(by_scenario.items()):
+        lines.append(
+            f"| {scenario} | {len(values)} | {percentile(values, 50):.3f} | "
+            f"{percentile(values, 99):.3f} | {max(values):.3f} |"
+        )
+    return [*lines, ""]
+
+
+def losses(figures: list[dict[str, Any]]) -> list[str]:
+    lost = [i for i in figures if i["lost"]]
+    if not lost:
+        return ["No run lost anyone.", ""]
+    lines = ["Runs with a loss (replay with their SOAK_SEED):", ""]
+    for item in lost:
+        lines.append(f"- {item['scenario']}, SOAK_SEED={item['seed']}: lost {item['lost']}")
+        lines.append(f"  ({item['faults']}; {item['note']})")
+        for address, status, attempts, error in item["unsent"]:
+            lines.append(f"  - {address}: {status} after {attempts} attempts: {error}")
+    return [*lines, ""]
+
+
+def failures(rounds: list[Round]) -> list[str]:
+    failed = [r for r in rounds if r.failed]
+    if not failed:
+        return ["Every test of every round passed."]
+    lines = ["Rounds with a failed test (their files are kept in var/soak/<seed>/):", ""]
+    lines += [f"- SOAK_SEED={r.seed}: {', '.join(r.failed)}" for r in failed]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
