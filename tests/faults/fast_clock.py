@@ -6,8 +6,12 @@ moment, and the checks that do the work due "now" are told that moment (`as_of`)
 operator could. Claims, retries and the recovery sweep keep the real clock, so nothing is taken
 from a worker early.
 
-Set in the environment: FAST_CLOCK_FAKE_START (ISO 8601 with offset), FAST_CLOCK_REAL_START
-(a time.time() value, the real moment the fake one corresponds to), FAST_CLOCK_SPEED.
+Set in the environment (processes.clock_env): FAST_CLOCK_FAKE_START (ISO 8601 with offset),
+FAST_CLOCK_REAL_START (a time.time() value, the real moment the fake one corresponds to, or
+"first": when beat first asks the time),
+FAST_CLOCK_SPEED, and FAST_CLOCK_JUMPS ("after:seconds,...": that many real seconds after the
+start, the clock jumps by that many seconds, forward or back, as a wall clock set by hand or a
+wrongly configured change of time would).
 """
 
 from __future__ import annotations
@@ -25,13 +29,34 @@ TIMED_TASKS = {
     "newsletter.run_reminders",
     "newsletter.start_due_sends",
 }
-LOOP_SECONDS = 0.5  # beat looks at its schedule at least this often (real seconds)
+LOOP_SECONDS = 1.0  # beat looks at its schedule at least this often (real seconds)
+
+
+_first_asked: list[float] = []
 
 
 def fake_now() -> datetime:
     start = datetime.fromisoformat(os.environ["FAST_CLOCK_FAKE_START"])
-    elapsed = time.time() - float(os.environ["FAST_CLOCK_REAL_START"])
-    return start + timedelta(seconds=elapsed * float(os.environ["FAST_CLOCK_SPEED"]))
+    elapsed = time.time() - _real_start()
+    moved = sum(seconds for after, seconds in _jumps() if elapsed >= after)
+    return start + timedelta(seconds=elapsed * float(os.environ["FAST_CLOCK_SPEED"]) + moved)
+
+
+def _real_start() -> float:
+    """FAST_CLOCK_REAL_START, or "first" for the moment beat first asks the time: a loaded
+    machine takes seconds to start beat, hours of a fast fake day."""
+    value = os.environ["FAST_CLOCK_REAL_START"]
+    if value != "first":
+        return float(value)
+    if not _first_asked:
+        _first_asked.append(time.time())
+    return _first_asked[0]
+
+
+def _jumps() -> list[tuple[float, float]]:
+    text = os.environ.get("FAST_CLOCK_JUMPS", "")
+    pairs = (item.split(":") for item in text.split(",") if item)
+    return [(float(after), float(seconds)) for after, seconds in pairs]
 
 
 def fake_now_iso() -> str:

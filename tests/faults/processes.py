@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from tests.support.worker import _child, _ready, wait_for
@@ -37,6 +38,23 @@ def kill_hard(process: subprocess.Popen[bytes]) -> list[int]:
     process.wait(timeout=30)
     wait_for(lambda: not any(alive(pid) for pid in pids), 30, "killed processes still alive")
     return pids
+
+
+def clock_env(
+    fake_start: datetime,
+    speed: float,
+    real_start: float | str = "first",
+    jumps: Sequence[tuple[float, float]] = (),
+) -> dict[str, str]:
+    """The environment of a fast-clock beat (fast_clock.py): the fake moment at `real_start`
+    (a time.time() value, or "first": when beat first asks the time), its speed, and jumps of
+    the clock ((real seconds after the start, seconds added), e.g. an hour forward and back)."""
+    return {
+        "FAST_CLOCK_FAKE_START": fake_start.isoformat(),
+        "FAST_CLOCK_REAL_START": str(real_start),
+        "FAST_CLOCK_SPEED": str(speed),
+        "FAST_CLOCK_JUMPS": ",".join(f"{after}:{seconds}" for after, seconds in jumps),
+    }
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from sqlalchemy import select
@@ -9,7 +10,9 @@ from sqlalchemy import select
 from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery.alerts import alert_key
+from newsletter.links import read_unsubscribe_token
 from newsletter.models import Delivery, DeliveryStatus, Member, Priority, Send, SendStatus
+from tests.faults.smtp import RecordingSmtpServer
 from tests.support.delivery_data import add_article
 from tests.support.worker import wait_for
 
@@ -60,3 +63,29 @@ def unsent(send: int) -> list[tuple[str, str, int, str]]:
             .where(Delivery.send_id == send, Delivery.status != DeliveryStatus.SENT)
         )
         return [(email, status.value, attempts, error) for email, status, attempts, error in rows]
+
+
+def send_of(message_data: bytes) -> int:
+    """The send a delivered email belongs to, read from its signed one-click link."""
+    found = re.search(rb"/unsubscribe/([A-Za-z0-9_.\-]+)>", message_data)
+    assert found, "no List-Unsubscribe link"
+    _, send, _ = read_unsubscribe_token(found.group(1).decode())
+    return send
+
+
+def keys_by_send() -> dict[int, str]:
+    with session_scope() as session:
+        return {i: key or str(i) for i, key in session.execute(select(Send.id, Send.key))}
+
+
+def received_by_send(smtp: RecordingSmtpServer) -> Counter[str]:
+    """Copies accepted, counted per "address send-key": one per member and send is owed."""
+    keys = keys_by_send()
+    return Counter(f"{m.rcpt_tos[0]} {keys[send_of(m.data)]}" for m in smtp.messages)
+
+
+def unfinished() -> int:
+    """Sends scheduled or still sending."""
+    waiting = (SendStatus.SCHEDULED, SendStatus.SENDING)
+    with session_scope() as session:
+        return len(session.scalars(select(Send.id).where(Send.status.in_(waiting))).all())

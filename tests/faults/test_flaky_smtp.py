@@ -10,6 +10,7 @@ import pytest
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
+from tests.faults.chaos import Chaos
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
@@ -29,16 +30,18 @@ ATTEMPTS = 10
 
 
 @pytest.fixture
-def smtp() -> Iterator[RecordingSmtpServer]:
-    server = RecordingSmtpServer(script=flaky_script(refuse=REFUSED, drop=DROPPED))
+def smtp(chaos: Chaos) -> Iterator[RecordingSmtpServer]:
+    pattern = chaos.integer("refusal_seed", 8, 1, 10**6)  # which transactions fail, and how
+    server = RecordingSmtpServer(script=flaky_script(REFUSED, DROPPED, seed=pattern))
     with server:
         yield server
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_a_flaky_smtp_server_still_gets_every_member_exactly_one_email(
     env: dict[str, str],
     smtp: RecordingSmtpServer,
+    chaos: Chaos,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -50,8 +53,8 @@ def test_a_flaky_smtp_server_still_gets_every_member_exactly_one_email(
 
     with sweeping(), celery_worker(env, tmp_path / "worker.log", concurrency=2):
         send = publish_breaking("Pay award confirmed")
-        wait_until_finished(send, timeout=240)
-        wait_until_idle()
+        wait_until_finished(send, timeout=600)
+        wait_until_idle(180)
 
     figures = report(
         count(
@@ -61,6 +64,7 @@ def test_a_flaky_smtp_server_still_gets_every_member_exactly_one_email(
             [send],
             smtp.transactions(),
             note=f"{REFUSED:.0%} refused (421+close / 451), {DROPPED:.0%} dropped in DATA",
+            chaos=chaos,
         )
     )
     assert ledger(send) == {"sent": MEMBERS}, unsent(send)[:20]

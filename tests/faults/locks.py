@@ -1,0 +1,39 @@
+"""Stopping a worker's transaction half way, to kill it there: a table locked by the test.
+
+`LOCK TABLE ... IN EXCLUSIVE MODE` lets everyone read the table and makes the next writer
+wait, inside its transaction, with all it did before; `waiting_to_write` sees it waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from newsletter.db import get_engine
+
+
+@contextmanager
+def table_locked(table: str) -> Iterator[None]:
+    """Writes to `table` wait for the length of the block."""
+    with get_engine().connect() as connection:
+        transaction = connection.begin()
+        connection.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            transaction.rollback()
+
+
+def waiting_to_write(table: str) -> bool:
+    """A session of this database is waiting for a lock to insert into `table`."""
+    with get_engine().connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE :insert"
+            ),
+            {"insert": f"INSERT INTO {table} %"},
+        )
+    return bool(waiting)

@@ -1,0 +1,145 @@
+"""Scenario 7: an SMTP server that fails after DATA, under a 5,000-member send.
+
+Once a message is in, the server answers 451 to some (it did not keep them), and to a few it
+answers later than the worker waits (SMTP_TIMEOUT): it kept some of those, and lost others. The
+worker cannot tell which: it tries each again, so a message the server kept is delivered twice.
+That is the bound on duplicates: one per answer that came too late for a kept message.
+
+Meanwhile, whenever the server sits on a message, members next to it in the send unsubscribe
+(one-click POSTs to the real web server): none of them may wait for the SMTP server (ADR 0006).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from tests.faults.chaos import Chaos
+from tests.faults.crowd import add_crowd
+from tests.faults.figures import count, percentile, report
+from tests.faults.one_click import OneClicks, last_weeks_links
+from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
+from tests.faults.smtp import AfterData, RecordingSmtpServer
+from tests.faults.sweeper import sweeping
+from tests.integration.test_worker import wait_until_idle
+from tests.support.worker import celery_worker
+from tests.web.server import uvicorn_server
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
+
+MEMBERS = 5000
+DEFERRED = 0.10  # answered 451 once the message is in
+SLOW = 0.003  # answered after the worker gave up: half kept, half lost (~15 in all)
+TIMEOUT = 2  # NEWSLETTER_SMTP_TIMEOUT here: seconds the worker waits for an answer
+NEIGHBOURS = 3  # members after a message the server sits on who unsubscribe meanwhile
+BOUND_SECONDS = 1.0  # issue 17: an unsubscribe answers within this, SMTP server stalled or not
+
+
+class Faults:
+    """Decides each transaction's fault, and starts the neighbours' unsubscribes."""
+
+    def __init__(self, seed: int, deferred: float, slow: float) -> None:
+        self.chance = random.Random(seed)
+        self.deferred, self.slow = deferred, slow
+        self.members: list[str] = []
+        self.clicks = OneClicks(clients=4)
+        self.leavers: list[str] = []
+
+    def rule(self, recipients: tuple[str, ...]) -> str | None:
+        roll = self.chance.random()
+        if roll < self.deferred:
+            return "defer"
+        if roll >= self.deferred + self.slow:
+            return None
+        self._neighbours_leave(recipients[0])
+        return "slow-taken" if roll < self.deferred + self.slow / 2 else "slow-lost"
+
+    def _neighbours_leave(self, address: str) -> None:
+        if not self.clicks.links or address not in self.members:
+            return
+        position = self.members.index(address)
+        for neighbour in self.members[position + 1 : position + 1 + NEIGHBOURS]:
+            if neighbour not in self.clicks.started:
+                self.leavers.append(neighbour)
+                self.clicks.post(neighbour)
+
+
+@pytest.fixture
+def faults(chaos: Chaos) -> Faults:
+    seed = chaos.integer("fault_seed", 7, 1, 10**6)
+    deferred = chaos.uniform("deferred", DEFERRED, 0.05, 0.2)
+    slow = chaos.uniform("slow", SLOW, 0.002, 0.006)
+    return Faults(seed, deferred, slow)
+
+
+@pytest.fixture
+def smtp(faults: Faults) -> Iterator[RecordingSmtpServer]:
+    server = RecordingSmtpServer(after_data=AfterData(faults.rule, answer_after=TIMEOUT + 1))
+    with server:
+        yield server
+
+
+@pytest.mark.timeout(900)
+def test_a_server_failing_after_data_loses_nobody_and_doubles_only_what_it_kept_too_late(
+    env: dict[str, str],
+    smtp: RecordingSmtpServer,
+    faults: Faults,
+    chaos: Chaos,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = {"NEWSLETTER_SMTP_TIMEOUT": str(TIMEOUT), "NEWSLETTER_RETRY_MAX_ATTEMPTS": "10"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    env = {**env, **settings}
+    with session_scope() as session:
+        faults.members = add_crowd(session, MEMBERS, {"funding": "immediate"})
+
+    with (
+        uvicorn_server(tmp_path / "uvicorn.log") as base_url,
+        sweeping(),
+        celery_worker(env, tmp_path / "worker.log"),
+    ):
+        faults.clicks.links = last_weeks_links(base_url)
+        send = publish_breaking("Pay award confirmed")
+        wait_until_finished(send, timeout=600)
+        faults.clicks.finish()
+        wait_until_idle()
+
+    assert smtp.after_data is not None
+    happened = smtp.after_data.counts
+    staying = [a for a in faults.members if a not in faults.leavers]
+    copies = smtp.copies()
+    figures = report(
+        count(
+            "7 SMTP fails after DATA",
+            staying,
+            copies,
+            [send],
+            smtp.transactions(),
+            note=f"451 after DATA {happened['defer']}, answer after the timeout "
+            f"{happened['slow-taken']} kept + {happened['slow-lost']} lost; "
+            f"{len(faults.leavers)} neighbours unsubscribed meanwhile",
+            bound=happened["slow-taken"],
+            chaos=chaos,
+            latencies=faults.clicks.took,
+        )
+    )
+    assert figures.lost == 0, unsent(send)[:20]
+    assert figures.duplicated <= figures.bound
+    assert all(copies[a] <= 1 for a in faults.leavers)
+    assert set(ledger(send)) <= {"sent", "cancelled"}
+    assert happened["slow-taken"] + happened["slow-lost"] > 0 and faults.leavers
+    # None waited for the SMTP server: each answered long before it would have (TIMEOUT).
+    assert max(faults.clicks.took) < TIMEOUT, sorted(faults.clicks.took)[-5:]
+    print(
+        f"unsubscribes beside a stalled transaction: p99 "
+        f"{percentile(faults.clicks.took, 99):.3f} s, max {max(faults.clicks.took):.3f} s "
+        f"(the bound: {BOUND_SECONDS} s)"
+    )
