@@ -49,9 +49,16 @@ class OneClicks:
         self.returned_at: dict[str, float] = {}
         self.took: list[float] = []
         self._pool = ThreadPoolExecutor(clients)
-        self._client = httpx.Client(timeout=60)
+        # A connection per POST: a kept-alive one that the server closes as idle (after 5 s,
+        # uvicorn's default) just as a POST reuses it is reset, and the POST fails.
+        self._client = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """One GET of an unsubscribe page, so the first POSTs do not time the app's start."""
+        answer = self._client.get(next(iter(self.links.values())))
+        assert answer.status_code == 200, answer.text[:300]
 
     def post(self, address: str) -> threading.Event:
         """Unsubscribe `address` in the background; the event is set when its POST starts."""

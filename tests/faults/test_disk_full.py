@@ -78,20 +78,17 @@ def fill(disk: Path) -> Path:
     with sqlite3.connect(disk / "newsletter.db", timeout=60) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     filler = disk / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 1024 * 1024)
-                out.flush()
-        except OSError:
-            pass  # the disk is full
-    with open(filler, "ab") as out:
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-                out.flush()
-        except OSError:
-            return filler
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        chunk = 1024 * 1024
+        while chunk:
+            try:
+                os.write(descriptor, b"\0" * chunk)
+            except OSError:
+                chunk //= 2  # the disk is full to within this much
+    finally:
+        os.close(descriptor)
+    return filler
 
 
 def sent_without_a_copy(copies: dict[str, int], send: int) -> list[str]:

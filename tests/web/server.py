@@ -15,16 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def uvicorn_server(log_file: Path) -> Iterator[str]:
+def uvicorn_server(
+    log_file: Path,
+    factory: str = "newsletter.web.app:create_app",
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """The app's base URL; settings come from the NEWSLETTER_* environment of the test, with
-    NEWSLETTER_BASE_URL pointing at this server so the links in its emails lead back to it."""
+    NEWSLETTER_BASE_URL pointing at this server so the links in its emails lead back to it.
+    `factory` makes the app (a test may wrap the product's), `env` adds to the environment."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "newsletter.web.app:create_app",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -34,7 +39,7 @@ def uvicorn_server(log_file: Path) -> Iterator[str]:
         "warning",
     ]
     with open(log_file, "wb") as log:
-        env = {**os.environ, "NEWSLETTER_BASE_URL": url}
+        env = {**os.environ, **(env or {}), "NEWSLETTER_BASE_URL": url}
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, timeout=30)
