@@ -26,6 +26,7 @@ so leave one message per connection without its result.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -114,8 +115,8 @@ def _hand_over_share(
             return counts, str(exc)
         autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
         holds = MemberHolds(get_engine())  # one connection for every hold of the share
+        results = result_writer(autocommit, backoff)  # each result commits on its own
         try:
-            results = result_writer(autocommit, backoff)  # each result commits on its own
             lease = _Lease(settings)
             for start in range(0, len(pairs), step):
                 end = min(start + step, len(pairs))
@@ -129,6 +130,13 @@ def _hand_over_share(
                     )
                     counts.update(part_counts)
                     position += handled
+        except BaseException:
+            # The last result may still be on its way: it must reach the ledger, or its
+            # message goes again once the sweep takes the row back.
+            with contextlib.suppress(Exception):
+                _finish(results, backoff, settings)
+            raise
+        else:
             _finish(results, backoff, settings)
         finally:
             connection.close()
@@ -165,24 +173,29 @@ def _hand_over_held(
     counts and how many of `pairs` were dealt with."""
     counts: Counter[DeliveryStatus] = Counter()
     attempts = []
+    aside = []
     handled = 0
-    with holds.holding([claimed for claimed, _ in pairs], audience) as hold:
+    with holds.holding([claimed for claimed, _ in pairs], audience) as ours:
         for claimed, message in pairs:
-            if handled and hold.expired():
+            if handled and ours.expired():
                 break
             handled += 1
-            if claimed.id not in hold.ours:
-                counts.update(ledger.set_aside(hold.session, claimed, audience))
+            if claimed.id not in ours.ids:
+                aside.append(claimed)
                 continue
             [result] = connection.send_batch([message])
             attempt = ledger.Attempt(claimed, result, message.message_id)
             counts[_write(results, attempt, settings)] += 1
             attempts.append(attempt)
-    # After the locks are released: another worker may hold the same member for another send.
+    # After the locks are released: another worker may hold the same member for another send,
+    # and a hold PostgreSQL ended (holds.LOCK_LIMIT_MS) would take its writes with it.
     bounced = ledger.hard_bounces(attempts)
-    if bounced:
+    if bounced or aside:
         with session_scope() as session:
-            ledger.suppress_bounced(session, bounced)
+            for claimed in aside:
+                counts.update(ledger.set_aside(session, claimed, audience))
+            if bounced:
+                ledger.suppress_bounced(session, bounced)
     return counts, handled
 
 

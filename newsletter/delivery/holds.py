@@ -34,16 +34,16 @@ from newsletter.delivery import ledger
 
 HOLD_SECONDS = 0.1
 LOCK_LIMIT_MS = 300
+TAKE_ATTEMPTS = 3
 # 25P03 (the hold ended by LOCK_LIMIT_MS) is an InternalError; a database gone, OperationalError.
 _ENDED = (OperationalError, InterfaceError, InternalError)
 
 
 @dataclass
 class Hold:
-    """One hold: the rows still ours whose members may have their message, and its session."""
+    """One hold: the ids of the rows still ours whose members may have their message."""
 
-    session: Session
-    ours: set[int]
+    ids: set[int]
     started: float = field(default_factory=time.monotonic)
 
     def expired(self) -> bool:
@@ -59,17 +59,11 @@ class MemberHolds:
 
     @contextmanager
     def holding(self, claimed: Sequence[ledger.Claimed], audience: Audience) -> Iterator[Hold]:
-        """Hold these rows' members for the length of the block."""
-        if self._connection is None:
-            self._connection = self._engine.connect()
-        session = Session(bind=self._connection)
-        transaction = session.begin()
+        """Hold these rows' members for the length of the block (which writes nothing with
+        the hold: PostgreSQL may end it, and the writes with it)."""
+        session, transaction, ids = self._take(claimed, audience)
         try:
-            if self._connection.dialect.name == "postgresql":
-                session.execute(
-                    text(f"SET LOCAL idle_in_transaction_session_timeout = {LOCK_LIMIT_MS}")
-                )
-            yield Hold(session, ledger.hold(session, claimed, audience))
+            yield Hold(ids)
         except BaseException:
             self._end(transaction, commit=False)
             raise
@@ -77,6 +71,30 @@ class MemberHolds:
             self._end(transaction, commit=True)
         finally:
             session.close()
+
+    def _take(
+        self, claimed: Sequence[ledger.Claimed], audience: Audience
+    ) -> tuple[Session, SessionTransaction, set[int]]:
+        """Begin the hold; again on a new connection if PostgreSQL ended it already (a thread
+        of a loaded machine that waited too long between the hold's statements)."""
+        for attempt in range(TAKE_ATTEMPTS):
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            session = Session(bind=self._connection)
+            transaction = session.begin()
+            try:
+                if self._connection.dialect.name == "postgresql":
+                    session.execute(
+                        text(f"SET LOCAL idle_in_transaction_session_timeout = {LOCK_LIMIT_MS}")
+                    )
+                return session, transaction, ledger.hold(session, claimed, audience)
+            except _ENDED:
+                self._end(transaction, commit=False)
+                session.close()
+                self._discard()
+                if attempt == TAKE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _end(self, transaction: SessionTransaction, commit: bool) -> None:
         try:
@@ -86,9 +104,8 @@ class MemberHolds:
                 transaction.rollback()
         except _ENDED:
             # PostgreSQL ended the hold (LOCK_LIMIT_MS), or is gone: the locks went with the
-            # connection, and so did any row the hold set aside (it stays `sending` for the
-            # sweep). The next hold takes a new connection; if the database is really gone,
-            # that is where it shows.
+            # connection. The next hold takes a new connection; if the database is really
+            # gone, that is where it shows.
             self._discard()
 
     def _discard(self) -> None:

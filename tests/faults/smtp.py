@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -44,6 +44,7 @@ class AfterData:
         self.rule = rule
         self.answer_after = answer_after
         self.counts: Counter[str] = Counter()
+        self.addresses: dict[str, set[str]] = defaultdict(set)  # fault -> its recipients
 
 
 class _ClosingHandler(_Handler):
@@ -69,6 +70,7 @@ class _ClosingHandler(_Handler):
             return await super().handle_DATA(server, session, envelope)
         assert owner.after_data is not None
         owner.after_data.counts[fault] += 1
+        owner.after_data.addresses[fault].update(envelope.rcpt_tos)
         if fault == "defer":
             return AFTER_DATA_DEFER
         if fault == "slow-taken":
