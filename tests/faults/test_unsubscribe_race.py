@@ -107,7 +107,7 @@ def test_no_email_is_begun_for_a_member_after_their_one_click_unsubscribe_return
         send = publish_breaking("Pay award confirmed")
         wait_until_finished(send, timeout=400)
         leavers.clicks.finish()
-        wait_until_idle()
+        wait_until_idle(180)
 
     copies = smtp.copies()
     returned_at = leavers.clicks.returned_at
