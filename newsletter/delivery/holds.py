@@ -33,7 +33,7 @@ from newsletter.audience import Audience
 from newsletter.delivery import ledger
 
 HOLD_SECONDS = 0.1
-LOCK_LIMIT_MS = 300
+LOCK_LIMIT_MS = 500
 TAKE_ATTEMPTS = 3
 # 25P03 (the hold ended by LOCK_LIMIT_MS) is an InternalError; a database gone, OperationalError.
 _ENDED = (OperationalError, InterfaceError, InternalError)
@@ -75,19 +75,21 @@ class MemberHolds:
     def _take(
         self, claimed: Sequence[ledger.Claimed], audience: Audience
     ) -> tuple[Session, SessionTransaction, set[int]]:
-        """Begin the hold; again on a new connection if PostgreSQL ended it already (a thread
-        of a loaded machine that waited too long between the hold's statements)."""
+        """Begin the hold; again, on a new connection, if the one kept was ended meanwhile."""
         for attempt in range(TAKE_ATTEMPTS):
             if self._connection is None:
                 self._connection = self._engine.connect()
             session = Session(bind=self._connection)
             transaction = session.begin()
             try:
+                ids = ledger.hold(session, claimed, audience)
                 if self._connection.dialect.name == "postgresql":
+                    # Only from here: the limit is for the SMTP transactions, not for a thread
+                    # of a loaded machine that waits its turn between the hold's statements.
                     session.execute(
                         text(f"SET LOCAL idle_in_transaction_session_timeout = {LOCK_LIMIT_MS}")
                     )
-                return session, transaction, ledger.hold(session, claimed, audience)
+                return session, transaction, ids
             except _ENDED:
                 self._end(transaction, commit=False)
                 session.close()

@@ -88,7 +88,7 @@ def postgres_server(durable: bool = False) -> Iterator[PostgresServer]:
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(
             f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root}'\n"
-            "max_connections = 200\n"
+            "max_connections = 200\nlog_lock_waits = on\n"
         )
         if not durable:  # tests need speed, not crash safety
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")

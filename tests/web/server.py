@@ -42,7 +42,7 @@ def uvicorn_server(
         env = {**os.environ, **(env or {}), "NEWSLETTER_BASE_URL": url}
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(port, timeout=30)
+            wait_for_port(port, timeout=120)  # a loaded machine imports the app slowly
             yield url
         finally:
             process.terminate()
