@@ -21,6 +21,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ class Round:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
     runs = int(os.environ.get("SOAK_RUNS", "30"))
     seed = int(os.environ.get("SOAK_SEED") or random.randrange(1, 1_000_000))
     only = os.environ.get("SOAK_ONLY", "")
@@ -83,7 +85,13 @@ def run_round(seed: int, results: Path, only: str) -> Round:
     env = {**os.environ, "SOAK_SEED": str(seed), RESULTS_VARIABLE: str(results)}
     begun = time.monotonic()
     with open(work / "pytest.log", "wb") as log:
-        subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        session = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            session.wait()
+        except BaseException:  # interrupted: let pytest stop its servers and workers first
+            session.send_signal(signal.SIGINT)
+            session.wait(timeout=300)
+            raise
     done = Round(seed, time.monotonic() - begun, failed_tests(junit))
     if not done.failed:
         shutil.rmtree(work, ignore_errors=True)
