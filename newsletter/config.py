@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
 EMBEDDED_BROKER = "embedded"
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
+    # Running it: logs, metrics, liveness, and who is told when something is wrong.
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    METRICS_PORT: int = Field(default=0, ge=0, le=65535)  # worker's and beat's; 0 = none
+    METRICS_DIR: Path | None = None  # prefork pools' metric files; default VAR_DIR/metrics
+    HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
+    WATCH_SECONDS: float = Field(default=60.0, gt=0)
+    ALERT_EMAILS: Annotated[list[str], NoDecode] = Field(default=[])  # comma-separated
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -75,6 +82,13 @@ class Settings(BaseSettings):
             ("redis://", "rediss://", "memory://")
         ):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
+        return value
+
+    @field_validator("ALERT_EMAILS", mode="before")
+    @classmethod
+    def _alert_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("TIMEZONE")
@@ -98,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.METRICS_DIR or self.VAR_DIR / "metrics"
 
     @property
     def secret_key(self) -> str:

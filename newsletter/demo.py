@@ -35,8 +35,8 @@ from newsletter.member_csv import import_members
 from newsletter.models import Deadline, DeadlineKind, Frequency, Send, utcnow
 from newsletter.rendering import write_previews
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+# Package data, so an installed wheel runs the demo too (the repository's samples/ links here).
+SAMPLES = Path(__file__).resolve().parent / "samples"
 BREAKING_SAMPLE = "funding-condition-improvement-grants.md"
 WAIT_SECONDS = 180
 
