@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         return self.DATABASE_URL.startswith("sqlite")
 
     @property
+    def embedded_broker_path(self) -> Path:
+        """The embedded broker's SQLite file (ADR 0004)."""
+        return (self.VAR_DIR / "broker.sqlite").resolve()
+
+    @property
     def metrics_dir(self) -> Path:
         return self.METRICS_DIR or self.VAR_DIR / "metrics"
 

@@ -37,14 +37,10 @@ TASKS_MODULE = "workers.tasks"
 def broker_url(settings: Settings) -> str:
     if settings.BROKER_URL != EMBEDDED_BROKER:
         return settings.BROKER_URL
-    path = embedded_broker_path(settings)
+    path = settings.embedded_broker_path
     url = f"sqla+sqlite:///{path}"
     _prepare_embedded_broker(url, path)
     return url
-
-
-def embedded_broker_path(settings: Settings) -> Path:
-    return (settings.VAR_DIR / "broker.sqlite").resolve()
 
 
 @lru_cache(maxsize=8)

@@ -33,6 +33,7 @@ from newsletter.models import (
     Topic,
     utcnow,
 )
+from newsletter.observability import metrics
 from newsletter.scheduling import days_left
 
 if TYPE_CHECKING:
@@ -57,12 +58,18 @@ def deliver_batch(
 ) -> BatchReport:
     """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing)."""
     settings = settings or get_settings()
+    set_aside: Counter[DeliveryStatus] = Counter()
     with session_scope() as session:
-        claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
+        claimed = ledger.claim(session, send_id, delivery_ids, utcnow(), set_aside)
+        kind = session.scalar(select(Send.kind).where(Send.id == send_id))
     report = BatchReport(claimed=len(claimed))
+    counts = set_aside
     if claimed:
-        counts, report.error = _compose_and_send(send_id, claimed, settings)
-        report.counts = {status.value: n for status, n in counts.items()}
+        handed_over, report.error = _compose_and_send(send_id, claimed, settings)
+        counts = counts + handed_over
+        report.counts = {status.value: n for status, n in handed_over.items()}
+    if kind is not None:
+        metrics.count_emails(kind.value, {status.value: n for status, n in counts.items()})
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report
