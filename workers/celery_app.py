@@ -29,6 +29,7 @@ from celery.schedules import crontab
 from kombu import Connection, Exchange, Queue
 
 from newsletter.config import EMBEDDED_BROKER, Settings, get_settings
+from workers.operations import HeartbeatScheduler, WorkerHeartbeat
 
 QUEUES = ("urgent", "fanout", "send", "schedule")
 TASKS_MODULE = "workers.tasks"
@@ -148,7 +149,9 @@ def make_app(settings: Settings) -> Celery:
         enable_utc=True,
         beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
+        beat_scheduler=HeartbeatScheduler,
     )
+    app.steps["worker"].add(WorkerHeartbeat)
     if embedded:
         app.steps["consumer"].add(FastPolling)
     return app
@@ -172,7 +175,9 @@ def producer() -> Celery:
 
 
 def _pid_dir(settings: Settings) -> Path:
-    return settings.VAR_DIR / "run"
+    from newsletter.observability.heartbeat import run_dir
+
+    return run_dir(settings)
 
 
 @signals.worker_init.connect

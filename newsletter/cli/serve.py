@@ -16,11 +16,21 @@ def serve(
     """Serve the web app until stopped (Ctrl-C)."""
     import uvicorn
 
+    from newsletter.config import get_settings
+    from newsletter.observability import logs, multiproc
+
+    settings = get_settings()
+    # uvicorn's worker processes count requests into files /metrics adds up.
+    multiproc.use_folder(settings, "web")
     try:
         ensure_migrated()
     except NotMigrated as exc:
         # Still start: a container may be up before the migration job has finished.
         warn(str(exc))
+    options = {}
+    log_config = logs.uvicorn_config(settings)
+    if log_config is not None:
+        options["log_config"] = log_config
     uvicorn.run(
         "newsletter.web.app:create_app",
         factory=True,
@@ -29,4 +39,5 @@ def serve(
         workers=workers,
         proxy_headers=True,
         server_header=False,
+        **options,
     )

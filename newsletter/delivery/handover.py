@@ -156,6 +156,12 @@ def _hand_over_held(
                 attempt = ledger.Attempt(claimed, result, message.message_id)
                 attempts.append(attempt)
                 counts[_write(results, attempt, settings)] += 1
+                if result.outcome is not Outcome.SENT:
+                    log.debug(
+                        "not taken: %s",
+                        result.detail,
+                        extra={"delivery_id": claimed.id, "member_id": claimed.member_id},
+                    )
     finally:  # counted once for the lot: a metric write costs ~7 µs
         metrics.count_handovers([a.result.code for a in attempts], took)
     # After the locks are released: another worker may hold the same member for another send.

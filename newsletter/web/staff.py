@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import audit
+from newsletter import audit, incidents
 from newsletter.delivery.progress import delivery_counts, list_sends
-from newsletter.models import Send, SendStatus
+from newsletter.models import Send, SendStatus, utcnow
+from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import admin, charts, dashboard, forms, staff_articles, staff_sends
 from newsletter.web.auth import (
@@ -94,6 +95,8 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "growth": growth,
         "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
         "members": dashboard.member_totals(session),
+        "incidents": incidents.shown(session),
+        "problems": live_problems(session, utcnow(), request.app.state.settings),
     }
     return render(request, "staff/dashboard.html", context)
 

@@ -1,0 +1,50 @@
+"""`newsletter health web|worker|beat`: a liveness check for container healthchecks and probes."""
+
+from __future__ import annotations
+
+import enum
+import urllib.error
+import urllib.request
+
+import typer
+
+from newsletter.cli.common import console, fail
+from newsletter.config import get_settings
+from newsletter.models import ProcessKind
+
+
+class Part(enum.StrEnum):
+    WEB = "web"
+    WORKER = "worker"
+    BEAT = "beat"
+
+
+def health(
+    part: Part = typer.Argument(..., help="What to check: web, worker or beat."),
+    url: str = typer.Option(
+        "http://127.0.0.1:8000/healthz", "--url", help="web: the address to ask."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="worker: this worker only (its node name, or NAME for NAME@HOST)."
+    ),
+) -> None:
+    """Exit 0 if this machine's web app, worker or beat is alive, else 1 with the reason."""
+    if part == Part.WEB:
+        ok, detail = _web(url)
+    else:
+        from newsletter.observability.heartbeat import liveness
+
+        ok, detail = liveness(get_settings(), ProcessKind(part.value), name)
+    if not ok:
+        fail(f"{part.value}: {detail}")
+    console.print(f"{part.value}: {detail}", highlight=False)
+
+
+def _web(url: str) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (an operator's URL)
+            return True, f"{url} answered {response.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"{url} answered {exc.code}"
+    except OSError as exc:
+        return False, f"{url}: {exc}"
