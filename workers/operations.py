@@ -136,8 +136,7 @@ def _watch_forever() -> None:
 
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
-def _log_format(logger: logging.Logger | None = None, **_: object) -> None:
+def _log_format(**_: object) -> None:
     from newsletter.observability import logs
 
-    if logger is not None:
-        logs.apply_format(logger, get_settings())
+    logs.apply_format(get_settings())

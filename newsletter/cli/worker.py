@@ -43,17 +43,16 @@ def worker(
     metrics_port: int | None = metrics_port_option(),
 ) -> None:
     """Run a worker: it sends the queued emails (start one per machine; more scale out)."""
-    from newsletter.observability.heartbeat import node_name
-
     if _use_metrics_port(metrics_port):
         from newsletter.observability import multiproc
 
-        # Before Celery imports the tasks (and with them the metrics): the pool processes it
-        # forks then count into files the worker's metrics port adds up.
+        # Before anything imports the metrics (Celery imports them with the tasks): the pool
+        # processes it forks then count into files the worker's metrics port adds up.
         multiproc.use_folder(get_settings(), "worker")
+    from newsletter.observability.heartbeat import node_name
     from workers.celery_app import app
 
-    argv = ["worker", "--loglevel", loglevel, "--queues", queues]
+    argv = [*_quiet(), "worker", "--loglevel", loglevel, "--queues", queues]
     argv += ["--hostname", node_name(ProcessKind.WORKER, name)]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
@@ -70,4 +69,13 @@ def beat(
     _use_metrics_port(metrics_port)
     from workers.celery_app import app
 
-    app.start(["beat", "--loglevel", loglevel])
+    app.start([*_quiet(), "beat", "--loglevel", loglevel])
+
+
+def _quiet() -> list[str]:
+    """JSON logs: every line on the output is JSON, so no start-up banner."""
+    from newsletter.observability import logs
+
+    settings = get_settings()
+    logs.configure_root(settings)
+    return ["--quiet"] if settings.LOG_FORMAT == "json" else []

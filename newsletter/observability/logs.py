@@ -48,15 +48,31 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def apply_format(logger: logging.Logger, settings: Settings) -> None:
-    """Give the handlers of `logger` the configured format (Celery's loggers, after Celery has
-    set them up)."""
+def configure_root(settings: Settings) -> None:
+    """For a worker or beat in JSON mode: the root logger writes JSON to stderr before Celery
+    starts (Celery then keeps it), and Python's warnings go through it too."""
     if settings.LOG_FORMAT != "json":
         return
-    for handler in logger.handlers:
-        handler.setFormatter(json_formatter())
-        if not any(isinstance(f, ContextFilter) for f in handler.filters):
-            handler.addFilter(ContextFilter())
+    handler = logging.StreamHandler()
+    handler.setFormatter(json_formatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+
+
+def apply_format(settings: Settings) -> None:
+    """Give every handler of every logger the configured format: Celery sets up its own
+    (root, tasks, the pool's) with its plain format, and then says so with a signal."""
+    if settings.LOG_FORMAT != "json":
+        return
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            handler.setFormatter(json_formatter())
+            if not any(isinstance(f, ContextFilter) for f in handler.filters):
+                handler.addFilter(ContextFilter())
 
 
 def uvicorn_config(settings: Settings) -> dict[str, Any] | None:

@@ -109,3 +109,37 @@ def celery_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
     with _child(argv, env, log) as process:
         wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
         yield process
+
+
+@contextmanager
+def newsletter_worker(
+    env: dict[str, str],
+    log: Path,
+    *,
+    name: str | None = None,
+    concurrency: int = 2,
+    metrics_port: int | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`newsletter worker` as an operator starts it (node name, metrics port); yields once
+    it reports ready."""
+    argv = [sys.executable, "-m", "newsletter", "worker", "--concurrency", str(concurrency)]
+    if name:
+        argv += ["--name", name]
+    if metrics_port:
+        argv += ["--metrics-port", str(metrics_port)]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, " ready."), 90, f"worker not ready (log: {log})")
+        yield process
+
+
+@contextmanager
+def newsletter_beat(
+    env: dict[str, str], log: Path, *, metrics_port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`newsletter beat` (with its heartbeat and the watch); yields once it has started."""
+    argv = [sys.executable, "-m", "newsletter", "beat"]
+    if metrics_port:
+        argv += ["--metrics-port", str(metrics_port)]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        yield process
