@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES_TEST := redis-server chromium
+APT_PACKAGES_TEST := redis-server chromium prometheus
 
 .PHONY: demo test lint bench system-packages clean
 
@@ -15,14 +15,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests need, installed only when missing (CI runs as root).
+# Debian packages the tests need, installed only when missing (CI runs as root). prometheus
+# brings promtool, which checks the alert rules in docs/monitoring/ (a 19 MB download); its
+# server is not wanted, so it is stopped if the install started it.
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq -o DPkg::Lock::Timeout=600 $$missing >/dev/null; \
+		case "$$missing" in *prometheus*) invoke-rc.d prometheus stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 demo: $(STAMP)
