@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.cli.common import console, fail, print_json
+from newsletter.cli.common import fail, print_json
 from newsletter.config import ConfigError, get_settings
 
 
@@ -29,5 +29,6 @@ def dkim_record(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     if as_json:
         print_json({"name": record.name, "type": "TXT", "value": record.value})
         return
-    console.print(f"Name:  {record.name}\nType:  TXT\nValue: {record.value}", highlight=False)
-    console.print(f"\nAs a zone file line:\n{record.zone_line()}", highlight=False, soft_wrap=True)
+    # Plain echo: the value is one long line that must be copied whole, never wrapped.
+    typer.echo(f"Name:  {record.name}\nType:  TXT\nValue: {record.value}")
+    typer.echo(f"\nAs a zone file line:\n{record.zone_line()}")
