@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from newsletter.cli.common import warn
@@ -27,7 +29,7 @@ def serve(
     except NotMigrated as exc:
         # Still start: a container may be up before the migration job has finished.
         warn(str(exc))
-    options = {}
+    options: dict[str, Any] = {}
     log_config = logs.uvicorn_config(settings)
     if log_config is not None:
         options["log_config"] = log_config
