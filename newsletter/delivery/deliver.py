@@ -69,7 +69,9 @@ def deliver_batch(
         counts = counts + handed_over
         report.counts = {status.value: n for status, n in handed_over.items()}
     if kind is not None:
-        metrics.count_emails(kind.value, {status.value: n for status, n in counts.items()})
+        outcomes = {status.value: n for status, n in counts.items()}
+        metrics.count_emails(kind.value, outcomes)
+        log.info("batch of %d: %s", len(delivery_ids), outcomes, extra={"send_id": send_id})
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report

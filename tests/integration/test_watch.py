@@ -4,6 +4,7 @@ The checks themselves run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,7 @@ def test_a_stuck_send_emails_the_admin_once_and_shows_on_the_dashboard(
             "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "60",
             "NEWSLETTER_WATCH_SECONDS": "0.5",
             "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+            "NEWSLETTER_LOG_FORMAT": "json",
             **smtp.env(),
         }
         for name, value in env.items():
@@ -86,6 +88,8 @@ def test_a_stuck_send_emails_the_admin_once_and_shows_on_the_dashboard(
             wait_for(lambda: log.read_text().count("watch: ") >= passes + 6, 60, "watch stopped")
         emails = [(m.rcpt_tos, m.parsed()["Subject"]) for m in smtp.messages]
 
+    records = [json.loads(line) for line in log.read_text().splitlines() if line]  # all JSON
+    assert any(r["logger"] == "workers.operations" for r in records)
     about_the_send = [email for email in emails if "is stuck" in email[1]]
     assert about_the_send == [
         (("admin@example.org",), f"Needs attention: alert send {send_id} “Pay award” is stuck")

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from newsletter import db, dispatch
 from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.models import Priority
+from newsletter.models import Priority, Send
 from tests.conftest import _postgres_copy
 from tests.support.delivery_data import add_article, add_member
 from tests.support.servers import PostgresServer, RedisServer, free_port
@@ -60,13 +61,20 @@ def status() -> dict:  # type: ignore[type-arg]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def publish_breaking() -> None:
+def publish_breaking() -> int:
+    """Three funding subscribers and a breaking article for them; returns the article's id."""
     with session_scope() as session:
         for address in ("ann@example.com", "bob@example.com", "cat@example.com"):
             add_member(session, address, {"funding": "immediate"})
         article = add_article(session, "Pay award", ["funding"], priority=Priority.BREAKING)
         article_id = article.id
     dispatch.article_published(article_id)
+    return article_id
+
+
+def send_of(article_id: int) -> int | None:
+    with session_scope() as session:
+        return session.scalar(select(Send.id).where(Send.key == f"alert:article:{article_id}"))
 
 
 def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
@@ -79,13 +87,14 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
             "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'newsletter.db'}",
             "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
             "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+            "NEWSLETTER_LOG_FORMAT": "json",
             **smtp.env(),
         },
     )
     port = free_port()
     with newsletter_worker(env, tmp_path / "worker.log", metrics_port=port) as worker:
         before = scrape(port)
-        publish_breaking()
+        article_id = publish_breaking()
         smtp.wait_for(2)  # ann and cat; bob was deferred (451) and waits for his retry
         sent = 'newsletter_emails_total{kind="alert",outcome="sent"}'
         wait_for(lambda: scrape(port).get(sent) == 2.0, 60, "sends not counted")
@@ -94,6 +103,12 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
         folder = tmp_path / "var" / "metrics" / f"worker-{worker.pid}"
         assert list(folder.glob("counter_*.db")), "pool processes count into their own files"
     assert not folder.exists(), "the worker's metric files outlive it"
+    lines = (tmp_path / "worker.log").read_text().splitlines()
+    # Every line is a JSON object, but the notice Celery itself prints on shutdown.
+    records = [json.loads(line) for line in lines if line and "Warm shutdown" not in line]
+    batches = [r for r in records if r["message"].startswith("batch of")]
+    assert batches and {r["send_id"] for r in batches} == {send_of(article_id)}
+    assert {r["logger"] for r in batches} == {"newsletter.delivery.deliver"}
 
     assert sent not in before
     assert after['newsletter_emails_total{kind="alert",outcome="deferred"}'] == 1.0
