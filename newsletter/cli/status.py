@@ -12,14 +12,19 @@ from newsletter.config import get_settings
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Show workers, beat, queues, sends in progress, the last digests and what is wrong."""
+    """Show workers, beat, queues, sends in progress, the last digests and what is wrong.
+
+    Exits 1 when something needs attention (the `problems` it lists), for scripts.
+    """
     from newsletter.observability.status import gather
 
     report = gather(get_settings())
     if as_json:
         print_json(report)
-        return
-    _print(report)
+    else:
+        _print(report)
+    if report["problems"]:
+        raise typer.Exit(1)
 
 
 def _yes(value: bool) -> str:
