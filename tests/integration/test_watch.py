@@ -36,7 +36,7 @@ from newsletter.staff import create_staff
 from newsletter.web.app import create_app
 from tests.support.delivery_data import add_article, add_member
 from tests.support.smtp_server import SmtpTestServer
-from tests.support.worker import newsletter_beat, wait_for
+from tests.support.worker import newsletter_beat, use_env, wait_for
 from tests.web.conftest import PASSWORD, signed_in
 from tests.web.helpers import csrf_of
 
@@ -64,18 +64,18 @@ def test_a_stuck_send_emails_the_admin_once_and_shows_on_the_dashboard(
 ) -> None:
     shutil.copy(sqlite_template, tmp_path / "newsletter.db")
     with SmtpTestServer() as smtp:
-        env = {
-            "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'newsletter.db'}",
-            "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
-            "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "60",
-            "NEWSLETTER_WATCH_SECONDS": "0.5",
-            "NEWSLETTER_HEARTBEAT_SECONDS": "1",
-            "NEWSLETTER_LOG_FORMAT": "json",
-            **smtp.env(),
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        env = use_env(
+            monkeypatch,
+            {
+                "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'newsletter.db'}",
+                "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
+                "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "60",
+                "NEWSLETTER_WATCH_SECONDS": "0.5",
+                "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+                "NEWSLETTER_LOG_FORMAT": "json",
+                **smtp.env(),
+            },
+        )
         with session_scope() as session:
             create_staff(session, "admin@example.org", PASSWORD, StaffRole.ADMIN, actor="test")
         send_id = stuck_send(datetime.now(UTC) - timedelta(minutes=5))

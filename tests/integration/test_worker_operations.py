@@ -17,14 +17,13 @@ from typer.testing import CliRunner
 
 from newsletter import db, dispatch
 from newsletter.cli import app
-from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Priority, Send
 from tests.conftest import _postgres_copy
 from tests.support.delivery_data import add_article, add_member
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.smtp_server import SmtpTestServer
-from tests.support.worker import newsletter_beat, newsletter_worker, wait_for
+from tests.support.worker import newsletter_beat, newsletter_worker, use_env, wait_for
 
 HOST = socket.gethostname()
 
@@ -33,14 +32,6 @@ HOST = socket.gethostname()
 def smtp() -> Iterator[SmtpTestServer]:
     with SmtpTestServer(defer={"bob@example.com": 1}) as server:
         yield server
-
-
-def use(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str, str]:
-    """Settings shared by this process and the processes it starts."""
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    return values
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -82,7 +73,7 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
     sqlite_template: Path, smtp: SmtpTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copy(sqlite_template, tmp_path / "newsletter.db")
-    env = use(
+    env = use_env(
         monkeypatch,
         {
             "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'newsletter.db'}",
@@ -142,7 +133,7 @@ def test_status_on_redis_names_two_workers_and_beat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = _postgres_copy(postgres, postgres_template)
-    env = use(
+    env = use_env(
         monkeypatch,
         {
             "NEWSLETTER_DATABASE_URL": url,

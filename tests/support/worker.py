@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "urgent,fanout,send,schedule"
 
@@ -25,6 +27,16 @@ def child_env(overrides: dict[str, str]) -> dict[str, str]:
     env.update(overrides)
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str, str]:
+    """Settings for this process and, passed on as `env`, for the processes it starts."""
+    from newsletter.config import get_settings
+
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return values
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.2) -> None:
