@@ -17,6 +17,9 @@ from newsletter.config import EMBEDDED_BROKER, get_settings
 from newsletter.db import session_scope
 from newsletter.models import Send, SendKind
 
+# The task queues: urgent (alert batches), fanout, send (other batches), schedule (beat's checks).
+QUEUES = ("urgent", "fanout", "send", "schedule")
+
 _inline: ContextVar[bool] = ContextVar("newsletter_dispatch_inline", default=False)
 
 

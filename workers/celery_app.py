@@ -29,9 +29,9 @@ from celery.schedules import crontab
 from kombu import Connection, Exchange, Queue
 
 from newsletter.config import EMBEDDED_BROKER, Settings, get_settings
+from newsletter.dispatch import QUEUES
 from workers.operations import HeartbeatScheduler, WorkerHeartbeat
 
-QUEUES = ("urgent", "fanout", "send", "schedule")
 TASKS_MODULE = "workers.tasks"
 
 

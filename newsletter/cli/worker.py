@@ -7,9 +7,10 @@ import os
 import typer
 
 from newsletter.config import EMBEDDED_BROKER, ENV_PREFIX, get_settings
+from newsletter.dispatch import QUEUES
 from newsletter.models import ProcessKind
 
-ALL_QUEUES = "urgent,fanout,send,schedule"
+ALL_QUEUES = ",".join(QUEUES)
 
 
 def metrics_port_option() -> int | None:

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from newsletter.config import EMBEDDED_BROKER, Settings
+from newsletter.dispatch import QUEUES
 
-QUEUES = ("urgent", "fanout", "send", "schedule")  # as workers/celery_app.py declares them
 TIMEOUT_SECONDS = 3.0
 
 
