@@ -23,7 +23,13 @@ from tests.conftest import _postgres_copy
 from tests.support.delivery_data import add_article, add_member
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.smtp_server import SmtpTestServer
-from tests.support.worker import newsletter_beat, newsletter_worker, use_env, wait_for
+from tests.support.worker import (
+    newsletter_beat,
+    newsletter_worker,
+    side_by_side,
+    use_env,
+    wait_for,
+)
 
 HOST = socket.gethostname()
 
@@ -142,7 +148,7 @@ def test_status_on_redis_names_two_workers_and_beat(
             **smtp.env(),
         },
     )
-    with (
+    with side_by_side(
         newsletter_worker(env, tmp_path / "alpha.log", name="alpha", concurrency=1),
         newsletter_worker(env, tmp_path / "beta.log", name="beta", concurrency=1),
         newsletter_beat({**env, "NEWSLETTER_VAR_DIR": str(tmp_path / "beat")}, tmp_path / "b.log"),

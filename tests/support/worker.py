@@ -12,12 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 ALL_QUEUES = "urgent,fanout,send,schedule"
 
 
@@ -155,3 +158,22 @@ def newsletter_beat(
     with _child(argv, env, log) as process:
         wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
         yield process
+
+
+@contextmanager
+def side_by_side(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
+    """Enter several of the context managers above at once (each waits for its process to be
+    ready, which takes seconds), and leave them all at the end."""
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(managers)) as pool:
+            futures = [pool.submit(manager.__enter__) for manager in managers]
+        entered, failures = [], []
+        for manager, future in zip(managers, futures, strict=True):
+            if future.exception() is None:
+                stack.push(manager.__exit__)
+                entered.append(future.result())
+            else:
+                failures.append(future.exception())
+        if failures:
+            raise failures[0]  # type: ignore[misc]
+        yield entered
