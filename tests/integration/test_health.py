@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from newsletter import db
+from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.web.app import create_app
 from tests.support.servers import PostgresServer, RedisServer, free_port, postgres_server
@@ -111,9 +113,13 @@ def test_serve_logs_json_lines_and_counts_requests(
         for _ in range(6):  # spread over both uvicorn worker processes
             _get(f"{base}/staff/login")
         metrics = _get(f"{base}/metrics")
+        up = CliRunner().invoke(app, ["health", "web", "--url", f"{base}/healthz"])
     finally:
         process.terminate()
         process.wait(timeout=30)
+    assert up.exit_code == 0 and "answered 200" in up.stdout
+    down = CliRunner().invoke(app, ["health", "web", "--url", f"{base}/healthz"])
+    assert down.exit_code == 1 and "web:" in down.stderr
     login = 'newsletter_http_requests_total{method="GET",route="/staff/login",status="200"} 6.0'
     assert login in metrics
     assert 'newsletter_http_request_seconds_count{route="/staff/login"} 6.0' in metrics

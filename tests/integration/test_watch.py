@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from newsletter import incidents, watch
+from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, ledger
@@ -71,7 +73,7 @@ def test_a_stuck_send_emails_the_admin_once_and_shows_on_the_dashboard(
                 "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
                 "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "60",
                 "NEWSLETTER_WATCH_SECONDS": "0.5",
-                "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+                "NEWSLETTER_HEARTBEAT_SECONDS": "2",
                 "NEWSLETTER_LOG_FORMAT": "json",
                 **smtp.env(),
             },
@@ -86,10 +88,12 @@ def test_a_stuck_send_emails_the_admin_once_and_shows_on_the_dashboard(
             passes = log.read_text().count("watch: ")
             # Many more passes find it again; none tells anyone again.
             wait_for(lambda: log.read_text().count("watch: ") >= passes + 6, 60, "watch stopped")
+            beat_alive = CliRunner().invoke(app, ["health", "beat"])
         emails = [(m.rcpt_tos, m.parsed()["Subject"]) for m in smtp.messages]
 
     records = [json.loads(line) for line in log.read_text().splitlines() if line]  # all JSON
     assert any(r["logger"] == "workers.operations" for r in records)
+    assert beat_alive.exit_code == 0, beat_alive.output
     about_the_send = [email for email in emails if "is stuck" in email[1]]
     assert about_the_send == [
         (("admin@example.org",), f"Needs attention: alert send {send_id} “Pay award” is stuck")

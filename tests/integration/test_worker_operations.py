@@ -84,7 +84,7 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
         {
             "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'newsletter.db'}",
             "NEWSLETTER_VAR_DIR": str(tmp_path / "var"),
-            "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+            "NEWSLETTER_HEARTBEAT_SECONDS": "2",
             "NEWSLETTER_LOG_FORMAT": "json",
             **smtp.env(),
         },
@@ -98,9 +98,13 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
         wait_for(lambda: scrape(port).get(sent) == 2.0, 60, "sends not counted")
         after = scrape(port)
         report = status()
+        alive = CliRunner().invoke(app, ["health", "worker"])
         folder = tmp_path / "var" / "metrics" / f"worker-{worker.pid}"
         assert list(folder.glob("counter_*.db")), "pool processes count into their own files"
     assert not folder.exists(), "the worker's metric files outlive it"
+    assert alive.exit_code == 0 and f"worker@{HOST}-{worker.pid}" in alive.stdout
+    gone = CliRunner().invoke(app, ["health", "worker"])
+    assert gone.exit_code == 1 and "no worker heartbeat" in gone.stderr
     lines = (tmp_path / "worker.log").read_text().splitlines()
     # Every line is a JSON object, but the notice Celery itself prints on shutdown.
     records = [json.loads(line) for line in lines if line and "Warm shutdown" not in line]
@@ -144,7 +148,7 @@ def test_status_on_redis_names_two_workers_and_beat(
         {
             "NEWSLETTER_DATABASE_URL": url,
             "NEWSLETTER_BROKER_URL": redis.url,
-            "NEWSLETTER_HEARTBEAT_SECONDS": "1",
+            "NEWSLETTER_HEARTBEAT_SECONDS": "2",
             **smtp.env(),
         },
     )
