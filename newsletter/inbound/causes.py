@@ -123,7 +123,7 @@ SPAM_OR_REPUTATION = _phrases(
     r"your (ip|server|domain|network|mail server|sending)",
     r"(ip|sender) address .{0,60}(rejected|refused|denied|not allowed|banned)",
     r"\bbanned",
-    r"https?://\S*(spam|block|bl\.|postmaster|sendersupport|support\.google|help\.yahoo)",
+    r"https?://\S*(spam|block|blacklist|sendersupport)",
 )
 DISABLED = _phrases(
     r"\b(account|mailbox|user|address|recipient) (has been |is |was )?(temporarily )?(disabled|suspended|deactivated|inactive|locked|frozen|blocked)",

@@ -363,6 +363,7 @@ def _bounce(
     if not original_id:
         match = MESSAGE_ID.search(report.full_text(message))
         original_id = match.group(1) if match and match.group(1) != base["message_id"] else ""
+    token = UNSUBSCRIBE_IN_URL.search(_text_of(returned)) if returned is not None else None
     first = failures[0]
     return Classification(
         first.kind,
@@ -370,6 +371,7 @@ def _bounce(
         failures=tuple(failures),
         verp_seen=seen,
         original_message_id=original_id[:300],
+        unsubscribe_token=token.group(1) if token else "",
         **base,  # type: ignore[arg-type]
     )
 
