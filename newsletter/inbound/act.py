@@ -206,25 +206,30 @@ def _record(
         position=position,
         source=incoming.source,
         kind=kind,
-        cause=failure.cause.value if failure else classified.feedback_type[:40],
-        email=email[:320],
-        domain=email.rpartition("@")[2][:255] if "@" in email else "",
+        cause=_text(failure.cause.value if failure else classified.feedback_type, 40),
+        email=_text(email, 320),
+        domain=_text(email.rpartition("@")[2], 255) if "@" in email else "",
         member_id=whom.member.id if whom.member else None,
         send_id=whom.send.id if whom.send else None,
         delivery_id=whom.delivery.id if whom.delivery else None,
-        status=failure.status[:20] if failure else "",
-        report_action=failure.report_action[:20] if failure else "",
-        diagnostic=failure.diagnostic[:4000] if failure else "",
-        reason=reason[:2000],
+        status=_text(failure.status, 20) if failure else "",
+        report_action=_text(failure.report_action, 20) if failure else "",
+        diagnostic=_text(failure.diagnostic, 4000) if failure else "",
+        reason=_text(reason, 2000),
         action="",
-        sender=classified.sender[:320],
-        subject=classified.subject[:500],
-        evidence=incoming.evidence,
+        sender=_text(classified.sender, 320),
+        subject=_text(classified.subject, 500),
+        evidence=_text(incoming.evidence, len(incoming.evidence)),
         created_at=now,
     )
     session.add(event)
     session.flush()
     return event
+
+
+def _text(value: str, limit: int) -> str:
+    """Text a database column takes: no NUL (PostgreSQL refuses it), within the limit."""
+    return value.replace("\x00", "\ufffd")[:limit]
 
 
 # --- what it changes -----------------------------------------------------------------------
