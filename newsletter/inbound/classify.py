@@ -181,7 +181,8 @@ def _unreadable(message: Message) -> str:
         status = [i for i, k in enumerate(kinds) if k in report.REPORT_PARTS]
         if not status or status[-1] == len(kinds) - 1:
             return "truncated or malformed MIME (a multipart without its closing boundary)"
-    if message.is_multipart() and not message.get_payload():
+    declared_multipart = report.content_type(message).startswith("multipart/")
+    if declared_multipart and (not message.is_multipart() or not message.get_payload()):
         return "truncated or malformed MIME (a multipart with no parts)"
     return ""
 
