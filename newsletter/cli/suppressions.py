@@ -7,7 +7,9 @@ from rich.table import Table
 
 from newsletter.cli.common import console, open_session, print_json
 
-app = typer.Typer(help="The suppression list: addresses never emailed, and why.", no_args_is_help=True)
+app = typer.Typer(
+    help="The suppression list: addresses never emailed, and why.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -25,5 +27,6 @@ def list_(
         return
     table = Table("email", "reason", "evidence", "added")
     for row in rows:
-        table.add_row(row["email"], row["reason"], row["evidence"][:100], row["created_at"][:19])
+        email, reason, evidence = str(row["email"]), str(row["reason"]), str(row["evidence"])
+        table.add_row(email, reason, evidence[:100], str(row["created_at"])[:19])
     console.print(table)

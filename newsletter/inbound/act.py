@@ -69,7 +69,9 @@ class Whom:
 
 
 def already_processed(session: Session, key: str) -> bool:
-    return session.scalar(select(InboundEvent.id).where(InboundEvent.message_key == key)) is not None
+    return (
+        session.scalar(select(InboundEvent.id).where(InboundEvent.message_key == key)) is not None
+    )
 
 
 def apply(
@@ -104,9 +106,7 @@ def apply(
 # --- whom it is about ----------------------------------------------------------------------
 
 
-def _from_tokens(
-    session: Session, classified: Classification, addresses: Addresses
-) -> Whom | None:
+def _from_tokens(session: Session, classified: Classification, addresses: Addresses) -> Whom | None:
     """The member (and send) a signed token names; None when the message carries none."""
     if classified.verp_token:
         try:
@@ -116,17 +116,15 @@ def _from_tokens(
         return _delivery_whom(session, send_id, member_id, "return path")
     if classified.unsubscribe_token:
         try:
-            member_id, send_id, version = links.read_unsubscribe_token(
-                classified.unsubscribe_token
-            )
+            member_id, send_id, version = links.read_unsubscribe_token(classified.unsubscribe_token)
         except links.BadLink:
             if classified.kind == InboundKind.UNSUBSCRIBE:
                 return Whom(problem="the unsubscribe token is forged or damaged")
             return None  # a returned message's link proves nothing: go by the address
         whom = _delivery_whom(session, send_id, member_id, "unsubscribe link")
-        if classified.kind == InboundKind.UNSUBSCRIBE and whom.member is not None:
-            if whom.member.token_version != version:
-                return Whom(problem="the unsubscribe link was revoked (links were renewed)")
+        revoked = whom.member is not None and whom.member.token_version != version
+        if classified.kind == InboundKind.UNSUBSCRIBE and revoked:
+            return Whom(problem="the unsubscribe link was revoked (links were renewed)")
         return whom
     return None
 
@@ -145,9 +143,7 @@ def _delivery_whom(session: Session, send_id: int, member_id: int, how: str) -> 
     return Whom(member, session.get(Send, send_id), delivery, how=how)
 
 
-def _from_address(
-    session: Session, classified: Classification, failure: Failure | None
-) -> Whom:
+def _from_address(session: Session, classified: Classification, failure: Failure | None) -> Whom:
     """No token: the member whose address the report names."""
     candidates = (
         [failure.original_recipient, failure.recipient]
@@ -235,7 +231,9 @@ def _text(value: str, limit: int) -> str:
 # --- what it changes -----------------------------------------------------------------------
 
 
-def _act(session: Session, event: InboundEvent, whom: Whom, settings: Settings, now: datetime) -> str:
+def _act(
+    session: Session, event: InboundEvent, whom: Whom, settings: Settings, now: datetime
+) -> str:
     member = whom.member
     if event.kind == InboundKind.UNKNOWN:
         return "kept for a person to read"
@@ -244,7 +242,9 @@ def _act(session: Session, event: InboundEvent, whom: Whom, settings: Settings, 
     if member is None:
         return "nothing: no member to act on"
     if event.kind == InboundKind.HARD_BOUNCE:
-        return _suppress(session, member, event, SuppressionReason.HARD_BOUNCE, ConsentSource.BOUNCE)
+        return _suppress(
+            session, member, event, SuppressionReason.HARD_BOUNCE, ConsentSource.BOUNCE
+        )
     if event.kind == InboundKind.SOFT_BOUNCE:
         return _soft(session, member, event, whom, settings, now)
     if event.kind == InboundKind.COMPLAINT:
@@ -284,7 +284,12 @@ def _suppress(
 
 
 def _soft(
-    session: Session, member: Member, event: InboundEvent, whom: Whom, settings: Settings, now: datetime
+    session: Session,
+    member: Member,
+    event: InboundEvent,
+    whom: Whom,
+    settings: Settings,
+    now: datetime,
 ) -> str:
     cause = Cause(event.cause) if event.cause in Cause._value2member_map_ else Cause.OTHER
     if cause == Cause.POLICY:
@@ -296,7 +301,9 @@ def _soft(
     score = soft_score(session, member.id, whom, settings, now)
     limit, days = settings.SOFT_BOUNCE_LIMIT, settings.SOFT_BOUNCE_DAYS
     if score >= limit:
-        why = f"{score} soft bounces on different days within {days} days (last: {event.diagnostic})"
+        why = (
+            f"{score} soft bounces on different days within {days} days (last: {event.diagnostic})"
+        )
         return _suppress(
             session, member, event, SuppressionReason.SOFT_BOUNCE, ConsentSource.BOUNCE, why
         )

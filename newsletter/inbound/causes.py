@@ -59,7 +59,8 @@ MAILBOX_FULL = _phrases(
     r"full mailbox",
     r"inbox is full",
     r"mail ?box.{0,20}(exceeded|over).{0,20}(quota|limit|size)",
-    r"(over|exceed(ed|s)?( the)?|reached( the)?|exhausted( its)?) (the )?(storage |mail |disk |mailbox |size )?(quota|storage limit)",
+    r"(over|exceed(ed|s)?( the)?|reached( the)?|exhausted( its)?) "
+    r"(the )?(storage |mail |disk |mailbox |size )?(quota|storage limit)",
     r"over ?quota",
     r"quota (exceeded|exceed|full|violation)",
     r"user is over( the)? quota",
@@ -82,7 +83,8 @@ SPAM_OR_REPUTATION = _phrases(
     r"black ?list",
     r"deny ?list",
     r"\bblocked (using|by|because|for|due)",
-    r"\b(ip|address|host|sender|domain|message|mail|connection|client)( \S+)? (is |was |has been |have been )?blocked",
+    r"\b(ip|address|host|sender|domain|message|mail|connection|client)( \S+)? "
+    r"(is |was |has been |have been )?blocked",
     r"\bdnsbl",
     r"\brbl\b",
     r"spamhaus",
@@ -126,7 +128,8 @@ SPAM_OR_REPUTATION = _phrases(
     r"https?://\S*(spam|block|blacklist|sendersupport)",
 )
 DISABLED = _phrases(
-    r"\b(account|mailbox|user|address|recipient) (has been |is |was )?(temporarily )?(disabled|suspended|deactivated|inactive|locked|frozen|blocked)",
+    r"\b(account|mailbox|user|address|recipient) (has been |is |was )?(temporarily )?"
+    r"(disabled|suspended|deactivated|inactive|locked|frozen|blocked)",
     r"(disabled|suspended|deactivated|inactive|locked|frozen) (account|mailbox|user)",
     r"\bis (disabled|suspended|deactivated|inactive)",
     r"account (is )?(not active|not in use|expired)",
@@ -137,9 +140,14 @@ DISABLED = _phrases(
     r"\binactive\b",
 )
 USER_UNKNOWN = _phrases(
-    r"\buser( name| account)? (is )?(unknown|not known|not found|invalid|doesn'?t exist|does not exist|not exist)",
+    r"\buser( name| account)? (is )?"
+    r"(unknown|not known|not found|invalid|doesn'?t exist|does not exist|not exist)",
     r"\bunknown (user|recipient|mailbox|address|local[ -]?part|alias|e-?mail address|account)",
-    r"(recipient|addressee|mailbox|address|account|e-?mail address|email account|mail account|user|alias|local[ -]?part)( name)?( \S+){0,3} (is |was )?(unknown|not found|not exist|does not exist|doesn'?t exist|did not exist|non-?existent|no longer exists|not valid|invalid|not listed|could not be found|couldn'?t be found|was not found|wasn'?t found|rejected: user unknown)",
+    r"(recipient|addressee|mailbox|address|account|e-?mail address|email account|mail account"
+    r"|user|alias|local[ -]?part)( name)?( \S+){0,3} (is |was )?"
+    r"(unknown|not found|not exist|does not exist|doesn'?t exist|did not exist|non-?existent"
+    r"|no longer exists|not valid|invalid|not listed|could not be found|couldn'?t be found"
+    r"|was not found|wasn'?t found|rejected: user unknown)",
     r"\bno such (user|mailbox|recipient|address|person|account|local user|e-?mail|user here|alias)",
     r"\bno (mailbox|user|account|recipient) (here )?(by that name|found|with|exists|for)",
     r"\binvalid (recipient|mailbox|address|user|e-?mail address|account)",
@@ -167,13 +175,15 @@ USER_UNKNOWN = _phrases(
     r"\baddress not present in directory",
     r"\bdisconnected (account|user)",
     r"\bdeleted (account|user|mailbox)",
-    r"(account|mailbox|user) (has been |was )?(deleted|removed|closed|terminated|cancel+ed|discontinued)",
+    r"(account|mailbox|user) (has been |was )?"
+    r"(deleted|removed|closed|terminated|cancel+ed|discontinued)",
     r"\bunknown in (virtual|local|relay) (alias|mailbox|recipient)",
 )
 DOMAIN_UNKNOWN = _phrases(
     r"host (or domain name )?(not found|unknown)",
     r"\bunknown host",
-    r"domain (name )?(not found|does not exist|doesn'?t exist|unknown|is not valid|not valid|invalid)",
+    r"domain (name )?"
+    r"(not found|does not exist|doesn'?t exist|unknown|is not valid|not valid|invalid)",
     r"\bno such (domain|host)",
     r"\bunknown domain",
     r"\bnxdomain",

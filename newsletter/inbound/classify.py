@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email import errors
 from email.message import Message
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 from newsletter.inbound import report
 from newsletter.inbound.causes import Cause, Verdict, judge
@@ -52,7 +53,8 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"r[ée]ponse|risposta)\]?|out of (the )?office|ooo\b|away from|on (annual )?leave|"
     r"on holiday|on vacation|vacation|abwesen|absence|abwesenheit|r[ée]ponse automatique|"
     r"respuesta autom|risposta automatica|automatisch antwoord|autosvar|"
-    r"i am (currently )?(out|away)|i'?m (currently )?(out|away)|thank you for your (e-?mail|message))",
+    r"i am (currently )?(out|away)|i'?m (currently )?(out|away)|"
+    r"thank you for your (e-?mail|message))",
     re.IGNORECASE,
 )
 AUTO_REPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-autoreply-from")
@@ -98,8 +100,8 @@ class Classification:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def unknown(reason: str, **values: str) -> Classification:
-    return Classification(InboundKind.UNKNOWN, reason, **values)  # type: ignore[arg-type]
+def unknown(reason: str, **values: Any) -> Classification:
+    return Classification(InboundKind.UNKNOWN, reason, **values)
 
 
 def classify(
@@ -127,7 +129,7 @@ def classify(
 def _classify(
     message: Message, raw: bytes, addresses: Addresses, envelope_recipients: Sequence[str]
 ) -> Classification:
-    basics = {
+    basics: dict[str, Any] = {
         "message_id": report.header(message, "Message-ID")[:300],
         "sender": report.header(message, "From")[:320],
         "subject": report.header(message, "Subject")[:500],
@@ -137,7 +139,7 @@ def _classify(
         return unknown(problem, **basics)
     role, token = _addressed(message, addresses, envelope_recipients)
     found_token, seen = _verp_token(raw, addresses, token)
-    base = {**basics, "addressed_to": role, "verp_token": found_token}
+    base: dict[str, Any] = {**basics, "addressed_to": role, "verp_token": found_token}
     if role == "unsubscribe" and report.delivery_status(message) is None:
         return _unsubscribe(message, token, base)
     loop = _loop(message, addresses)
@@ -153,31 +155,33 @@ def _classify(
             return classified
     bouncy = _looks_like_bounce(message)
     if not bouncy and _is_auto_reply(message):
-        return Classification(InboundKind.AUTO_REPLY, _auto_reply_reason(message), **base)  # type: ignore[arg-type]
+        return Classification(InboundKind.AUTO_REPLY, _auto_reply_reason(message), **base)
     classified = _from_detectors(message, addresses, base, seen, bouncy)
     if classified is not None:
         return classified
     if _is_auto_reply(message):
-        return Classification(InboundKind.AUTO_REPLY, _auto_reply_reason(message), **base)  # type: ignore[arg-type]
+        return Classification(InboundKind.AUTO_REPLY, _auto_reply_reason(message), **base)
     if bouncy:
         return unknown("looks like a bounce, but names no recipient we could find", **base)
-    return unknown("not a bounce, complaint, auto-reply or unsubscribe: a person's message?", **base)
+    return unknown(
+        "not a bounce, complaint, auto-reply or unsubscribe: a person's message?", **base
+    )
 
 
 # --- messages that cannot be trusted -------------------------------------------------------
 
 
 def _unreadable(message: Message) -> str:
-    if not message.keys() or any(
+    no_headers = not message.keys() or any(
         isinstance(d, errors.MissingHeaderBodySeparatorDefect) for d in message.defects
-    ):
-        if not (message.get("From") or message.get("Subject") or message.get("Date")):
-            return "not an email message (no header could be read)"
+    )
+    if no_headers and not (message.get("From") or message.get("Subject") or message.get("Date")):
+        return "not an email message (no header could be read)"
     truncated = (errors.CloseBoundaryNotFoundDefect, errors.StartBoundaryNotFoundDefect)
     if message.is_multipart() and any(isinstance(d, truncated) for d in message.defects):
         # MTAs that shorten the returned message may drop the last boundary; the report is
         # still whole when a part follows its status fields.
-        kinds = [report.content_type(p) for p in message.get_payload()]
+        kinds = [report.content_type(p) for p in report.children(message)]
         status = [i for i, k in enumerate(kinds) if k in report.REPORT_PARTS]
         if not status or status[-1] == len(kinds) - 1:
             return "truncated or malformed MIME (a multipart without its closing boundary)"
@@ -232,7 +236,8 @@ def _verp_token(raw: bytes, addresses: Addresses, from_address: str) -> tuple[st
     if from_address:
         return from_address, True
     pattern = re.compile(
-        re.escape(addresses.bounce_localpart.encode()) + rb"\+([0-9A-Za-z-]{1,60})@"
+        re.escape(addresses.bounce_localpart.encode())
+        + rb"\+([0-9A-Za-z-]{1,60})@"
         + re.escape(addresses.domain.encode()),
         re.IGNORECASE,
     )
@@ -245,7 +250,7 @@ def _verp_token(raw: bytes, addresses: Addresses, from_address: str) -> tuple[st
 # --- mailto unsubscribe --------------------------------------------------------------------
 
 
-def _unsubscribe(message: Message, detail: str, base: dict[str, str]) -> Classification:
+def _unsubscribe(message: Message, detail: str, base: dict[str, Any]) -> Classification:
     subject = report.header(message, "Subject")
     match = UNSUBSCRIBE_IN_SUBJECT.search(subject) or UNSUBSCRIBE_IN_SUBJECT.search(
         "unsubscribe-" + detail
@@ -256,7 +261,7 @@ def _unsubscribe(message: Message, detail: str, base: dict[str, str]) -> Classif
         InboundKind.UNSUBSCRIBE,
         "a mailto unsubscribe (List-Unsubscribe)",
         unsubscribe_token=match.group(1),
-        **base,  # type: ignore[arg-type]
+        **base,
     )
 
 
@@ -264,7 +269,7 @@ def _unsubscribe(message: Message, detail: str, base: dict[str, str]) -> Classif
 
 
 def _complaint(
-    message: Message, feedback: report.StatusFields, base: dict[str, str], seen: bool
+    message: Message, feedback: report.StatusFields, base: dict[str, Any], seen: bool
 ) -> Classification:
     kind = feedback.get("feedback-type").lower().split()[0] if feedback.get("feedback-type") else ""
     returned = report.original(message)
@@ -273,7 +278,7 @@ def _complaint(
     about = feedback.get("original-rcpt-to") or (
         report.header(returned, "To") if returned is not None else ""
     )
-    values = {
+    values: dict[str, Any] = {
         **base,
         "unsubscribe_token": token.group(1) if token else "",
         "original_message_id": report.header(returned, "Message-ID") if returned else "",
@@ -287,7 +292,7 @@ def _complaint(
         InboundKind.COMPLAINT,
         f"ARF {kind} report from {agent}"[:300],
         verp_seen=seen,
-        **values,  # type: ignore[arg-type]
+        **values,
     )
 
 
@@ -302,7 +307,7 @@ def _text_of(returned: Message) -> str:
 def _from_dsn(
     message: Message,
     dsn: tuple[report.StatusFields, list[report.StatusFields]],
-    base: dict[str, str],
+    base: dict[str, Any],
     seen: bool,
 ) -> Classification | None:
     _, blocks = dsn
@@ -357,7 +362,7 @@ def _failure(
 
 
 def _bounce(
-    message: Message, failures: list[Failure], base: dict[str, str], seen: bool, how: str
+    message: Message, failures: list[Failure], base: dict[str, Any], seen: bool, how: str
 ) -> Classification:
     returned = report.original(message)
     original_id = report.header(returned, "Message-ID") if returned is not None else ""
@@ -373,7 +378,7 @@ def _bounce(
         verp_seen=seen,
         original_message_id=original_id[:300],
         unsubscribe_token=token.group(1) if token else "",
-        **base,  # type: ignore[arg-type]
+        **base,
     )
 
 
@@ -387,7 +392,7 @@ def _looks_like_bounce(message: Message) -> bool:
 
 
 def _from_detectors(
-    message: Message, addresses: Addresses, base: dict[str, str], seen: bool, bouncy: bool
+    message: Message, addresses: Addresses, base: dict[str, Any], seen: bool, bouncy: bool
 ) -> Classification | None:
     """Non-standard bounces, read by flufl.bounce's detectors."""
     from flufl.bounce import all_failures
@@ -400,10 +405,10 @@ def _from_detectors(
     text = report.full_text(message)
     context = report.readable_text(message)
     found: dict[str, str] = {}
-    for address in sorted(permanent):
-        found.setdefault(_decoded(address), "failed")
-    for address in sorted(temporary):
-        found.setdefault(_decoded(address), "delayed")
+    for detected in sorted(permanent):
+        found.setdefault(_decoded(detected), "failed")
+    for detected in sorted(temporary):
+        found.setdefault(_decoded(detected), "delayed")
     found = {a: act for a, act in found.items() if a and not addresses.role_of(a)[0]}
     if not found and not bouncy:
         return None
@@ -412,7 +417,8 @@ def _from_detectors(
     if not found and not base["verp_token"]:
         return None
     failures = []
-    for address, action in found.items() or [("", "failed")]:
+    pairs: list[tuple[str, str]] = list(found.items()) or [("", "failed")]
+    for address, action in pairs:
         diagnostic = _around(text, address) if address else context[:1500]
         verdict = judge("", diagnostic, action, context)
         failures.append(_failure(address, None, verdict, action, diagnostic.strip()[:2000]))

@@ -75,7 +75,7 @@ class Result:
         )
 
     def as_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "recipient": self.recipient,
             "action": self.action,
@@ -118,7 +118,9 @@ def process_message(
     addresses = verp.addresses(settings)
     classified = classify(raw, addresses, envelope_recipients, settings.INBOUND_MAX_MESSAGE_BYTES)
     key = message_key(raw, classified.message_id)
-    return process_classified(classified, act.Incoming(key, source, evidence_of(raw)), settings, now)
+    return process_classified(
+        classified, act.Incoming(key, source, evidence_of(raw)), settings, now
+    )
 
 
 def process_classified(

@@ -19,7 +19,9 @@ def messages_in(path: Path) -> Iterator[tuple[str, bytes]]:
         if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
             yield from _maildir(path)
             return
-        for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for child in sorted(
+            p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+        ):
             yield from _file(child)
         return
     yield from _file(path)

@@ -9,6 +9,7 @@ recognised by the processor and moved without changing anything more.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import re
@@ -97,7 +98,9 @@ def _password(settings: Settings, password_file: Path | None) -> str:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read the IMAP password file {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot read the IMAP password file {path}: {exc.strerror}"
+            ) from None
     if settings.IMAP_PASSWORD:
         return settings.IMAP_PASSWORD
     raise ConfigError(
@@ -113,10 +116,8 @@ def poll(mailbox: Mailbox, settings: Settings) -> PollReport:
     except imaplib.IMAP4.error as exc:
         raise ImapError(f"IMAP {mailbox.where}: {exc}") from None
     finally:
-        try:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
             client.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
 
 
 def poll_configured(settings: Settings) -> PollReport | None:
@@ -145,12 +146,16 @@ def _connect(mailbox: Mailbox) -> imaplib.IMAP4:
             client = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=TIMEOUT_SECONDS)
             client.starttls(ssl_context=context)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"cannot connect to {mailbox.host}:{mailbox.port} ({mailbox.security}): {exc}") from None
+        raise ImapError(
+            f"cannot connect to {mailbox.host}:{mailbox.port} ({mailbox.security}): {exc}"
+        ) from None
     try:
         client.login(mailbox.user, mailbox.password)
     except imaplib.IMAP4.error as exc:
         client.shutdown()
-        raise ImapError(f"IMAP login failed for {mailbox.user}@{mailbox.host}: {_text(exc)}") from None
+        raise ImapError(
+            f"IMAP login failed for {mailbox.user}@{mailbox.host}: {_text(exc)}"
+        ) from None
     return client
 
 
@@ -161,7 +166,7 @@ def _poll(client: imaplib.IMAP4, mailbox: Mailbox, settings: Settings) -> PollRe
     if status != "OK":
         raise ImapError(f"IMAP {mailbox.where}: no such folder")
     status, data = client.uid("SEARCH", "UNDELETED")
-    uids = (data[0] or b"").split() if status == "OK" and data else []
+    uids = [u.decode() for u in (data[0] or b"").split()] if status == "OK" and data else []
     report = PollReport()
     can_move = "MOVE" in client.capabilities
     for uid in uids:
@@ -171,20 +176,22 @@ def _poll(client: imaplib.IMAP4, mailbox: Mailbox, settings: Settings) -> PollRe
         try:
             results = process_message(raw, "imap", (), settings)
         except Exception:
-            log.exception("could not record message %s from %s; left for the next poll", uid, mailbox.where)
+            log.exception(
+                "could not record message %s from %s; left for the next poll", uid, mailbox.where
+            )
             report.left += 1
             continue
         unparsed = all(r.kind == "unknown" for r in results)
         _move(client, uid, UNPARSED if unparsed else PROCESSED, can_move)
         report.unparsed += unparsed
         report.processed += not unparsed
-        report.results.extend((uid.decode(), r) for r in results)
+        report.results.extend((uid, r) for r in results)
     if not can_move:
         client.expunge()
     return report
 
 
-def _fetch(client: imaplib.IMAP4, uid: bytes) -> bytes | None:
+def _fetch(client: imaplib.IMAP4, uid: str) -> bytes | None:
     status, data = client.uid("FETCH", uid, "(BODY.PEEK[])")
     if status != "OK":
         return None
@@ -194,7 +201,7 @@ def _fetch(client: imaplib.IMAP4, uid: bytes) -> bytes | None:
     return None
 
 
-def _move(client: imaplib.IMAP4, uid: bytes, folder: str, can_move: bool) -> None:
+def _move(client: imaplib.IMAP4, uid: str, folder: str, can_move: bool) -> None:
     if can_move:
         client.uid("MOVE", uid, _quoted(folder))
         return

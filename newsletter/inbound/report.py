@@ -56,6 +56,12 @@ def parts(message: Message) -> list[Message]:
         return [message]
 
 
+def children(message: Message) -> list[Message]:
+    """A multipart's direct parts (none for anything else)."""
+    payload = message.get_payload() if message.is_multipart() else None
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
 def content_type(message: Message) -> str:
     try:
         return message.get_content_type()
@@ -163,17 +169,18 @@ def feedback_report(message: Message) -> StatusFields | None:
 
 RETURNED = ("message/rfc822", "message/global")
 RETURNED_HEADERS = ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers")
-REPORT_PARTS = ("message/delivery-status", "message/global-delivery-status", "message/feedback-report")
+REPORT_PARTS = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "message/feedback-report",
+)
 
 
 def is_report(message: Message) -> bool:
     """A delivery or feedback report itself (its own parts say so, not a message inside)."""
     if content_type(message) == "multipart/report":
         return True
-    payload = message.get_payload() if message.is_multipart() else None
-    return isinstance(payload, list) and any(
-        isinstance(p, Message) and content_type(p) in REPORT_PARTS for p in payload
-    )
+    return any(content_type(p) in REPORT_PARTS for p in children(message))
 
 
 def returned_message(part: Message) -> Message | None:
@@ -202,11 +209,10 @@ def original(message: Message) -> Message | None:
 
 def direct_returned(message: Message) -> Message | None:
     """The message returned by this report itself (not by a report inside it)."""
-    payload = message.get_payload() if message.is_multipart() else None
-    for part in payload if isinstance(payload, list) else []:
-        if isinstance(part, Message) and content_type(part) in RETURNED:
+    for part in children(message):
+        if content_type(part) in RETURNED:
             return returned_message(part)
-        if isinstance(part, Message) and content_type(part) in RETURNED_HEADERS:
+        if content_type(part) in RETURNED_HEADERS:
             return HeaderParser(policy=policy.compat32).parsestr(payload_text(part, 200_000))
     return None
 

@@ -76,7 +76,7 @@ class SendRates:
 
     @property
     def level(self) -> str:
-        """"alert" above 0.3% complaints, "warning" above 0.1%, else "ok"."""
+        """ "alert" above 0.3% complaints, "warning" above 0.1%, else "ok"."""
         if self.complaint_rate > COMPLAINT_ALERT:
             return "alert"
         if self.complaint_rate > COMPLAINT_WARNING:
@@ -114,7 +114,9 @@ class DomainBlocks:
     example: str  # the latest diagnostic, to see what the receiver objects to
 
 
-def policy_blocks(session: Session, days: int = 14, now: datetime | None = None) -> list[DomainBlocks]:
+def policy_blocks(
+    session: Session, days: int = 14, now: datetime | None = None
+) -> list[DomainBlocks]:
     """Policy and spam blocks per receiving domain over the last `days`: our reputation,
     domain by domain (these never count against the members)."""
     since = (now or utcnow()) - timedelta(days=days)

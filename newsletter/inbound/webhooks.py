@@ -99,7 +99,7 @@ def from_ses(notification: dict[str, Any]) -> Classification:
             failures[0].kind,
             f"SES {bounce.get('bounceType')}/{bounce.get('bounceSubType')} bounce",
             failures=failures,
-            **base,  # type: ignore[arg-type]
+            **base,
         )
     if kind == "Complaint":
         complaint = notification.get("complaint") or {}
@@ -112,12 +112,12 @@ def from_ses(notification: dict[str, Any]) -> Classification:
             f"SES complaint ({feedback})",
             complained_about=str(recipients[0].get("emailAddress", "")).lower(),
             feedback_type=feedback,
-            **base,  # type: ignore[arg-type]
+            **base,
         )
-    return Classification(InboundKind.AUTO_REPLY, f"SES {kind or 'event'}: nothing to do", **base)  # type: ignore[arg-type]
+    return Classification(InboundKind.AUTO_REPLY, f"SES {kind or 'event'}: nothing to do", **base)
 
 
-def _ses_base(mail: dict[str, Any]) -> dict[str, str]:
+def _ses_base(mail: dict[str, Any]) -> dict[str, Any]:
     headers = {
         str(h.get("name", "")).lower(): str(h.get("value", ""))
         for h in mail.get("headers") or []
@@ -146,7 +146,11 @@ def _ses_failure(bounce: dict[str, Any], recipient: dict[str, Any]) -> Failure:
     diagnostic = str(recipient.get("diagnosticCode", ""))
     verdict = judge(status, diagnostic or sub_type)
     cause = verdict.cause
-    if bounce_type == "Permanent" and sub_type in ("NoEmail", "Suppressed", "OnAccountSuppressionList"):
+    if bounce_type == "Permanent" and sub_type in (
+        "NoEmail",
+        "Suppressed",
+        "OnAccountSuppressionList",
+    ):
         cause = Cause.USER_UNKNOWN if not verdict.hard else cause
     elif sub_type == "MailboxFull":
         cause = Cause.MAILBOX_FULL
@@ -178,7 +182,9 @@ def receive_mailgun(body: bytes, settings: Settings) -> list[Result] | str:
         raise NotConfigured("set NEWSLETTER_MAILGUN_SIGNING_KEY to receive Mailgun events")
     data = _json(body)
     signature = data.get("signature")
-    if not isinstance(signature, dict) or not _mailgun_signed(signature, settings.MAILGUN_SIGNING_KEY):
+    if not isinstance(signature, dict) or not _mailgun_signed(
+        signature, settings.MAILGUN_SIGNING_KEY
+    ):
         raise Refused("the Mailgun signature does not match")
     event = data.get("event-data")
     if not isinstance(event, dict) or not event.get("id"):
@@ -200,7 +206,7 @@ def from_mailgun(event: dict[str, Any]) -> Classification:
     headers = message.get("headers") or {} if isinstance(message, dict) else {}
     envelope = event.get("envelope") or {}
     role, token = verp.addresses().role_of(str(envelope.get("sender", "")))
-    base = {
+    base: dict[str, Any] = {
         "verp_token": token if role == "bounce" else "",
         "original_message_id": f"<{str(headers.get('message-id', '')).strip('<>')}>"
         if headers.get("message-id")
@@ -216,10 +222,14 @@ def from_mailgun(event: dict[str, Any]) -> Classification:
             "Mailgun complaint",
             complained_about=recipient,
             feedback_type="abuse",
-            **base,  # type: ignore[arg-type]
+            **base,
         )
     if kind != "failed":
-        return Classification(InboundKind.AUTO_REPLY, f"Mailgun {kind or 'event'}: nothing to do", **base)  # type: ignore[arg-type]
+        return Classification(
+            InboundKind.AUTO_REPLY,
+            f"Mailgun {kind or 'event'}: nothing to do",
+            **base,
+        )
     status = event.get("delivery-status") or {}
     text = " ".join(
         str(status.get(name, "")) for name in ("code", "enhanced-code", "message", "description")
@@ -237,5 +247,8 @@ def from_mailgun(event: dict[str, Any]) -> Classification:
         diagnostic=text[:2000] or str(event.get("reason", "")),
     )
     return Classification(
-        failure.kind, f"Mailgun {event.get('severity')} failure", failures=(failure,), **base  # type: ignore[arg-type]
+        failure.kind,
+        f"Mailgun {event.get('severity')} failure",
+        failures=(failure,),
+        **base,
     )

@@ -181,7 +181,10 @@ def _counts() -> tuple[int, int, int, int]:
             session.scalar(select(func.count()).select_from(InboundEvent)) or 0,
             session.scalar(select(func.count()).select_from(Suppression)) or 0,
             session.scalar(select(func.count()).select_from(ConsentEvent)) or 0,
-            session.scalar(select(func.count()).select_from(Member).where(Member.status == MemberStatus.ACTIVE)) or 0,
+            session.scalar(
+                select(func.count()).select_from(Member).where(Member.status == MemberStatus.ACTIVE)
+            )
+            or 0,
         )
 
 

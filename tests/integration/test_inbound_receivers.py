@@ -55,7 +55,11 @@ def test_inbound_smtp_takes_only_our_addresses_within_its_limits(inbound_port: i
     with smtplib.SMTP("127.0.0.1", inbound_port) as client:
         client.ehlo()
         client.mail("")
-        for address in ("ann.archer@example.com", "news-bounces@example.net", "postmaster@example.org"):
+        for address in (
+            "ann.archer@example.com",
+            "news-bounces@example.net",
+            "postmaster@example.org",
+        ):
             code, reply = client.rcpt(address)
             assert code == 550, (address, reply)  # no relaying, no other mailbox
         client.rset()
@@ -88,8 +92,16 @@ def poll(imap: ImapServer, password: str) -> tuple[int, str]:
     result = CliRunner().invoke(
         app,
         [
-            "inbound", "poll", "--imap", f"127.0.0.1:{imap.tls_port}", "--user", imap.user,
-            "--password-file", str(secret), "--ca-file", str(imap.ca_file),
+            "inbound",
+            "poll",
+            "--imap",
+            f"127.0.0.1:{imap.tls_port}",
+            "--user",
+            imap.user,
+            "--password-file",
+            str(secret),
+            "--ca-file",
+            str(imap.ca_file),
         ],
     )
     return result.exit_code, result.output
@@ -124,8 +136,18 @@ def test_an_untrusted_certificate_is_refused(imap: ImapServer, tmp_path: Path) -
     secret.write_text(imap.password)
     result = CliRunner().invoke(
         app,
-        ["inbound", "poll", "--imap", f"127.0.0.1:{imap.tls_port}", "--user", imap.user,
-         "--password-file", str(secret), "--ca-file", str(other)],
+        [
+            "inbound",
+            "poll",
+            "--imap",
+            f"127.0.0.1:{imap.tls_port}",
+            "--user",
+            imap.user,
+            "--password-file",
+            str(secret),
+            "--ca-file",
+            str(other),
+        ],
     )
     assert result.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in result.output
     assert events() == 0

@@ -109,15 +109,17 @@ def test_what_comes_back_through_inbound_serve_changes_the_next_send(
         assert all(m.mail_from.startswith("news-bounces+") for m in first.values())
         assert len({m.mail_from for m in first.values()}) == 3  # one return path each
 
-        with inbound_server(loop_env, tmp_path / "inbound.log") as port:
-            with smtplib.SMTP("127.0.0.1", port) as client:
-                client.sendmail("", [first[ANN].mail_from], postfix_dsn(first[ANN]))
-                address, request = mailto_unsubscribe(first[BOB])
-                client.sendmail(BOB, [address], request)
-                client.sendmail("", [first[CAT].mail_from], out_of_office(first[CAT]))
-                with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-                    client.sendmail("spammer@example.net", ["victim@example.com"], b"Hi\r\n")
-                assert refused.value.recipients["victim@example.com"][0] == 550
+        with (
+            inbound_server(loop_env, tmp_path / "inbound.log") as port,
+            smtplib.SMTP("127.0.0.1", port) as client,
+        ):
+            client.sendmail("", [first[ANN].mail_from], postfix_dsn(first[ANN]))
+            address, request = mailto_unsubscribe(first[BOB])
+            client.sendmail(BOB, [address], request)
+            client.sendmail("", [first[CAT].mail_from], out_of_office(first[CAT]))
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+                client.sendmail("spammer@example.net", ["victim@example.com"], b"Hi\r\n")
+            assert refused.value.recipients["victim@example.com"][0] == 550
 
         with session_scope() as session:
             ann = member(session, ANN)

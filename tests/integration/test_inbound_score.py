@@ -81,7 +81,9 @@ def member_with_deliveries(days: list[int]) -> list[Delivery]:
 def test_five_soft_bounces_on_different_days_suppress(db_url: str) -> None:
     deliveries = member_with_deliveries([1, 2, 3, 4, 5])
     actions = [bounce(d, day) for day, d in enumerate(deliveries, start=1)]
-    assert actions[:4] == [f"soft bounce {n} of 5 (on different days within 14 days)" for n in range(1, 5)]
+    assert actions[:4] == [
+        f"soft bounce {n} of 5 (on different days within 14 days)" for n in range(1, 5)
+    ]
     assert actions[4] == "suppressed (soft bounce)"
     assert suppressed() == SuppressionReason.SOFT_BOUNCE
     with session_scope() as session:

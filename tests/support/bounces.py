@@ -10,14 +10,16 @@ from __future__ import annotations
 import email
 import itertools
 import re
+from datetime import UTC, datetime
 from email import policy
 from email.utils import format_datetime, parseaddr
-from datetime import UTC, datetime
 
 from tests.support.smtp_server import Received
 
 _numbers = itertools.count(1)
-USER_UNKNOWN = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
+USER_UNKNOWN = (
+    "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
+)
 
 
 def _headers(received: Received) -> str:

@@ -52,7 +52,9 @@ class ImapServer:
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         client = self.client()
         try:
-            status, detail = client.append(folder, None, None, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            status, detail = client.append(
+                folder, None, None, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            )
             assert status == "OK", detail
         finally:
             client.logout()
@@ -65,8 +67,8 @@ class ImapServer:
             if status != "OK":
                 return []
             _, data = client.uid("SEARCH", "ALL")
-            found = []
-            for uid in (data[0] or b"").split():
+            found: list[bytes] = []
+            for uid in (data[0] or b"").decode().split():
                 _, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
                 found.extend(p[1] for p in parts if isinstance(p, tuple))
             return found
@@ -164,9 +166,10 @@ def dovecot_server() -> Iterator[ImapServer]:
         )
     )
     log = root / "dovecot.log"
-    process = subprocess.Popen(
-        [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=open(log, "ab")
-    )
+    with open(log, "ab") as errors:
+        process = subprocess.Popen(
+            [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=errors
+        )
     try:
         try:
             wait_for_port(tls_port)

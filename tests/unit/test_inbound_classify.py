@@ -24,7 +24,7 @@ def test_bad_input_is_unknown_with_a_reason_and_never_raises() -> None:
         corpus("bounce-of-a-bounce.eml"): "mail loop",
         b"Content-Type: multipart/report; boundary=x\n\n": "truncated or malformed MIME",
         b"Received: x\n" * 40 + b"From: a@b.c\n\nhi\n": "mail loop",
-        b"From: a@b.c\nContent-Type: multipart/mixed; boundary=\"" + b"a" * 5000 + b"\"\n\n--": "",
+        b'From: a@b.c\nContent-Type: multipart/mixed; boundary="' + b"a" * 5000 + b'"\n\n--': "",
     }
     for raw, reason in cases.items():
         result = classify(raw, ADDRESSES)
@@ -80,7 +80,9 @@ def test_a_mailto_unsubscribe_needs_the_token() -> None:
 
 
 def test_a_feedback_report_that_is_not_abuse_is_not_a_complaint() -> None:
-    raw = corpus("arf-complaint-yahoo.eml").replace(b"Feedback-Type: abuse", b"Feedback-Type: not-spam")
+    raw = corpus("arf-complaint-yahoo.eml").replace(
+        b"Feedback-Type: abuse", b"Feedback-Type: not-spam"
+    )
     result = classify(raw, ADDRESSES)
     assert result.kind == InboundKind.UNKNOWN and "not-spam" in result.reason
 
@@ -89,7 +91,7 @@ def test_a_forwarded_report_is_read_not_taken_for_a_loop() -> None:
     inner = corpus("postfix-user-unknown.eml")
     raw = (
         b"From: Helpdesk <it@example.org>\nTo: news-bounces@example.org\nSubject: Fwd: bounce\n"
-        b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"fwd\"\n\n--fwd\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="fwd"\n\n--fwd\n'
         b"Content-Type: text/plain\n\nSee below.\n--fwd\nContent-Type: message/rfc822\n\n"
         + inner
         + b"\n--fwd--\n"

@@ -66,7 +66,10 @@ def test_admins_find_each_bounce_and_its_evidence(admin: TestClient) -> None:
             select(InboundEvent.id).where(InboundEvent.member_id == ids["ann.archer@example.com"])
         )
     evidence = admin.get(f"/staff/admin/bounces/{event_id}")
-    assert "User unknown in" in evidence.text and "Undelivered Mail Returned to Sender" in evidence.text
+    assert (
+        "User unknown in" in evidence.text
+        and "Undelivered Mail Returned to Sender" in evidence.text
+    )
     assert "suppressed (hard bounce)" in evidence.text
 
     member_page = admin.get(f"/staff/admin/members/{ids['ann.archer@example.com']}").text
@@ -85,7 +88,12 @@ def test_a_send_shows_its_complaint_rate_and_the_alert(admin: TestClient) -> Non
         session.flush()
         for member_id in ids.values():
             session.add(
-                Delivery(send_id=send.id, member_id=member_id, status=DeliveryStatus.SENT, sent_at=utcnow())
+                Delivery(
+                    send_id=send.id,
+                    member_id=member_id,
+                    status=DeliveryStatus.SENT,
+                    sent_at=utcnow(),
+                )
             )
         session.add(
             InboundEvent(

@@ -43,7 +43,9 @@ class CertHost:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 host.requests.append(self.path)
-                body = certificate if self.path.endswith(".pem") else b"<ConfirmSubscriptionResponse/>"
+                body = (
+                    certificate if self.path.endswith(".pem") else b"<ConfirmSubscriptionResponse/>"
+                )
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -80,7 +82,9 @@ def cert_host(signing: Issued) -> Iterator[CertHost]:
 
 
 @pytest.fixture
-def client(db_url: str, cert_host: CertHost, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(
+    db_url: str, cert_host: CertHost, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     monkeypatch.setenv("NEWSLETTER_SES_TOPIC_ARNS", json.dumps([TOPIC]))
     monkeypatch.setenv(
         "NEWSLETTER_SNS_CERT_URL_PATTERN", rf"^http://127\.0\.0\.1:{cert_host.port}/[^?#]+\.pem$"
@@ -108,10 +112,16 @@ def canonical(message: dict[str, str]) -> bytes:
 def signed(message: dict[str, str], key: Issued, version: str = "1") -> dict[str, str]:
     algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
     signature = key.key.sign(canonical(message), padding.PKCS1v15(), algorithm)
-    return {**message, "SignatureVersion": version, "Signature": base64.b64encode(signature).decode()}
+    return {
+        **message,
+        "SignatureVersion": version,
+        "Signature": base64.b64encode(signature).decode(),
+    }
 
 
-def notification(cert_host: CertHost, body: dict[str, Any], message_id: str = "m-1") -> dict[str, str]:
+def notification(
+    cert_host: CertHost, body: dict[str, Any], message_id: str = "m-1"
+) -> dict[str, str]:
     return {
         "Type": "Notification",
         "MessageId": message_id,
@@ -140,7 +150,11 @@ def ses_bounce(email: str) -> dict[str, Any]:
             "timestamp": "2026-11-30T07:00:01.000Z",
             "feedbackId": "0100018c-feedback",
         },
-        "mail": {"messageId": "0100018c-ses", "source": "news-bounces@example.org", "destination": [email]},
+        "mail": {
+            "messageId": "0100018c-ses",
+            "source": "news-bounces@example.org",
+            "destination": [email],
+        },
     }
 
 
@@ -148,7 +162,10 @@ def post_ses(client: TestClient, message: dict[str, str]) -> Any:
     return client.post(
         "/webhooks/ses",
         content=json.dumps(message),
-        headers={"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": message["Type"]},
+        headers={
+            "Content-Type": "text/plain; charset=UTF-8",
+            "x-amz-sns-message-type": message["Type"],
+        },
     )
 
 
@@ -164,7 +181,9 @@ def changed() -> tuple[int, int]:
 def test_a_signed_ses_bounce_suppresses_the_address(
     client: TestClient, cert_host: CertHost, signing: Issued, version: str
 ) -> None:
-    response = post_ses(client, signed(notification(cert_host, ses_bounce("ann@example.com")), signing, version))
+    response = post_ses(
+        client, signed(notification(cert_host, ses_bounce("ann@example.com")), signing, version)
+    )
     assert response.status_code == 200, response.text
     [result] = response.json()["results"]
     assert result["kind"] == "hard_bounce" and result["recipient"] == "ann@example.com"
@@ -187,7 +206,9 @@ def test_a_tampered_notification_is_refused_and_changes_nothing(
 
 def test_a_signature_by_another_key_is_refused(client: TestClient, cert_host: CertHost) -> None:
     impostor = TestCA("Impostor").issue("sns.eu-west-2.amazonaws.com", server=False)
-    response = post_ses(client, signed(notification(cert_host, ses_bounce("ann@example.com")), impostor))
+    response = post_ses(
+        client, signed(notification(cert_host, ses_bounce("ann@example.com")), impostor)
+    )
     assert response.status_code == 401
     assert changed() == (0, 0)
 
@@ -209,7 +230,9 @@ def test_another_topic_is_refused(client: TestClient, cert_host: CertHost, signi
     assert changed() == (0, 0)
 
 
-def test_a_subscription_is_confirmed(client: TestClient, cert_host: CertHost, signing: Issued) -> None:
+def test_a_subscription_is_confirmed(
+    client: TestClient, cert_host: CertHost, signing: Issued
+) -> None:
     message = {
         "Type": "SubscriptionConfirmation",
         "MessageId": "s-1",
@@ -267,12 +290,17 @@ def mailgun_body(event: dict[str, Any], key: str = MAILGUN_KEY) -> str:
     timestamp, token = "1796018400", "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return json.dumps(
-        {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event}
+        {
+            "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+            "event-data": event,
+        }
     )
 
 
 def test_a_signed_mailgun_failure_suppresses(client: TestClient) -> None:
-    response = client.post("/webhooks/mailgun", content=mailgun_body(mailgun_event("ann@example.com")))
+    response = client.post(
+        "/webhooks/mailgun", content=mailgun_body(mailgun_event("ann@example.com"))
+    )
     assert response.status_code == 200, response.text
     assert response.json()["results"][0]["kind"] == "hard_bounce"
     assert changed() == (1, 1)

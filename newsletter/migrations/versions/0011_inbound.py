@@ -69,7 +69,10 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["send_id"], ["send.id"], name=op.f("fk_inbound_event_send_id_send"), ondelete="SET NULL"
+            ["send_id"],
+            ["send.id"],
+            name=op.f("fk_inbound_event_send_id_send"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_event")),
         sa.UniqueConstraint(
