@@ -3,14 +3,14 @@
 `news-bounces+<token>@example.org`, where the token is `<send>-<member>-<signature>`: the
 send and member ids in hexadecimal (together they name one delivery row, unique per send
 and member; send 0 for a member's own emails such as confirm and welcome) and 64 bits of an
-HMAC-SHA256 over them, in lower-case base32. Everything is lower case because some mail
-systems fold the local part's case on the way back. The token is made on the hot path
-(~2,000 messages a second): one HMAC, no database.
+HMAC-SHA256 over them, in hexadecimal. Everything is lower case because some mail systems
+fold the local part's case on the way back. The token is made on the hot path (~2,000
+messages a second): one HMAC and hex() in C, no database (base32 would be pure Python and
+cost ten times as much).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -21,7 +21,7 @@ from newsletter.config import Settings, get_settings
 
 SALT = b"newsletter.verp"
 SIGNATURE_BYTES = 8
-TOKEN = re.compile(r"^([0-9a-f]{1,12})-([0-9a-f]{1,12})-([a-z2-7]{13})$")
+TOKEN = re.compile(r"^([0-9a-f]{1,12})-([0-9a-f]{1,12})-([0-9a-f]{16})$")
 
 
 class BadToken(ValueError):
@@ -54,8 +54,7 @@ class Addresses:
         return f"{ids}-{self._sign(ids)}"
 
     def _sign(self, ids: str) -> str:
-        digest = hmac.digest(self.key, ids.encode("ascii"), "sha256")[:SIGNATURE_BYTES]
-        return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+        return hmac.digest(self.key, ids.encode("ascii"), "sha256")[:SIGNATURE_BYTES].hex()
 
     def read_token(self, token: str) -> tuple[int, int]:
         """(send id, member id) from a token; raises BadToken."""

@@ -208,5 +208,8 @@ def test_a_path_that_is_not_there_is_one_line_and_exit_2(corpus_db: str, tmp_pat
 
 
 def test_the_corpus_tokens_are_signed_with_the_test_key(corpus_db: str) -> None:
-    token = links.unsubscribe_token(22, 1, 1)
-    assert token in (CORPUS / "mailto-unsubscribe.eml").read_text()
+    from newsletter.inbound.verp import addresses
+
+    assert links.unsubscribe_token(22, 1, 1) in (CORPUS / "mailto-unsubscribe.eml").read_text()
+    assert addresses().return_path(1, 23) in (CORPUS / "postfix-verp.eml").read_text()
+    assert addresses().return_path(999, 24) in (CORPUS / "never-sent.eml").read_text()
