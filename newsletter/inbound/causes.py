@@ -74,6 +74,8 @@ MAILBOX_FULL = _phrases(
     r"exceeds? (his|her|their|the user's|the recipient's) (storage|quota)",
     r"space (has )?(run|ran) out",
     r"mailbox has exceeded",
+    r"exceeding (the |their |its |his |her )?(storage |mail |disk |mailbox )?quota",
+    r"postfach (ist )?voll|speicherplatz|bo[iî]te (aux lettres )?pleine|quota d[ée]pass|buz[oó]n lleno",
 )
 SPAM_OR_REPUTATION = _phrases(
     r"\bspam",
@@ -116,6 +118,7 @@ SPAM_OR_REPUTATION = _phrases(
     r"\bs3140\b",
     r"ironport",
     r"(too many|excessive) (complaints|messages from)",
+    r"user complaints",
     r"low (sender )?score",
     r"(rejected|rejecting) (by|because of) (the )?(recipient'?s? )?(filter|filtering|mail policy)",
     r"(mail|message|email) (was )?(flagged|identified|classified|considered|detected) as",
@@ -159,7 +162,7 @@ USER_UNKNOWN = _phrases(
     r"\bunrout(e)?able address",
     r"\buser not found",
     r"\brecipientnotfound",
-    r"\bbad (destination )?(recipient|mailbox|address)",
+    r"\bbad (destination )?(recipient|mailbox( address)?|address)",
     r"\bno longer (valid|exists|active|in use|available)",
     r"(wasn'?t|was not|couldn'?t be|could not be|cannot be) found at",
     r"address couldn'?t be found",
@@ -167,7 +170,7 @@ USER_UNKNOWN = _phrases(
     r"\bunknown or illegal alias",
     r"(user|recipient|mailbox) lookup failed",
     r"\bmailbox unavailable\b",
-    r"\brecipient (address )?rejected: (access denied|user unknown|undeliverable|invalid)",
+    r"\brecipient (address )?rejected: (user unknown|undeliverable|invalid|access denied)",
     r"\bnot our customer",
     r"\bundeliverable address",
     r"there is no one at this address",
@@ -178,6 +181,11 @@ USER_UNKNOWN = _phrases(
     r"(account|mailbox|user) (has been |was )?"
     r"(deleted|removed|closed|terminated|cancel+ed|discontinued)",
     r"\bunknown in (virtual|local|relay) (alias|mailbox|recipient)",
+    r"\binvalid (final delivery )?user ?id",
+    r"(benutzer|empf[aä]nger|adresse|mailbox) (ist )?unbekannt|existiert nicht",
+    r"n'existe pas|(destinataire|utilisateur|adresse) inconnue?",
+    r"no existe|(usuario|destinatario) desconocido|n[aã]o existe|usu[aá]rio desconhecido",
+    r"utente (sconosciuto|inesistente)|non esiste|onbekende (gebruiker|ontvanger)|bestaat niet",
 )
 DOMAIN_UNKNOWN = _phrases(
     r"host (or domain name )?(not found|unknown)",
@@ -196,6 +204,7 @@ DOMAIN_UNKNOWN = _phrases(
     r"\bnonexistent (domain|host)",
     r"\bhost lookup (did not complete|failed)",
     r"\bnot a valid domain",
+    r"\bbad destination (host|system)",
     r"\bcould not resolve",
 )
 MOVED = _phrases(
@@ -218,11 +227,13 @@ ABOUT_OUR_SENDER = _phrases(
     r"sender (address )?(rejected|refused|denied|verify failed|not allowed|domain)",
     r"(mail from|envelope sender|return-path) .{0,40}(rejected|refused|denied|invalid)",
 )
-RELAY_OR_SENDER = _phrases(
+# The receiving server does not take mail for this domain (a wrong MX, a domain gone elsewhere).
+NO_RELAY = _phrases(
     r"relay(ing)? (access )?(denied|not permitted|prohibited|refused|not allowed)",
     r"(we do not|unable to|cannot|will not|not permitted to) relay",
     r"isn'?t in my list of allowed rcpthosts",
-    r"not permitted to relay",
+)
+RELAY_OR_SENDER = _phrases(
     r"sender (address )?(rejected|refused|denied|verify failed|not allowed)",
     r"\baccess denied",
     r"\bnot allowed\b",
@@ -244,6 +255,10 @@ EXPIRED = _phrases(
     r"message (is )?too old",
     r"maximum (time|retry)",
     r"undeliverable for [0-9]+",
+    r"failed [0-9]+ attempts",
+    r"aborted after [0-9.]+ (hour|day)",
+    r"(was|has been|has) not (been )?delivered (for|within|in) ",
+    r"not (been )?delivered within",
 )
 TEMPORARY = _phrases(
     r"gr[ae]y ?list",
@@ -268,6 +283,7 @@ TEMPORARY = _phrases(
     r"too many hops",
 )
 
+AFTER_DATA = re.compile(r"in reply to end of data command|after end of data|after data\b")
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 REPLY = re.compile(r"(?<![\d.#-])([245][0-9][0-9])(?:[ -]|$)")
 SPACES = re.compile(r"\s+")
@@ -298,17 +314,31 @@ def judge(status: str, diagnostic: str, action: str = "failed", context: str = "
     `status` is the report's Status field (may be empty), `diagnostic` the remote server's
     reply or the text around the recipient, `action` the report's Action ("failed",
     "delayed"); `context` is weaker evidence (the report's human-readable part), consulted
-    only when the diagnostic says nothing clear.
+    only when the diagnostic says nothing clear. Specific words decide first, then a specific
+    status code, then vaguer words ("rejected", "denied").
     """
     text = SPACES.sub(" ", (diagnostic or "").lower())
+    context = SPACES.sub(" ", (context or "").lower())[:4000]
     status = find_status(status, text) or find_status(context)
     if action.startswith("delay"):
         return Verdict(Cause.DELAYED, status)
-    for source in (text, SPACES.sub(" ", context.lower())[:4000]):
+    for source in (text, context):
         cause = _from_words(source, status)
         if cause is not None:
-            return Verdict(cause, status)
+            return Verdict(_after_data(cause, text + " " + context), status)
+    if status and not status.endswith(".0.0"):
+        return Verdict(_from_status(status, text), status)
+    if RELAY_OR_SENDER.search(text) or RELAY_OR_SENDER.search(context):
+        return Verdict(Cause.REJECTED, status)
     return Verdict(_from_status(status, text), status)
+
+
+def _after_data(cause: Cause, text: str) -> Cause:
+    """An "unknown user" answered only after the message itself was sent (end of DATA) is a
+    filter at the recipient's end refusing this message, not an address that is gone."""
+    if cause == Cause.USER_UNKNOWN and AFTER_DATA.search(text):
+        return Cause.REJECTED
+    return cause
 
 
 def _from_words(text: str, status: str) -> Cause | None:
@@ -321,7 +351,7 @@ def _from_words(text: str, status: str) -> Cause | None:
         return Cause.USER_UNKNOWN
     if SPAM_OR_REPUTATION.search(text) and not _says_user_unknown(text, status):
         return Cause.POLICY
-    if ABOUT_OUR_SENDER.search(text):
+    if ABOUT_OUR_SENDER.search(text) or NO_RELAY.search(text):
         return Cause.REJECTED
     if DISABLED.search(text) and not status.endswith(".1.1"):
         return Cause.DISABLED
@@ -329,6 +359,8 @@ def _from_words(text: str, status: str) -> Cause | None:
         return Cause.MOVED
     if DOMAIN_UNKNOWN.search(text):
         return Cause.DOMAIN_UNKNOWN
+    if "mailbox unavailable" in text and _transient(text, status):
+        return Cause.TEMPORARY
     if USER_UNKNOWN.search(text):
         return Cause.USER_UNKNOWN
     if TOO_LARGE.search(text):
@@ -337,9 +369,12 @@ def _from_words(text: str, status: str) -> Cause | None:
         return Cause.EXPIRED
     if TEMPORARY.search(text):
         return Cause.TEMPORARY
-    if RELAY_OR_SENDER.search(text):
-        return Cause.REJECTED
     return None
+
+
+def _transient(text: str, status: str) -> bool:
+    reply = REPLY.search(text)
+    return status.startswith("4") or (reply is not None and reply.group(1).startswith("4"))
 
 
 def _says_user_unknown(text: str, status: str) -> bool:

@@ -63,7 +63,7 @@ UNSUBSCRIBE_IN_URL = re.compile(r"/unsubscribe/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+
 MESSAGE_ID = re.compile(r"(?im)^message-id:\s*(<[^>\s]+>)")
 ADDRESS = re.compile(r"[A-Za-z0-9._%+=/'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 ADDRESSED_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to", "cc")
-COMPLAINT_TYPES = frozenset({"abuse", "fraud"})
+COMPLAINT_TYPES = frozenset({"abuse", "fraud", "opt-out"})
 DONE_ACTIONS = ("delivered", "relayed", "expanded")
 
 log = logging.getLogger(__name__)

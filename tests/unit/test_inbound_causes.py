@@ -57,6 +57,11 @@ CASES = [
         Cause.POLICY,
     ),
     ("5.7.1", "550 5.7.1 Relaying denied", Cause.REJECTED),
+    ("5.7.1", "554 5.7.1 <a@b>: Recipient address rejected: Access denied", Cause.USER_UNKNOWN),
+    ("5.0.0", "550 Unknown user a@b (in reply to end of DATA command)", Cause.REJECTED),
+    ("4.0.0", "450 Requested mail action not taken: mailbox unavailable", Cause.TEMPORARY),
+    ("", "L'adresse de messagerie référencée ci-dessus n'existe pas.", Cause.USER_UNKNOWN),
+    ("", "This person's account is exceeding their quota.", Cause.MAILBOX_FULL),
     (
         "5.1.8",
         "553 5.1.8 <news@example.org>: Sender address rejected: Domain not found",
