@@ -75,7 +75,8 @@ MAILBOX_FULL = _phrases(
     r"space (has )?(run|ran) out",
     r"mailbox has exceeded",
     r"exceeding (the |their |its |his |her )?(storage |mail |disk |mailbox )?quota",
-    r"postfach (ist )?voll|speicherplatz|bo[iî]te (aux lettres )?pleine|quota d[ée]pass|buz[oó]n lleno",
+    r"postfach (ist )?voll|speicherplatz|bo[iî]te (aux lettres )?pleine",
+    r"quota d[ée]pass|buz[oó]n lleno",
 )
 SPAM_OR_REPUTATION = _phrases(
     r"\bspam",
