@@ -86,24 +86,9 @@ def imap(ours: str) -> Iterator[ImapServer]:
         yield server
 
 
-def poll(imap: ImapServer, password: str) -> tuple[int, str]:
-    secret = Path(imap.ca_file).with_name("password")
-    secret.write_text(password)
-    result = CliRunner().invoke(
-        app,
-        [
-            "inbound",
-            "poll",
-            "--imap",
-            f"127.0.0.1:{imap.tls_port}",
-            "--user",
-            imap.user,
-            "--password-file",
-            str(secret),
-            "--ca-file",
-            str(imap.ca_file),
-        ],
-    )
+def poll(imap: ImapServer, password: str, ca_file: Path | None = None) -> tuple[int, str]:
+    args = imap.poll_args(password, ca_file=ca_file)
+    result = CliRunner().invoke(app, ["inbound", "poll", *args])
     return result.exit_code, result.output
 
 
@@ -132,24 +117,8 @@ def test_an_untrusted_certificate_is_refused(imap: ImapServer, tmp_path: Path) -
 
     other = tmp_path / "other-ca.pem"
     other.write_bytes(TestCA("Someone else").cert_pem)
-    secret = tmp_path / "password"
-    secret.write_text(imap.password)
-    result = CliRunner().invoke(
-        app,
-        [
-            "inbound",
-            "poll",
-            "--imap",
-            f"127.0.0.1:{imap.tls_port}",
-            "--user",
-            imap.user,
-            "--password-file",
-            str(secret),
-            "--ca-file",
-            str(other),
-        ],
-    )
-    assert result.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in result.output
+    code, output = poll(imap, imap.password, ca_file=other)
+    assert code == 1 and "CERTIFICATE_VERIFY_FAILED" in output
     assert events() == 0
 
 

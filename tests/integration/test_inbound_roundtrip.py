@@ -6,6 +6,7 @@ next send reaches only those it should."""
 
 from __future__ import annotations
 
+import json
 import smtplib
 from collections import Counter
 from collections.abc import Iterator
@@ -178,27 +179,8 @@ def test_what_comes_back_through_dovecot_and_inbound_poll_changes_the_next_send(
 
 
 def poll(imap: ImapServer, security: str, *args: str) -> list[dict[str, object]]:
-    import json
-
-    password = Path(imap.ca_file).with_name("imap-password")
-    password.write_text(imap.password)
-    port = imap.tls_port if security == "--tls" else imap.port
     result = CliRunner().invoke(
-        app,
-        [
-            "inbound",
-            "poll",
-            "--imap",
-            f"127.0.0.1:{port}",
-            "--user",
-            imap.user,
-            "--password-file",
-            str(password),
-            "--ca-file",
-            str(imap.ca_file),
-            security,
-            *args,
-        ],
+        app, ["inbound", "poll", *imap.poll_args(imap.password, security), *args]
     )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)  # type: ignore[no-any-return]

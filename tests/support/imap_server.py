@@ -43,6 +43,18 @@ class ImapServer:
     ca_file: Path
     log: Path
 
+    def poll_args(
+        self, password: str, security: str = "--tls", ca_file: Path | None = None
+    ) -> list[str]:
+        """The options of `newsletter inbound poll` that read this mailbox."""
+        secret = self.log.with_name("password")
+        secret.write_text(password)
+        port = self.tls_port if security == "--tls" else self.port
+        return [
+            *("--imap", f"{self.host}:{port}", "--user", self.user, security),
+            *("--password-file", str(secret), "--ca-file", str(ca_file or self.ca_file)),
+        ]
+
     def client(self) -> imaplib.IMAP4_SSL:
         context = ssl.create_default_context(cafile=str(self.ca_file))
         client = imaplib.IMAP4_SSL(self.host, self.tls_port, ssl_context=context, timeout=30)
