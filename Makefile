@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES_TEST := redis-server chromium prometheus
+APT_PACKAGES_TEST := redis-server chromium dovecot-imapd prometheus
 
 .PHONY: demo test lint bench system-packages clean
 
@@ -22,12 +22,16 @@ system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \
-		apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq -o DPkg::Lock::Timeout=600 $$missing >/dev/null; \
-		case "$$missing" in *prometheus*) invoke-rc.d prometheus stop >/dev/null 2>&1 || true;; esac; \
+		apt-get update -qq -o DPkg::Lock::Timeout=600 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+			$$missing >/dev/null; \
+		doveadm stop >/dev/null 2>&1; \
+		case "$$missing" in *prometheus*) invoke-rc.d prometheus stop >/dev/null 2>&1;; esac; \
+		true; \
 	fi
 
 demo: $(STAMP)

@@ -3,7 +3,7 @@
 Staff are not members: these emails have no ledger row, no unsubscribe link and no consent
 record. They go through the configured email backend with `transmit`, as a staff test send does;
 the incident row is their ledger (told once, tried again on the next pass until it goes). ADR
-0006 says why, and what covers the one case this cannot: a backend that refuses everything.
+0007 says why, and what covers the one case this cannot: a backend that refuses everything.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, ops, public, staff
+from newsletter.web import api, errors, ops, public, staff, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.middleware import (
     BodyLimitMiddleware,
@@ -48,5 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in staff.routers:
         app.include_router(router)
     app.include_router(api.router)
+    app.include_router(webhooks.router)
     errors.install(app)
     return app

@@ -19,8 +19,8 @@ from newsletter.config import ENV_PREFIX, Settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
-LONG_RUNNING = ["web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "beat", "inbound"]
+LONG_RUNNING = ["web", "worker", "beat", "inbound"]
 DEVELOPMENT_ENV = ROOT / "compose.development.env"
 # What an operator sets for production (docker-compose.yml's header lists them).
 PRODUCTION_ENV = {

@@ -13,12 +13,16 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
+from typer.testing import CliRunner
 
+from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.models import ProcessKind
 from newsletter.observability import metrics
 from newsletter.observability.gauges import StateCollector
 from newsletter.observability.heartbeat import Heartbeat
+from tests.integration.test_inbound_corpus import CORPUS, corpus_db  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "docs" / "monitoring"
@@ -192,3 +196,18 @@ def test_incident_emails_point_at_headings_of_the_operations_guide() -> None:
     headings = set(re.findall(r"^### (.+)$", OPERATIONS, re.MULTILINE))
     assert set(RUNBOOK) == set(IncidentKind)
     assert set(RUNBOOK.values()) <= headings
+
+
+def test_what_comes_back_is_counted_by_kind_once(corpus_db: str) -> None:  # noqa: F811
+    def count(kind: str) -> float:
+        return REGISTRY.get_sample_value("newsletter_inbound_reports_total", {"kind": kind}) or 0.0
+
+    files = [str(CORPUS / "arf-complaint-yahoo.eml"), str(CORPUS / "postfix-user-unknown.eml")]
+    before = {kind: count(kind) for kind in ("complaint", "hard_bounce")}
+    for _ in range(2):  # the second time is a replay: nothing new, nothing counted
+        result = CliRunner().invoke(app, ["inbound", "process", *files])
+        assert result.exit_code == 0, result.output
+    assert {kind: count(kind) - before[kind] for kind in before} == {
+        "complaint": 1,
+        "hard_bounce": 1,
+    }
