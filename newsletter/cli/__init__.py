@@ -91,7 +91,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "health": Entry(
         "newsletter.cli.health:health",
-        "Exit 0 if this machine's web app, worker or beat is alive, else 1 with the reason.",
+        "Exit 0 if this machine's web app, worker, beat or inbound server is alive, else 1.",
         group=False,
     ),
     "dkim-record": Entry(

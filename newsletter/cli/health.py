@@ -33,7 +33,7 @@ def health(
         None, "--port", help="inbound: its port on 127.0.0.1 (default NEWSLETTER_INBOUND_PORT)."
     ),
 ) -> None:
-    """Exit 0 if this machine's web app, worker or beat is alive, else 1 with the reason."""
+    """Exit 0 if this machine's web app, worker, beat or inbound server is alive, else 1."""
     if part == Part.WEB:
         ok, detail = _web(url)
     elif part == Part.INBOUND:
