@@ -142,3 +142,11 @@ def _answers(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_health_inbound_asks_the_smtp_server_on_its_port() -> None:
+    with SmtpTestServer() as server:  # the inbound server is an aiosmtpd server like this one
+        up = CliRunner().invoke(app, ["health", "inbound", "--port", str(server.port)])
+    assert up.exit_code == 0 and "answered 250" in up.stdout
+    down = CliRunner().invoke(app, ["health", "inbound", "--port", str(free_port())])
+    assert down.exit_code == 1 and "inbound:" in down.stderr
