@@ -8,6 +8,7 @@ The sub-commands load lazily: COMMANDS names each one, with its short help (what
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NamedTuple, cast
 
@@ -76,7 +77,7 @@ COMMANDS: dict[str, Entry] = {
     ),
 }
 
-# Commands that must run before (or without) a migrated database.
+# Commands that must run before (or without) a migrated database, or check it themselves.
 NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}
 
 
@@ -151,6 +152,17 @@ class RootGroup(TyperGroup):
         finally:
             ctx.meta.pop(LISTING_KEY, None)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """As Typer's, except that when stderr is not a terminal a usage error is printed as
+        plain lines, not in a box wrapped at 80 columns (a log or a script gets one line)."""
+        mode = self.rich_markup_mode
+        if not sys.stderr.isatty():
+            self.rich_markup_mode = None
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            self.rich_markup_mode = mode
+
 
 app = typer.Typer(
     cls=RootGroup,
@@ -162,23 +174,18 @@ app = typer.Typer(
 
 @app.callback()
 def root(ctx: typer.Context) -> None:
-    from newsletter.cli.common import fail
+    from newsletter.cli.common import USAGE_ERROR, check_ready, fail
     from newsletter.config import ConfigError, get_settings
 
     try:
         get_settings()
     except ConfigError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=USAGE_ERROR)
     if ctx.invoked_subcommand in NO_DATABASE_CHECK or ctx.resilient_parsing:
         return
     if _asks_for_help(ctx):
         return
-    from newsletter.db import NotMigrated, ensure_migrated
-
-    try:
-        ensure_migrated()
-    except NotMigrated as exc:
-        fail(str(exc))
+    check_ready(database=True)
 
 
 def _asks_for_help(ctx: typer.Context) -> bool:

@@ -1,9 +1,8 @@
-"""Importers: page captures (the sample in tests/fixtures), Markdown with front matter, sanitised HTML."""
+"""Importers: page captures (tests/fixtures), Markdown with front matter, sanitised HTML."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
