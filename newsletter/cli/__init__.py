@@ -16,6 +16,10 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
+# click's ClickException, which Typer may vendor: found through a public subclass.
+USAGE_ERRORS: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 ARGS_KEY = "newsletter.args"
 LISTING_KEY = "newsletter.listing"
 
@@ -155,13 +159,21 @@ class RootGroup(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """As Typer's, except that when stderr is not a terminal a usage error is printed as
         plain lines, not in a box wrapped at 80 columns (a log or a script gets one line)."""
-        mode = self.rich_markup_mode
-        if not sys.stderr.isatty():
-            self.rich_markup_mode = None
-        try:
+        if sys.stderr.isatty() or not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
-        finally:
-            self.rich_markup_mode = mode
+        kwargs["standalone_mode"] = False
+        try:
+            # Not standalone: Typer raises usage errors instead of drawing them, and returns
+            # the code of a typer.Exit (help, a failed command) instead of exiting.
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        except USAGE_ERRORS as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
+                exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 app = typer.Typer(

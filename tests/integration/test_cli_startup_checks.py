@@ -6,6 +6,7 @@ be written. Each is one line naming the variable (or the path) and the fix, exit
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -154,7 +155,9 @@ def test_members_export_into_a_missing_folder(db_url: str, tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
 
 
-def test_errors_are_not_wrapped_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+def test_errors_are_not_wrapped_when_stderr_is_not_a_terminal(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     env = {
         **os.environ,
         "COLUMNS": "80",
@@ -171,6 +174,8 @@ def test_errors_are_not_wrapped_when_stderr_is_not_a_terminal(tmp_path: Path) ->
     [line] = refused.stderr.splitlines()  # not migrated: refused before the export
     assert len(line) > 80 and line.endswith("run `newsletter db upgrade` first.")
 
+    shutil.copy(sqlite_template, tmp_path / "migrated.db")
+    env["NEWSLETTER_DATABASE_URL"] = f"sqlite:///{tmp_path}/migrated.db"
     usage = subprocess.run(
         [NEWSLETTER, "sends", "show", "not-a-number"], env=env, capture_output=True, text=True
     )
