@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from newsletter.config import ENV_PREFIX, get_settings
@@ -120,7 +120,10 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        # Raised after the commit, by an after_commit hook (work run --inline stopped by
+        # Ctrl-C), there is nothing left to roll back, and the first error is the one to tell.
+        with suppress(InvalidRequestError):
+            session.rollback()
         raise
     finally:
         session.close()

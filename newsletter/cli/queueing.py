@@ -36,9 +36,10 @@ def parse_as_of(text: str | None) -> datetime | None:
     if text is None:
         return None
     zone = get_settings().TIMEZONE
+    moment = parse_local(text, ZoneInfo(zone))
     if not has_time(text):
         warn(f"--as-of {text!r} has no time of day: read as {text.strip()} 00:00 {zone}")
-    return parse_local(text, ZoneInfo(zone))
+    return moment
 
 
 def has_time(text: str) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    Table,
     Update,
     and_,
     bindparam,
@@ -418,11 +419,11 @@ def release(session: Session, claimed: Sequence[Claimed], reason: str, now: date
     after SENDING_TIMEOUT_SECONDS. Rows already answered, or taken back, are left alone."""
     if not claimed:
         return
+    # On the table, not the ORM class: with a list of parameters the ORM would want ids.
     statement = (
-        update(Delivery)
+        update(cast(Table, _table))
         .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
         .values(status=DeliveryStatus.DEFERRED, next_attempt_at=now, last_error=reason)
-        .execution_options(synchronize_session=False)
     )
     session.execute(statement, [{"b_id": c.id, "b_attempts": c.attempts} for c in claimed])
 
