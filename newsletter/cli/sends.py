@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 from sqlalchemy.orm import Session
 
-from newsletter.cli.common import USAGE_ERROR, console, fail, open_session, print_json
+from newsletter.cli.common import (
+    USAGE_ERROR,
+    check_ready,
+    console,
+    fail,
+    open_session,
+    print_json,
+)
 from newsletter.cli.queueing import (
     after_queueing,
     has_time,
@@ -169,6 +176,8 @@ def cancel(send_id: int) -> None:
 def test(send_id: int, to: str = typer.Option(..., "--to", help="Where to send the test.")) -> None:
     """Send one copy, marked as a test, to an address; it does not count in the send."""
     from newsletter.delivery.announcements import SendError, send_test
+
+    check_ready(email=True)
     from newsletter.delivery.backends.base import BackendUnavailable, Outcome
     from newsletter.members import MemberError
 

@@ -141,6 +141,26 @@ def test_a_running_redis_passes_the_check(
     assert (tmp_path / "a" / "b").is_dir()
 
 
+def test_a_dkim_key_that_is_not_a_key_stops_the_commands_that_sign(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "dkim.pem"
+    key.write_text("not a key\n")
+    use(monkeypatch, DKIM_PRIVATE_KEY_PATH=str(key), DKIM_SELECTOR="news")
+    for argv in (
+        ["worker"],
+        ["serve"],
+        ["digest", "run", "--frequency", "daily", "--inline"],
+        ["sends", "test", "1", "--to", "me@example.org"],
+    ):
+        one_line_error(
+            runner.invoke(app, argv),
+            f"NEWSLETTER_DKIM_PRIVATE_KEY_PATH: {key} is not a PEM RSA private key",
+        )
+    # Without --inline the command only queues: a worker, which checks its own key, signs.
+    assert runner.invoke(app, ["digest", "run", "--frequency", "daily"]).exit_code == 0
+
+
 def test_members_export_into_a_missing_folder(db_url: str, tmp_path: Path) -> None:
     target = tmp_path / "no-such-folder" / "members.csv"
     one_line_error(
