@@ -213,10 +213,12 @@ def publish(
         untagged = not any(row.assigned for row in article.topics)
     if first_time:
         console.print(f"Published article {article_id}.")
-    elif inline:
-        console.print(f"Article {article_id} was already published; its alert was sent again.")
     else:
-        console.print(f"Article {article_id} was already published; its alert was queued again.")
+        done = "sent" if inline else "queued"
+        console.print(
+            f"Article {article_id} was already published; its alert was {done} again "
+            "(to whoever has not had it yet: nobody gets it twice)."
+        )
     if untagged:
         warn(f"article {article_id} has no topics, so no member is sent an alert")
         return
