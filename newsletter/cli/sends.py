@@ -51,13 +51,13 @@ def schedule(
 
     if kind != "announcement":
         fail(f"unknown kind {kind!r}: only announcements can be scheduled")
-    if not has_time(at):
-        fail(
-            f'--at {at!r} has no time of day; give one, like --at "{at.strip()} 09:00"',
-            code=USAGE_ERROR,
-        )
     try:
         when = parse_local(at, ZoneInfo(get_settings().TIMEZONE))
+        if not has_time(at):
+            fail(
+                f'--at {at!r} has no time of day; give one, like --at "{at.strip()} 09:00"',
+                code=USAGE_ERROR,
+            )
         with queueing(inline=False), open_session() as session:
             _check_roles(session, role)
             send = schedule_announcement(
