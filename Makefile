@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests need, as COMMAND:PACKAGE (installed when COMMAND is missing).
-# To add one, add a word here: nothing else changes.
-TEST_PACKAGES := redis-server:redis-server chromium:chromium
+# Debian packages the tests need, as COMMAND:PACKAGE (installed when COMMAND is missing from
+# PATH, /usr/sbin included). To add one, add a word here: nothing else changes.
+TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd
 # Waits (up to 10 minutes) for another apt or dpkg to finish instead of failing at once.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
@@ -23,11 +23,14 @@ venv: $(STAMP)
 system-packages:
 	@missing=""; \
 	for pair in $(TEST_PACKAGES); do \
-		command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v "$${pair%%:*}" >/dev/null || \
+			missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages the tests need:$$missing (apt-get update, then install)"; \
-		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null || exit 1; \
+		: "installing dovecot-imapd starts its daemon; the tests start their own"; \
+		case "$$missing" in *dovecot-imapd*) doveadm stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 demo: $(STAMP)

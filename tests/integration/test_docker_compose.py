@@ -14,7 +14,7 @@ from tests.support.cli_parse import resolve
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "beat", "inbound"]
 
 
 def test_every_expected_service_is_there() -> None:
