@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from newsletter.cli.common import warn
-from newsletter.db import NotMigrated, ensure_migrated
+from newsletter.cli.common import check_ready
 
 
 def serve(
@@ -16,19 +15,19 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
 ) -> None:
     """Serve the web app until stopped (Ctrl-C)."""
-    import uvicorn
-
+    # docker-compose.yml starts the web app only once its `migrate` job has finished, so an
+    # unmigrated database here is a mistake to name, not a race to wait out. The broker is
+    # checked too: publishing from the console queues the alerts.
     from newsletter.config import get_settings
     from newsletter.observability import logs, multiproc
 
     settings = get_settings()
-    # uvicorn's worker processes count requests into files /metrics adds up.
+    # First, before anything imports the metrics: uvicorn's worker processes count requests
+    # into files that /metrics adds up.
     multiproc.use_folder(settings, "web")
-    try:
-        ensure_migrated()
-    except NotMigrated as exc:
-        # Still start: a container may be up before the migration job has finished.
-        warn(str(exc))
+    check_ready(database=True, broker=True, email=True)
+    import uvicorn
+
     options: dict[str, Any] = {}
     log_config = logs.uvicorn_config(settings)
     if log_config is not None:

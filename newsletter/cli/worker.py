@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from newsletter.cli.common import check_ready
 from newsletter.config import EMBEDDED_BROKER, ENV_PREFIX, get_settings
 from newsletter.dispatch import QUEUES
 from newsletter.models import ProcessKind
@@ -50,6 +51,7 @@ def worker(
         # Before anything imports the metrics (Celery imports them with the tasks): the pool
         # processes it forks then count into files the worker's metrics port adds up.
         multiproc.use_folder(get_settings(), "worker")
+    check_ready(database=True, broker=True, email=True)
     from newsletter.observability.heartbeat import node_name
     from workers.celery_app import app
 
@@ -68,6 +70,7 @@ def beat(
 ) -> None:
     """Run the clock: digests, reminders, scheduled sends and the recovery sweep, on time."""
     _use_metrics_port(metrics_port)
+    check_ready(database=True, broker=True)
     from workers.celery_app import app
 
     app.start([*_quiet(), "beat", "--loglevel", loglevel])

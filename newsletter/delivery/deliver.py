@@ -54,9 +54,17 @@ class BatchReport:
 
 
 def deliver_batch(
-    send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None
+    send_id: int,
+    delivery_ids: Sequence[int],
+    settings: Settings | None = None,
+    *,
+    release_on_error: bool = False,
 ) -> BatchReport:
-    """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing)."""
+    """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing).
+
+    With `release_on_error` (a command sending inline, which no sweep of its own follows), an
+    error or Ctrl-C part-way returns the rows it had claimed to `deferred`, due at once;
+    a worker leaves them to the sweep, which takes them back after SENDING_TIMEOUT_SECONDS."""
     settings = settings or get_settings()
     set_aside: Counter[DeliveryStatus] = Counter()
     with session_scope() as session:
@@ -65,7 +73,12 @@ def deliver_batch(
     report = BatchReport(claimed=len(claimed))
     counts = set_aside
     if claimed:
-        handed_over, report.error = _compose_and_send(send_id, claimed, settings)
+        try:
+            handed_over, report.error = _compose_and_send(send_id, claimed, settings)
+        except BaseException as exc:
+            if release_on_error:
+                _release(claimed, exc)
+            raise
         counts = counts + handed_over
         report.counts = {status.value: n for status, n in handed_over.items()}
     if kind is not None:
@@ -75,6 +88,13 @@ def deliver_batch(
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report
+
+
+def _release(claimed: list[ledger.Claimed], exc: BaseException) -> None:
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped: {exc}"
+    reason = f"the command sending inline was {why}"
+    with session_scope() as session:
+        ledger.release(session, claimed, reason[:1000], utcnow())
 
 
 def _compose_and_send(
