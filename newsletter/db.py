@@ -97,9 +97,7 @@ def make_engine(url: str, **options: Any) -> Engine:
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     # A host that drops packets would otherwise hang a command for minutes before saying so.
-    return create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **options
-    )
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **options)
 
 
 def get_engine(url: str | None = None) -> Engine:
