@@ -21,11 +21,11 @@ def serve(
     from newsletter.config import get_settings
     from newsletter.observability import logs, multiproc
 
-    settings = get_settings()
-    # First, before anything imports the metrics: uvicorn's worker processes count requests
-    # into files that /metrics adds up.
-    multiproc.use_folder(settings, "web")
     check_ready(database=True, broker=True, email=True)
+    settings = get_settings()
+    # Before anything imports the metrics (the app does): uvicorn's worker processes count
+    # requests into files that /metrics adds up.
+    multiproc.use_folder(settings, "web")
     import uvicorn
 
     options: dict[str, Any] = {}

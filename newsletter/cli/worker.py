@@ -45,13 +45,13 @@ def worker(
     metrics_port: int | None = metrics_port_option(),
 ) -> None:
     """Run a worker: it sends the queued emails (start one per machine; more scale out)."""
+    check_ready(database=True, broker=True, email=True)
     if _use_metrics_port(metrics_port):
         from newsletter.observability import multiproc
 
         # Before anything imports the metrics (Celery imports them with the tasks): the pool
         # processes it forks then count into files the worker's metrics port adds up.
         multiproc.use_folder(get_settings(), "worker")
-    check_ready(database=True, broker=True, email=True)
     from newsletter.observability.heartbeat import node_name
     from workers.celery_app import app
 
