@@ -18,6 +18,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
 
@@ -65,6 +67,8 @@ def wheelhouse(wheel: Path) -> Path:
     return house
 
 
+# Build, install and a whole demo: on a loaded 2-core machine more than the suite's 300 s.
+@pytest.mark.timeout(900)
 def test_the_wheel_installs_into_a_fresh_venv_and_runs_the_demo(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path)
     files = set(zipfile.ZipFile(wheel).namelist())
