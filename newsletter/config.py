@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     SMTP_SSL: bool = False
     SMTP_TIMEOUT: float = Field(default=30.0, gt=0)
     FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
+    REPLY_TO: str | None = None  # where members' replies go, when not to FROM_ADDRESS
+    POSTAL_ADDRESS: str = ""  # the organisation's postal address, in every email's footer
     BASE_URL: str = "http://localhost:8000"
     SECRET_KEY: str | None = None
     DKIM_PRIVATE_KEY_PATH: Path | None = None

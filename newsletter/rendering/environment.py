@@ -50,6 +50,7 @@ class EmailTemplates:
             frequency_phrase=formatting.frequency_phrase,
             join_and=formatting.join_and,
             plural=formatting.plural,
+            wrap=formatting.wrap,
         )
 
     def render(self, name: str, context: dict[str, Any]) -> str:
