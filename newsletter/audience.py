@@ -69,9 +69,7 @@ def digest_audience(frequency: Frequency) -> Audience:
     return Audience(topic_ids=None, frequencies=(frequency,))
 
 
-def send_scope(
-    audience: Audience, subscriptions: Iterable[tuple[int, Frequency]]
-) -> set[int]:
+def send_scope(audience: Audience, subscriptions: Iterable[tuple[int, Frequency]]) -> set[int]:
     """Which of a member's topics (id, frequency) one send was for: what it tells them they
     follow, and what its unsubscribe link stops.
 

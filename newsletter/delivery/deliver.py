@@ -236,7 +236,8 @@ def prepare(
     if deadline is None:
         raise LookupError(f"the deadline of send {send.id} no longer exists")
     left = days_left(deadline.date, send.started_at or utcnow(), ZoneInfo(settings.TIMEZONE))
-    return rendering.prepare_reminder(view, same_day_deadlines(article, deadline), left, send_id=send.id)
+    deadlines = same_day_deadlines(article, deadline)
+    return rendering.prepare_reminder(view, deadlines, left, send_id=send.id)
 
 
 def same_day_deadlines(article: Article, deadline: Deadline) -> list[DeadlineView]:

@@ -127,7 +127,7 @@ def _blocks(element: _Element, width: int) -> list[str]:
             blocks.append(_list(child, tag == "ol", width))
         elif tag == "blockquote":
             flush()
-            blocks += ["\n".join("    " + line for line in b.split("\n")) for b in _blocks(child, width - 4)]
+            blocks += [_indent(block, "    ") for block in _blocks(child, width - 4)]
         elif tag == "pre":
             flush()
             blocks.append(child.text_content().rstrip("\n"))
@@ -162,6 +162,10 @@ def _inline(element: _Element) -> str:
     if not href or words in (href, shown):
         return words or shown
     return f"{words} ({shown})" if words else shown
+
+
+def _indent(block: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in block.split("\n"))
 
 
 def _heading(text: str, line: str, width: int) -> str:

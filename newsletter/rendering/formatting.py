@@ -137,5 +137,5 @@ def follows_sentence(follows: tuple[tuple[str, str], ...] | None) -> str:
 
 def _frequency_rank(pair: Sequence[str]) -> tuple[int, str]:
     name, frequency = pair
-    rank = FREQUENCY_ORDER.index(frequency) if frequency in FREQUENCY_ORDER else len(FREQUENCY_ORDER)
-    return rank, name
+    known = frequency in FREQUENCY_ORDER
+    return (FREQUENCY_ORDER.index(frequency) if known else len(FREQUENCY_ORDER)), name
