@@ -89,7 +89,9 @@ def db_url(
 
 
 @pytest.fixture(scope="session")
-def every_email(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+def every_email(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, bytes]:
     """One message of every kind, sent through the real pipeline on SQLite (see
     tests/support/every_email.py); made once per run for the tests that read them."""
     import os

@@ -87,9 +87,7 @@ def send_every_kind() -> dict[str, bytes]:
                 _publish(name)
         now = datetime.now(UTC) + timedelta(minutes=1)
         sent["daily digest"] = _caught("daily digest", lambda: jobs.digest(Frequency.DAILY, now))
-        sent["weekly digest"] = _caught(
-            "weekly digest", lambda: jobs.digest(Frequency.WEEKLY, now)
-        )
+        sent["weekly digest"] = _caught("weekly digest", lambda: jobs.digest(Frequency.WEEKLY, now))
         for days in (7, 1):
             at = _reminder_time(days)
             sent[f"{days}-day reminder"] = _caught(
