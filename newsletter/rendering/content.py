@@ -27,6 +27,7 @@ ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "td": {"colspan"}, "th": {"c
 URL_SCHEMES = {"http", "https", "mailto"}
 HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
 WORDS = re.compile(r"\w+")
+SENTENCE_END = re.compile(r"(?<=[.!?…:])\s+")
 # "Dear colleague,", "Hello all!", "Good morning everyone,": a body that opens with its own.
 GREETING = re.compile(
     r"(dear|hello|hi|hey|greetings|good (morning|afternoon|evening))\b[^.?]{0,60}[,!:]?",
@@ -70,22 +71,27 @@ def plain_words(html: str) -> str:
 
 
 def repeats(summary: str, html: str) -> bool:
-    """Whether the HTML's text opens with the summary's words (the summary is often the first
-    paragraph, or the start of it, cut with an ellipsis)."""
-    said = WORDS.findall(summary.casefold())
-    if summary.rstrip().endswith(("…", "...")):
-        said = said[:-1]  # the last word may be cut
-    return bool(said) and WORDS.findall(plain_words(html).casefold())[: len(said)] == said
+    """Whether every sentence of the summary is already in the HTML's text: a summary is
+    often the body's first paragraph, or sentences taken from it (the last one may be cut
+    short with an ellipsis)."""
+    body = f" {' '.join(WORDS.findall(plain_words(html).casefold()))} "
+    sentences = [s for s in SENTENCE_END.split(summary.strip()) if WORDS.search(s)]
+    for sentence in sentences:
+        said = WORDS.findall(sentence.casefold())
+        if sentence.endswith(("…", "...")) and len(said) > 1:
+            said = said[:-1]  # the last word may be cut
+        if f" {' '.join(said)} " not in body:
+            return False
+    return bool(sentences)
 
 
-def opens_with_greeting(html: str) -> bool:
-    """Whether the first paragraph of the HTML is a greeting of its own ("Dear colleague,")."""
+def greeting_of(html: str) -> str:
+    """The body's own greeting ("Dear colleague,"): its first paragraph, when it is one."""
     if not html.strip():
-        return False
+        return ""
     first = next(iter(lxml.html.fragment_fromstring(html, create_parent="div")), None)
-    if first is None:
-        return False
-    return GREETING.fullmatch(" ".join(first.text_content().split())) is not None
+    words = " ".join(first.text_content().split()) if first is not None else ""
+    return words if GREETING.fullmatch(words) else ""
 
 
 # --- plain text ----------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from newsletter.rendering.build import EmailSpec, ListTopic, prepare
 from newsletter.rendering.content import (
+    greeting_of,
     html_to_text,
     markdown_html,
-    opens_with_greeting,
     plain_words,
     repeats,
     safe_html,
@@ -112,13 +112,14 @@ def _quotes(title: str, deadlines: list[DeadlineView]) -> list[str]:
 
 def announcement_spec(subject: str, body_markdown: str, *, send_id: int) -> EmailSpec:
     body_html = under_heading(markdown_html(body_markdown))
+    # Staff who open with "Dear colleague," are not greeted over by "Hello Ann,".
+    greeting = greeting_of(body_html)
     context = {
         "announcement_subject": subject,
         "body_html": body_html,
         "body_text": html_to_text(body_html),
-        "preheader": preheader(plain_words(body_html)),
-        # Staff who open with "Dear colleague," are not greeted over by "Hello Ann,".
-        "greets": opens_with_greeting(body_html),
+        "preheader": preheader(plain_words(body_html).removeprefix(greeting)),
+        "greets": bool(greeting),
     }
     return EmailSpec("announcement", context, send_id=send_id)
 

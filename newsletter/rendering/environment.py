@@ -51,6 +51,8 @@ class EmailTemplates:
             join_and=formatting.join_and,
             plural=formatting.plural,
             wrap=formatting.wrap,
+            wrap_items=formatting.wrap_items,
+            bracketed="[{}]".format,
         )
 
     def render(self, name: str, context: dict[str, Any]) -> str:

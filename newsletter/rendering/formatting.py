@@ -108,6 +108,17 @@ def wrap(text: str, width: int = TEXT_WIDTH) -> str:
     return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
+def wrap_items(items: Iterable[str], width: int = TEXT_WIDTH, separator: str = " ") -> str:
+    """Items on lines of at most `width`, never broken inside one ("[Closes 27 March 2020]")."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(separator) + len(item) <= width:
+            lines[-1] += separator + item
+        else:
+            lines.append(item)
+    return "\n".join(lines)
+
+
 def preheader(text: str, limit: int = PREHEADER_CHARS) -> str:
     """The preview text beside the subject: one line, cut at a word within `limit`."""
     text = clean(text)

@@ -30,7 +30,7 @@ SAMPLES = ROOT / "samples"
 BREAKING = "funding-condition-improvement-grants.md"
 # Its closing date (in the sample) is what the reminders are about.
 REMINDED_DAY = date(2026, 12, 18)
-POSTAL_ADDRESS = "School Leaders Network, 1 Example Street, Leeds LS1 1AA"
+POSTAL_ADDRESS = "1 Example Street, Leeds LS1 1AA"
 
 KINDS = (
     "alert",
