@@ -18,6 +18,7 @@ from newsletter.rendering.content import (
     under_heading,
 )
 from newsletter.rendering.digest_budget import archive_url, plan_digest
+from newsletter.rendering.environment import member_templates
 from newsletter.rendering.formatting import days_left_phrase, deadline_verb, preheader
 from newsletter.rendering.prepared import PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, TopicGroup
@@ -132,6 +133,10 @@ def welcome_spec(*, topics: dict[str, str]) -> EmailSpec:
     return EmailSpec("welcome", {"topics": topics}, bulk=False)
 
 
+def manage_link_spec(*, topics: dict[str, str]) -> EmailSpec:
+    return EmailSpec("manage_link", {"topics": topics}, bulk=False)
+
+
 def prepare_alert(
     article: ArticleView, *, send_id: int, list_topic: ListTopic | None = None
 ) -> PreparedEmail:
@@ -181,3 +186,8 @@ def prepare_confirm(*, topics: dict[str, str]) -> PreparedEmail:
 def prepare_welcome(*, topics: dict[str, str]) -> PreparedEmail:
     """Sent once a member has confirmed; topics as for prepare_confirm."""
     return prepare(welcome_spec(topics=topics))
+
+
+def prepare_manage_link(*, topics: dict[str, str]) -> PreparedEmail:
+    """The link a member asked for to manage their emails; topics as for prepare_confirm."""
+    return prepare(manage_link_spec(topics=topics), member_templates())

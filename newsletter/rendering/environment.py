@@ -18,6 +18,8 @@ import jinja2
 from newsletter.rendering import formatting
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+# The manage-link email is kept beside the web pages that send it.
+WEB_EMAIL_DIR = TEMPLATE_DIR.parent / "web" / "email"
 
 
 class TemplateError(Exception):
@@ -88,3 +90,11 @@ def _where(exc: BaseException, name: str) -> str:
 @lru_cache(maxsize=1)
 def default_templates() -> EmailTemplates:
     return EmailTemplates()
+
+
+@lru_cache(maxsize=1)
+def member_templates() -> EmailTemplates:
+    """The email templates, plus the manage-link email kept beside the web pages."""
+    templates = EmailTemplates()
+    templates.env.loader = jinja2.FileSystemLoader([WEB_EMAIL_DIR, TEMPLATE_DIR])
+    return templates

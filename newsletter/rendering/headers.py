@@ -67,7 +67,8 @@ def _encoded_words(text: str, first_column: int = 1) -> list[str]:
     """Encoded-words of whole characters; the first fits a line after `first_column`
     characters ("Subject: "), each later one a folded line of its own."""
     room = (MAX_ENCODED_LINE - first_column - ENCODED_WORD_WRAPPING) // 4 * 3
-    words, chunk = [], b""
+    words: list[bytes] = []
+    chunk = b""
     for char in text:
         data = char.encode("utf-8")
         if len(chunk) + len(data) > (room if not words else ENCODED_WORD_BYTES) and chunk:
