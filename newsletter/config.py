@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
 
+    @field_validator("REPLY_TO", "DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${NAME:-}` as an empty string: that means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
