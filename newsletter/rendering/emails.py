@@ -18,7 +18,6 @@ from newsletter.rendering.content import (
     under_heading,
 )
 from newsletter.rendering.digest_budget import archive_url, plan_digest
-from newsletter.rendering.environment import member_templates
 from newsletter.rendering.formatting import days_left_phrase, deadline_verb, preheader
 from newsletter.rendering.prepared import PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, TopicGroup
@@ -190,4 +189,4 @@ def prepare_welcome(*, topics: dict[str, str]) -> PreparedEmail:
 
 def prepare_manage_link(*, topics: dict[str, str]) -> PreparedEmail:
     """The link a member asked for to manage their emails; topics as for prepare_confirm."""
-    return prepare(manage_link_spec(topics=topics), member_templates())
+    return prepare(manage_link_spec(topics=topics))

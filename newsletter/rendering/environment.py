@@ -38,10 +38,10 @@ def _autoescape(name: str | None) -> bool:
 
 
 class EmailTemplates:
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATE_DIR, *more: Path) -> None:
         self.directory = directory
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(directory),
+            loader=jinja2.FileSystemLoader([directory, *more]),
             autoescape=_autoescape,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -89,12 +89,5 @@ def _where(exc: BaseException, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def default_templates() -> EmailTemplates:
-    return EmailTemplates()
-
-
-@lru_cache(maxsize=1)
-def member_templates() -> EmailTemplates:
-    """The email templates, plus the manage-link email kept beside the web pages."""
-    templates = EmailTemplates()
-    templates.env.loader = jinja2.FileSystemLoader([WEB_EMAIL_DIR, TEMPLATE_DIR])
-    return templates
+    """The email templates, and the manage-link email kept beside the web pages."""
+    return EmailTemplates(TEMPLATE_DIR, WEB_EMAIL_DIR)
