@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from email import message_from_bytes, policy
+from typing import Literal
 
 import pytest
 from playwright.sync_api import Browser, Page, Route
@@ -19,7 +20,12 @@ from tests.web.site import DESKTOP, PHONE, SCREENSHOTS
 pytestmark = pytest.mark.browser
 
 FOLDER = SCREENSHOTS / "emails"
-VIEWS = {"desktop": (DESKTOP, "light"), "phone": (PHONE, "light"), "dark": (PHONE, "dark")}
+Scheme = Literal["light", "dark"]
+VIEWS: dict[str, tuple[int, Scheme]] = {
+    "desktop": (DESKTOP, "light"),
+    "phone": (PHONE, "light"),
+    "dark": (PHONE, "dark"),
+}
 
 # The contrast of each visible element's own text with the colour behind it; AA asks 4.5:1,
 # or 3:1 for large text (24px, or 18.7px bold).
@@ -65,8 +71,9 @@ def page_for(browser: Browser) -> Iterator[object]:
         page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
         pages.append(page)
         page.route("**/*", _refuse)  # an email must stand on its own: nothing is fetched
-        message = message_from_bytes(data, policy=policy.default)
-        page.set_content(message.get_body(("html",)).get_content(), wait_until="load")
+        html = message_from_bytes(data, policy=policy.default).get_body(("html",))
+        assert html is not None
+        page.set_content(html.get_content(), wait_until="load")
         return page
 
     yield open_email

@@ -27,7 +27,9 @@ def texts_to(address: str) -> list[str]:
     for message in memory.outbox:
         if message.to == address:
             parsed = email.message_from_bytes(message.data, policy=policy.default)
-            found.append(" ".join(parsed.get_body(("plain",)).get_content().split()))
+            part = parsed.get_body(("plain",))
+            assert part is not None
+            found.append(" ".join(part.get_content().split()))
     return found
 
 

@@ -89,10 +89,7 @@ def send_every_kind() -> dict[str, bytes]:
         sent["daily digest"] = _caught("daily digest", lambda: jobs.digest(Frequency.DAILY, now))
         sent["weekly digest"] = _caught("weekly digest", lambda: jobs.digest(Frequency.WEEKLY, now))
         for days in (7, 1):
-            at = _reminder_time(days)
-            sent[f"{days}-day reminder"] = _caught(
-                f"{days}-day reminder", lambda at=at: jobs.reminders_due(as_of=at)
-            )
+            sent[f"{days}-day reminder"] = _caught(f"{days}-day reminder", _reminders(days))
         send_id, at = _announcement()
         sent["announcement"] = _caught("announcement", lambda: jobs.due_sends(now=at))
         sent["announcement test copy"] = _caught(
@@ -123,11 +120,12 @@ def _publish(name: str) -> None:
     dispatch.article_published(article_id)
 
 
-def _reminder_time(days: int) -> datetime:
+def _reminders(days: int) -> Callable[[], object]:
+    """The reminder run just after the `days`-before reminders fall due."""
     settings = get_settings()
     day = REMINDED_DAY - timedelta(days=days)
     local = datetime.combine(day, time(settings.REMINDER_HOUR, 1), ZoneInfo(settings.TIMEZONE))
-    return local.astimezone(UTC)
+    return lambda: jobs.reminders_due(as_of=local.astimezone(UTC))
 
 
 def _announcement() -> tuple[int, datetime]:
