@@ -27,10 +27,13 @@ ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "td": {"colspan"}, "th": {"c
 URL_SCHEMES = {"http", "https", "mailto"}
 HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
 WORDS = re.compile(r"\w+")
+BLOCK_TAG = re.compile(
+    r"</?(?:p|div|h[1-6]|li|ul|ol|br|tr|td|th|table|blockquote|pre|hr)\b[^>]*>", re.I
+)
 SENTENCE_END = re.compile(r"(?<=[.!?…:])\s+")
 # "Dear colleague,", "Hello all!", "Good morning everyone,": a body that opens with its own.
 GREETING = re.compile(
-    r"(dear|hello|hi|hey|greetings|good (morning|afternoon|evening))\b[^.?]{0,60}[,!:]?",
+    r"(dear|hello|hi|hey|greetings|good (morning|afternoon|evening))(?![\w-])[^.?]{0,60}[,!:]",
     re.IGNORECASE,
 )
 
@@ -66,7 +69,7 @@ def under_heading(html: Markup, top: int = 2) -> Markup:
 
 def plain_words(html: str) -> str:
     """Just the words of some HTML on one line, no markup of any kind (for a preheader)."""
-    text = nh3.clean(html, tags=set())
+    text = nh3.clean(BLOCK_TAG.sub(" ", html), tags=set())  # "</h2><p>" parts two words
     return " ".join(unescape(text).split())
 
 
