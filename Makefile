@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES_TEST := redis-server chromium spamassassin spamd spamc
+APT_PACKAGES_TEST := redis-server chromium dovecot-imapd spamassassin spamd spamc
 
 .PHONY: demo test lint bench system-packages clean
 
@@ -20,12 +20,15 @@ system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
 	command -v spamd >/dev/null || test -x /usr/sbin/spamd || missing="$$missing spamassassin spamd"; \
 	command -v spamc >/dev/null || missing="$$missing spamc"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing:$$missing"; \
-		apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq -o DPkg::Lock::Timeout=600 $$missing >/dev/null; \
+		apt-get update -qq -o DPkg::Lock::Timeout=600 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+			$$missing >/dev/null; \
+		doveadm stop >/dev/null 2>&1; true; \
 	fi
 
 demo: $(STAMP)

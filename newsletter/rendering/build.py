@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from newsletter.config import get_settings
+from newsletter.inbound.verp import addresses
 from newsletter.rendering.environment import EmailTemplates, TemplateError, default_templates
 from newsletter.rendering.headers import (
     Sender,
     address_line,
+    feedback_id_line,
     parse_sender,
     reply_to_line,
     unstructured_line,
@@ -103,6 +105,7 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         fixed.append(b"Precedence: bulk\r\n")
         fixed.append(address_line("List-Id", *list_id(sender, spec.list_topic)))
         fixed.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+        fixed.append(feedback_id_line(spec.kind, spec.send_id, sender.domain))
     return PreparedEmail(
         kind=spec.kind,
         subject=rendered.subject,
@@ -116,6 +119,7 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         domain=sender.domain,
         bulk=spec.bulk,
         signer=signer,
+        addresses=addresses(settings),
         html_bytes=len(rendered.html.encode("utf-8")),
     )
 

@@ -26,6 +26,7 @@ SIGNED_ONCE = [
     b"list-id",
     b"auto-submitted",
     b"precedence",
+    b"feedback-id",
 ]
 SIGNED_HEADERS = [*OVERSIGNED, *OVERSIGNED, *SIGNED_ONCE]
 # Relaxed for both: a relay that refolds a header or trims trailing space keeps it valid.
