@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.audience import groups_of
-from newsletter.cli.common import console, fail, open_session
+from newsletter.cli.common import USAGE_ERROR, console, fail, open_session
 from newsletter.config import ConfigError
 from newsletter.delivery.digests import candidate_articles, compose_chunk
 from newsletter.members import MemberError, find_member, normalise_email
@@ -79,7 +79,10 @@ def preview(
             console.print(f"[bold]{label}:[/] {escape(value)}", soft_wrap=True, highlight=False)
         typer.echo(decoded_part(message, "plain"))
         return
-    write_preview(message, out, eml)
+    try:
+        write_preview(message, out, eml)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror or exc}", code=USAGE_ERROR)
     for path in (out, eml):
         if path is not None:
             console.print(f"Wrote {path}", soft_wrap=True, highlight=False)
@@ -90,7 +93,7 @@ def _digest_frequency(member: Member, asked: str | None) -> Frequency:
     theirs = {s.frequency for s in member.subscriptions} & set(DIGEST_FREQUENCIES)
     if asked is not None:
         if asked not in {f.value for f in DIGEST_FREQUENCIES}:
-            fail(f"unknown digest frequency {asked!r} (expected daily or weekly)")
+            fail(f"unknown digest frequency {asked!r} (expected daily or weekly)", USAGE_ERROR)
         if Frequency(asked) not in theirs:
             fail(f"{member.email} gets no {asked} digest")
         return Frequency(asked)
