@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # PATH, /usr/sbin included). To add one, add a word here: nothing else changes. prometheus
 # brings promtool, which checks the alert rules in docs/monitoring/ (a 19 MB download).
 TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd \
-	promtool:prometheus
+	spamassassin:spamassassin spamd:spamd spamc:spamc promtool:prometheus
 # Waits (up to 10 minutes) for another apt or dpkg to finish instead of failing at once.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 

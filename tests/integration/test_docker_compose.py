@@ -105,6 +105,13 @@ def test_the_development_profile_runs_with_its_env_file(monkeypatch: pytest.Monk
         monkeypatch.setenv(name, interpolate(str(value), values))
     settings = Settings()
     assert settings.SMTP_HOST == "mailpit" and "localhost" in settings.FROM_ADDRESS
+    assert settings.DKIM_PRIVATE_KEY_PATH is None and settings.DKIM_SELECTOR is None
+
+
+def test_the_dkim_and_footer_settings_are_documented_in_compose() -> None:
+    environment = SERVICES["web"]["environment"]
+    for name in ("DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", "POSTAL_ADDRESS", "REPLY_TO"):
+        assert ENV_PREFIX + name in environment, name
 
 
 def test_the_image_is_built_from_the_wheel_and_runs_unprivileged() -> None:

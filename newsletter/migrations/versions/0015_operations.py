@@ -1,7 +1,7 @@
 """Running it: each worker's and beat's heartbeat, and the incidents admins are told about.
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
