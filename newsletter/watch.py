@@ -151,7 +151,15 @@ def digests_not_run(session: Session, now: datetime, settings: Settings) -> list
             continue
         key = digest_key(frequency, due, tz)
         ran = session.scalar(select(exists().where(Send.key == key)))
-        wanted = session.scalar(select(exists().where(Subscription.frequency == frequency)))
+        # Only members subscribed before the digest's time were owed it: a service set up (or a
+        # first subscriber added) after today's hour has missed nothing.
+        wanted = session.scalar(
+            select(
+                exists().where(
+                    Subscription.frequency == frequency, Subscription.created_at < due
+                )
+            )
+        )
         if ran or not wanted:
             continue
         period = digest_period(frequency, due, tz)

@@ -32,6 +32,7 @@ from newsletter.models import (
     Send,
     SendStatus,
     StaffRole,
+    Subscription,
 )
 from newsletter.observability.heartbeat import Heartbeat
 from newsletter.staff import create_staff
@@ -148,10 +149,18 @@ def test_telling_fails_without_an_admin_and_is_tried_again(db_url: str) -> None:
         assert again.notify_error == "no admin to tell"
 
 
+def subscribed_since(when: datetime) -> None:
+    with session_scope() as session:
+        for subscription in session.scalars(select(Subscription)):
+            subscription.created_at = when
+
+
 def test_the_watch_finds_missed_sends_digests_not_run_and_no_worker(db_url: str) -> None:
     settings = get_settings()
     with session_scope() as session:
         add_member(session, "ann@example.com", {"funding": "daily"})
+    subscribed_since(NOW - timedelta(days=3))
+    with session_scope() as session:
         send = schedule_announcement(
             session,
             subject="Conference",
@@ -208,6 +217,20 @@ def test_a_backend_refusing_everything_is_found_and_ends_when_mail_is_taken(db_u
         assert row is not None
         row.status = DeliveryStatus.SENT
     assert refusing() == []
+
+
+def test_no_digest_is_missing_for_a_period_before_anyone_subscribed(db_url: str) -> None:
+    """A service set up at noon has not missed that morning's daily digest."""
+    settings = get_settings()
+    with session_scope() as session:
+        add_member(session, "ann@example.com", {"funding": "daily"})
+    subscribed_since(NOW.replace(hour=9))  # after the 07:00 digest
+    with session_scope() as session:
+        assert watch.digests_not_run(session, NOW, settings) == []
+    subscribed_since(NOW.replace(hour=6))
+    with session_scope() as session:
+        [finding] = watch.digests_not_run(session, NOW, settings)
+    assert finding.key == "digest_not_run:daily:2026-11-30"
 
 
 def test_the_digest_send_of_the_period_clears_digest_not_run(db_url: str) -> None:
