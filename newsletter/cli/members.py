@@ -1,15 +1,29 @@
-"""`newsletter members ...`: add, list, import and export members."""
+"""`newsletter members ...`: add, show, list, import and export members."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from newsletter import audit
 from newsletter.cli.common import console, errors, fail, open_session, print_json
-from newsletter.member_csv import CsvFormatError, export_members, import_members, read_file
-from newsletter.members import MemberError, list_members, parse_topic_choices, upsert_member
+from newsletter.consent import Change
+from newsletter.member_csv import CsvFormatError, read_file, write_rows
+from newsletter.member_export import export_rows
+from newsletter.member_import import ImportReport, import_members
+from newsletter.members import (
+    MemberError,
+    describe_member,
+    find_member,
+    list_members,
+    normalise_email,
+    parse_topic_choices,
+    upsert_member,
+)
+from newsletter.models import ConsentSource
 from newsletter.topics import topics_by_slug
 
 app = typer.Typer(help="Add, list, import and export members.", no_args_is_help=True)
@@ -23,17 +37,64 @@ def add(
     topic: list[str] = typer.Option(
         [], "--topic", help="SLUG=FREQUENCY, e.g. funding=immediate (repeatable)"
     ),
+    consent_text: str = typer.Option(
+        "", "--consent", help='Where their consent comes from, e.g. "asked at the conference".'
+    ),
 ) -> None:
     """Add a member (active at once) or update one, with their topics."""
+    change = Change(ConsentSource.CONSOLE, audit.cli_actor(), reason=consent_text.strip())
     with open_session() as session:
         try:
             choices = parse_topic_choices(topic, set(topics_by_slug(session)))
-            done = upsert_member(session, email, name, role, choices if topic else None)
+            done = upsert_member(
+                session, email, name, role, choices if topic else None, change=change
+            )
         except MemberError as exc:
             fail(str(exc))
         console.print(f"{'Added' if done.created else 'Updated'} member {done.member.email}.")
         for kept in done.kept:
             console.print(kept.message(), highlight=False)
+
+
+@app.command()
+def show(
+    email: str,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show a member: their choices, opt-outs, consent and the record of every change."""
+    with open_session() as session:
+        try:
+            member = find_member(session, normalise_email(email))
+        except MemberError as exc:
+            fail(str(exc), 2)
+        if member is None:
+            fail(f"there is no member {email!r}")
+        facts = describe_member(session, member)
+    if as_json:
+        print_json(facts)
+        return
+    _print_member(facts)
+
+
+def _print_member(facts: dict[str, Any]) -> None:
+    paused = " (paused" + (f" until {facts['paused_until']}" if facts["paused_until"] else "")
+    paused = paused + ")" if facts["paused"] else ""
+    console.print(f"[bold]{facts['email']}[/] {facts['name']} {facts['role']}", highlight=False)
+    console.print(f"status: {facts['status']}{paused}", highlight=False)
+    consent_given = facts["consent"]
+    if consent_given["basis"]:
+        console.print(f"consent: {consent_given['basis']} ({consent_given['at']})", highlight=False)
+    subs = ", ".join(f"{slug}={freq}" for slug, freq in facts["subscriptions"].items())
+    console.print(f"subscriptions: {subs or 'none'}", highlight=False)
+    for out in facts["opted_out"]:
+        what = out["topic"] or "the whole list"
+        console.print(f"opted out of {what} on {out['at']} via {out['source']}", highlight=False)
+    table = Table("time", "what", "change", "source", "actor", "reason", title="Consent record")
+    for event in facts["history"]:
+        what = event["field"] + (f" {event['topic']}" if event["topic"] else "")
+        change = f"{event['old'] or 'off'} → {event['new'] or 'off'}"
+        table.add_row(event["at"], what, change, event["source"], event["actor"], event["reason"])
+    console.print(table)
 
 
 @app.command("list")
@@ -58,36 +119,59 @@ def import_(
     partial: bool = typer.Option(
         False, "--partial", help="Write the good rows even when some are bad."
     ),
+    consent_text: str = typer.Option(
+        "",
+        "--consent",
+        help='Where new members\' consent comes from, e.g. "association membership terms": '
+        "they are then active at once. Without it (or a consent column) they are pending "
+        "and are sent a confirmation email.",
+    ),
 ) -> None:
-    """Import members from CSV (email,name,role,topics); all-or-nothing unless --partial."""
+    """Import members from CSV (email,name,role,topics and the export's columns);
+    all-or-nothing unless --partial."""
     try:
         text = read_file(file)
     except CsvFormatError as exc:
         fail(str(exc))
     with open_session() as session:
         try:
-            report = import_members(session, text, partial=partial)
+            report = import_members(
+                session, text, partial=partial, actor=audit.cli_actor(), consent=consent_text
+            )
         except CsvFormatError as exc:
             fail(f"{file}: {exc}")
     for error in report.errors:
         errors.print(f"[red]{file}:{error.line}:[/] {error.reason}", highlight=False)
-    if report.written:
-        console.print(
-            f"Imported {len(report.rows)} rows: {report.created} new, "
-            f"{report.updated} updated; {len(report.errors)} bad rows skipped."
-        )
-    else:
+    for kept in report.kept:
+        console.print(f"{file}:{kept.line}: {kept.email}: {kept.message}", highlight=False)
+    if not report.written:
         fail(
             f"{len(report.errors)} bad rows; nothing was written (use --partial to write the rest)"
         )
+    console.print(import_summary(report), highlight=False)
     if report.errors:
         raise typer.Exit(1)
 
 
+def import_summary(report: ImportReport) -> str:
+    parts = [f"Imported {len(report.rows)} rows: {report.created} new"]
+    if report.to_confirm:
+        parts[0] += f" ({len(report.to_confirm)} pending: asked to confirm by email)"
+    parts[0] += f", {report.updated} updated"
+    if report.kept:
+        parts.append(f"{len(report.kept)} kept unsubscribed (the member had opted out)")
+    if report.suppressed:
+        parts.append(f"{report.suppressed} added to the suppression list")
+    parts.append(f"{len(report.errors)} bad rows skipped.")
+    return "; ".join(parts)
+
+
 @app.command()
 def export(file: Path = typer.Argument(..., dir_okay=False)) -> None:
-    """Export all members to CSV, in the columns that import reads."""
+    """Export all members (with status, pauses, opt-outs, consent) and the suppression list to
+    CSV, in the columns that import reads back."""
     with open_session() as session:
-        text = export_members(session)
-    file.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {text.count(chr(10)) - 1} members to {file}.")
+        rows = export_rows(session)
+        audit.record(session, audit.cli_actor(), "member.export", "member", rows=len(rows))
+    file.write_bytes(write_rows(rows).encode("utf-8"))
+    console.print(f"Wrote {len(rows)} rows to {file}.")

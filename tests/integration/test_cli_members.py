@@ -49,7 +49,9 @@ def test_partial_import_writes_the_good_rows(db_url: str, tmp_path: Path) -> Non
     csv_file = tmp_path / "members.csv"
     csv_file.write_text(GOOD_AND_BAD)
 
-    code, out, _ = run("members", "import", str(csv_file), "--partial")
+    code, out, _ = run(
+        "members", "import", str(csv_file), "--partial", "--consent", "membership terms"
+    )
 
     assert code == 1  # bad rows are still an error for scripts, but the good ones are in
     assert "Imported 3 rows" in out

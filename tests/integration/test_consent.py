@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from newsletter import consent, preferences
 from newsletter.consent import Change, by_member
-from newsletter.member_csv import import_members
+from newsletter.member_import import import_members
 from newsletter.members import find_member, upsert_member
 from newsletter.models import (
     ConsentField,
