@@ -41,6 +41,7 @@ from newsletter.models import (
     Member,
     MemberStatus,
     OptOut,
+    Subscription,
     SuppressionReason,
     Topic,
     utcnow,
@@ -51,9 +52,9 @@ CHUNK_SECONDS = 0.5
 # ...and on SQLite the import then stands back this long, longer than SQLite's busy handler
 # sleeps between two tries (100 ms), so a waiting writer (an unsubscribe) gets the lock.
 SQLITE_PAUSE_SECONDS = 0.12
-# Members are looked up LOOKUP_BATCH rows at a time, and written SETTLE_ROWS at a time.
+# Addresses are checked LOOKUP_BATCH at a time, and rows written SETTLE_ROWS at a time.
 LOOKUP_BATCH = 500
-SETTLE_ROWS = 25
+SETTLE_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -156,35 +157,60 @@ def write_in_chunks(
     settle: Callable[[], None],
     chunk_seconds: float,
 ) -> int:
-    """Apply each row (with its member, if it has one, loaded a batch at a time), settle them
-    SETTLE_ROWS at a time (one flush for many rows), and commit as soon as a chunk has run
-    chunk_seconds; returns the number of commits."""
+    """Apply the rows SETTLE_ROWS at a time (each group's members read and locked, then
+    written in one flush by settle()), committing as soon as a chunk has run chunk_seconds;
+    returns the number of commits.
+
+    A chunk reads and writes in one transaction that holds what it changes: on SQLite the
+    writer lock (BEGIN IMMEDIATE), on PostgreSQL the members' rows. So a member's own change
+    made meanwhile (an unsubscribe) is never overwritten by what the import read before it:
+    it waits for the chunk, or the chunk reads it.
+    """
     pause = SQLITE_PAUSE_SECONDS if session.get_bind().dialect.name == "sqlite" else 0.0
     commits = 0
-    started = time.monotonic()
-    for start in range(0, len(rows), LOOKUP_BATCH):
-        batch = rows[start : start + LOOKUP_BATCH]
-        members = _members_by_email(session, [row.email for row in batch])
-        for number, row in enumerate(batch, 1):
-            # Rows are distinct addresses: what one row looks up never waits on another's
-            # unflushed changes, so they are flushed together by settle().
-            with session.no_autoflush:
+    started = _begin_chunk(session)
+    for start in range(0, len(rows), SETTLE_ROWS):
+        group = rows[start : start + SETTLE_ROWS]
+        members = _lock_members(session, [row.email for row in group])
+        # Rows are distinct addresses: what one row looks up never depends on another's
+        # unflushed changes, so the group is flushed once, by settle().
+        with session.no_autoflush:
+            for row in group:
                 apply(row, members.get(row.email))
-            if number % SETTLE_ROWS and number != len(batch):
-                continue
-            settle()
-            if time.monotonic() - started >= chunk_seconds:
-                session.commit()
-                commits += 1
-                time.sleep(pause)
-                started = time.monotonic()
+        settle()
+        if time.monotonic() - started >= chunk_seconds and start + SETTLE_ROWS < len(rows):
+            session.commit()
+            commits += 1
+            time.sleep(pause)
+            started = _begin_chunk(session)
     session.commit()
     return commits + 1
 
 
-def _members_by_email(session: Session, emails: list[str]) -> dict[str, Member]:
+def _begin_chunk(session: Session) -> float:
+    """Start a chunk's transaction; on SQLite take the writer lock before reading anything."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if not getattr(raw, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return time.monotonic()
+
+
+def _lock_members(session: Session, emails: list[str]) -> dict[str, Member]:
+    """The members with these addresses, with their subscriptions, read (afresh) under row
+    locks that last until the chunk commits (PostgreSQL; SQLite holds the whole database)."""
+    ids = list(session.scalars(select(Member.id).where(Member.email.in_(emails)).with_for_update()))
+    if not ids:
+        return {}
+    session.execute(
+        select(Subscription.id).where(Subscription.member_id.in_(ids)).with_for_update()
+    )
     found = session.scalars(
-        select(Member).where(Member.email.in_(emails)).options(selectinload(Member.subscriptions))
+        select(Member)
+        .where(Member.id.in_(ids))
+        .options(selectinload(Member.subscriptions))
+        .execution_options(populate_existing=True)
     )
     return {member.email: member for member in found}
 

@@ -143,12 +143,14 @@ def import_(
     for error in report.errors:
         errors.print(f"[red]{file}:{error.line}:[/] {error.reason}", highlight=False)
     for kept in report.kept:
-        console.print(f"{file}:{kept.line}: {kept.email}: {kept.message}", highlight=False)
+        console.print(
+            f"{file}:{kept.line}: {kept.email}: {kept.message}", highlight=False, soft_wrap=True
+        )
     if not report.written:
         fail(
             f"{len(report.errors)} bad rows; nothing was written (use --partial to write the rest)"
         )
-    console.print(import_summary(report), highlight=False)
+    console.print(import_summary(report), highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
 
