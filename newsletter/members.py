@@ -236,9 +236,9 @@ def describe_member(session: Session, member: Member) -> dict[str, Any]:
         "role": member.role,
         "status": member.status.value,
         "paused": member.paused,
-        "paused_until": _iso(member.paused_until),
+        "paused_until": iso_time(member.paused_until),
         "subscriptions": subscriptions_of(member, slugs),
-        "consent": {"basis": member.consent_basis, "at": _iso(member.consent_at)},
+        "consent": {"basis": member.consent_basis, "at": iso_time(member.consent_at)},
         "opted_out": [
             {"topic": o.topic, "source": o.source.value, "at": o.since.isoformat()}
             for o in opt_outs
@@ -247,5 +247,5 @@ def describe_member(session: Session, member: Member) -> dict[str, Any]:
     }
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso_time(at: datetime | None) -> str | None:
     return at.isoformat() if at else None

@@ -27,6 +27,7 @@ from newsletter.member_export import export_members
 from newsletter.members import (
     MemberError,
     find_member,
+    iso_time,
     normalise_email,
     upsert_member,
 )
@@ -347,10 +348,6 @@ class ConsentEventOut(BaseModel):
     reason: str
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
-
-
 def _opt_out_out(kept: KeptUnsubscribed) -> OptOutOut:
     return OptOutOut(topic=kept.topic, source=kept.source.value, at=kept.since.isoformat())
 
@@ -371,10 +368,10 @@ def _member_out(
         role=member.role,
         status=member.status.value,
         paused=member.paused,
-        paused_until=_iso(member.paused_until),
+        paused_until=iso_time(member.paused_until),
         topics={slug: frequency.value for slug, frequency in sorted(topics.items())},
         consent=member.consent_basis,
-        consent_at=_iso(member.consent_at),
+        consent_at=iso_time(member.consent_at),
         opted_out=[_opt_out_out(k) for k in consent.opt_outs_of(session, member)],
         kept_unsubscribed=[
             KeptOut(
