@@ -90,7 +90,7 @@ def import_samples(console: Console) -> list[int]:
             session,
             (SAMPLES / "members.csv").read_text(),
             actor="demo",
-            consent="sample members of the demo",
+            consent_basis="sample members of the demo",
         )
         if report.errors:
             raise RuntimeError(f"sample members are invalid: {report.errors}")

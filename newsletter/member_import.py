@@ -9,7 +9,7 @@ topic (or the whole list) they left is not turned back on, and the row reports "
 unsubscribed: the member opted out on DATE via SOURCE" while the rest of it is applied. An
 opt-out the file carries is always applied (it only ever stops mail).
 
-A new member is active only when the row's `consent` column or the import's `consent` says
+A new member is active only when the row's `consent` column or the import's `consent_basis` says
 where their consent comes from; otherwise they are pending, and the caller sends them a
 confirmation email (ImportReport.to_confirm). A row with an explicit status restores that
 status (an export re-imported): active or paused still needs a stated consent.
@@ -86,7 +86,7 @@ class ImportReport:
 @dataclass(frozen=True)
 class _Job:
     actor: str
-    consent: str
+    basis: str
     topic_ids: Mapping[str, int]
 
 
@@ -96,21 +96,21 @@ def import_members(
     *,
     partial: bool = False,
     actor: str = "",
-    consent: str = "",
+    consent_basis: str = "",
     chunk_seconds: float = CHUNK_SECONDS,
 ) -> ImportReport:
     """Validate every row, then write them in committed chunks; without partial, any bad row
-    means nothing is written. `consent` says where new members' consent comes from."""
+    means nothing is written. `consent_basis` says where new members' consent comes from."""
     topic_ids = dict(session.execute(select(Topic.slug, Topic.id)).all())
     rows, errors = read_rows(text, set(topic_ids))
     members = existing_members(session, [row.email for row in rows])
-    consent = consent.strip()[:300]
-    bad = {e.line: e for e in check_against_members(rows, members, consent)}
+    basis = consent_basis.strip()[:300]
+    bad = {e.line: e for e in check_against_members(rows, members, basis)}
     report = ImportReport(rows=[r for r in rows if r.line not in bad])
     report.errors = sorted([*errors, *bad.values()], key=lambda e: e.line)
     if report.errors and not partial:
         return report
-    job = _Job(actor or audit.cli_actor(), consent, topic_ids)
+    job = _Job(actor or audit.cli_actor(), basis, topic_ids)
     done: list[_Written] = []
     report.chunks = write_in_chunks(
         session,
@@ -132,7 +132,7 @@ def existing_members(session: Session, emails: list[str]) -> set[str]:
 
 
 def check_against_members(
-    rows: Iterable[MemberRow], members: set[str], consent: str
+    rows: Iterable[MemberRow], members: set[str], basis: str
 ) -> list[RowError]:
     """What a row may not ask, given which addresses are members already (pure)."""
     errors = []
@@ -141,7 +141,7 @@ def check_against_members(
         if row.status == NOT_A_MEMBER and not new:
             reason = f"{row.email} is a member; status not-a-member is for other addresses"
             errors.append(RowError(row.line, reason))
-        elif row.status in ("active", PAUSED) and new and not (row.consent or consent):
+        elif row.status in ("active", PAUSED) and new and not (row.consent or basis):
             reason = (
                 f"status {row.status} for a new member needs their consent: say where it "
                 "comes from in the consent column (or with --consent)"
@@ -241,7 +241,7 @@ def _apply(
         report.suppressed += _suppress(session, row, job)
         return
     created = member is None
-    change = Change(ConsentSource.IMPORT, job.actor, reason=row.consent or job.consent)
+    change = Change(ConsentSource.IMPORT, job.actor, reason=row.consent or job.basis)
     target, kept = _target_status(row, member, change)
     if member is None:
         # Its status comes last, like an existing member's: a new member is given the file's

@@ -136,7 +136,7 @@ def import_(
     with open_session() as session:
         try:
             report = import_members(
-                session, text, partial=partial, actor=audit.cli_actor(), consent=consent_text
+                session, text, partial=partial, actor=audit.cli_actor(), consent_basis=consent_text
             )
         except CsvFormatError as exc:
             fail(f"{file}: {exc}")

@@ -217,7 +217,7 @@ async def import_csv(request: Request, session: Session = Depends(db_session)) -
                 text,
                 partial=partial,
                 actor=actor(_me(request)),
-                consent=values["consent"],
+                consent_basis=values["consent"],
             )
         except CsvFormatError as exc:
             errors["file"] = str(exc)

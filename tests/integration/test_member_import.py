@@ -115,7 +115,7 @@ def test_every_row_is_checked_before_any_is_written(session: Session) -> None:
     rows = [f"m{n}@example.com,M{n},,funding:daily" for n in range(120)]
     text = HEADER + "\n".join([*rows, "not-an-address,,,"]) + "\n"
 
-    report = import_members(session, text, consent="terms", chunk_seconds=0)
+    report = import_members(session, text, consent_basis="terms", chunk_seconds=0)
 
     assert not report.written and [e.line for e in report.errors] == [122]
     assert session.scalar(select(func.count()).select_from(Member)) == 0
@@ -123,7 +123,10 @@ def test_every_row_is_checked_before_any_is_written(session: Session) -> None:
 
 def test_each_row_is_in_the_audit_log_and_the_consent_record(session: Session) -> None:
     report = import_members(
-        session, HEADER + "ann@example.com,Ann,,funding:daily\n", actor="cli:test", consent="t"
+        session,
+        HEADER + "ann@example.com,Ann,,funding:daily\n",
+        actor="cli:test",
+        consent_basis="t",
     )
     assert report.created == 1
     member = find_member(session, "ann@example.com")
@@ -143,7 +146,7 @@ def test_an_unsubscribe_gets_in_while_a_long_import_runs(db_url: str, session: S
 
     def long_import() -> None:
         with session_scope(db_url) as importing:
-            reports.append(import_members(importing, text, consent="t", chunk_seconds=0.05))
+            reports.append(import_members(importing, text, consent_basis="t", chunk_seconds=0.05))
 
     importer = threading.Thread(target=long_import)
     importer.start()
