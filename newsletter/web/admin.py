@@ -19,6 +19,7 @@ from newsletter import (
     topic_rules,
 )
 from newsletter.consent import Change
+from newsletter.inbound import reports
 from newsletter.member_csv import CsvFormatError
 from newsletter.member_export import export_members
 from newsletter.member_import import import_members
@@ -183,6 +184,7 @@ def _member_page(
         "opt_outs": consent.opt_outs_of(session, found),
         "consent_record": list(reversed(consent.history_entries(session, found.id))),
         "history": list(history),
+        "bounce_events": reports.member_history(session, found.id),
     }
     return render(request, "admin/member.html", context, status_code)
 
