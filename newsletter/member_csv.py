@@ -24,13 +24,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter.consent import MEMBER_OWN_SOURCES
-from newsletter.members import MemberError, normalise_email, parse_topic_choices
+from newsletter.members import (
+    MemberError,
+    format_topic_choices,
+    normalise_email,
+    parse_topic_cell,
+)
 from newsletter.models import ConsentSource, Frequency, SuppressionReason
 
 LEGACY_COLUMNS = ("email", "name", "role", "topics")
@@ -213,9 +218,7 @@ def _row(line: int, record: dict[str, str | None], known_topics: set[str]) -> Me
         email=normalise_email(cells.get("email", "")),
         name=given("name"),
         role=given("role"),
-        topics=None
-        if topics is None
-        else parse_topic_choices(topics.split(";"), known_topics, ":"),
+        topics=None if topics is None else parse_topic_cell(topics, known_topics),
         status=status,
         paused_until=parse_time(text("paused_until"), "paused_until")
         if text("paused_until")
@@ -286,7 +289,7 @@ def _cells(row: MemberRow) -> list[str]:
         row.email,
         row.name or "",
         row.role or "",
-        format_topics(row.topics or {}),
+        format_topic_choices(dict(sorted((row.topics or {}).items()))),
         row.status,
         format_time(row.paused_until) if row.paused_until else "",
         str(row.opted_out) if row.opted_out else "",
@@ -296,10 +299,6 @@ def _cells(row: MemberRow) -> list[str]:
         str(row.suppressed) if row.suppressed else "",
         row.suppression_note,
     ]
-
-
-def format_topics(topics: Mapping[str, Frequency | str]) -> str:
-    return ";".join(f"{slug}:{Frequency(freq).value}" for slug, freq in sorted(topics.items()))
 
 
 def opt_out_stamp(source: ConsentSource, at: datetime) -> Stamp:

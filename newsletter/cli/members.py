@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from newsletter import audit
-from newsletter.cli.common import console, errors, fail, open_session, print_json
+from newsletter.cli.common import (
+    console,
+    errors,
+    fail,
+    open_session,
+    print_json,
+    write_text_file,
+)
 from newsletter.consent import Change
 from newsletter.member_csv import CsvFormatError, read_file, write_rows
 from newsletter.member_export import export_rows
@@ -18,6 +26,7 @@ from newsletter.members import (
     MemberError,
     describe_member,
     find_member,
+    format_topic_choices,
     list_members,
     normalise_email,
     parse_topic_choices,
@@ -35,7 +44,9 @@ def add(
     name: str = typer.Option("", "--name"),
     role: str = typer.Option("", "--role", help="e.g. SENCO, phase leader, subject leader"),
     topic: list[str] = typer.Option(
-        [], "--topic", help="SLUG=FREQUENCY, e.g. funding=immediate (repeatable)"
+        [],
+        "--topic",
+        help="SLUG:FREQUENCY, e.g. funding:immediate (SLUG=FREQUENCY too; repeatable)",
     ),
     consent_text: str = typer.Option(
         "", "--consent", help='Where their consent comes from, e.g. "asked at the conference".'
@@ -77,24 +88,30 @@ def show(
 
 
 def _print_member(facts: dict[str, Any]) -> None:
-    paused = " (paused" + (f" until {facts['paused_until']}" if facts["paused_until"] else "")
-    paused = paused + ")" if facts["paused"] else ""
-    console.print(f"[bold]{facts['email']}[/] {facts['name']} {facts['role']}", highlight=False)
-    console.print(f"status: {facts['status']}{paused}", highlight=False)
-    consent_given = facts["consent"]
-    if consent_given["basis"]:
-        console.print(f"consent: {consent_given['basis']} ({consent_given['at']})", highlight=False)
-    subs = ", ".join(f"{slug}={freq}" for slug, freq in facts["subscriptions"].items())
-    console.print(f"subscriptions: {subs or 'none'}", highlight=False)
+    """The member as text; what members and staff typed is escaped, never read as markup."""
+    paused = ""
+    if facts["paused"]:
+        paused = (
+            f" (paused until {facts['paused_until']})" if facts["paused_until"] else " (paused)"
+        )
+    say = console.print
+    say(f"[bold]{escape(facts['email'])}[/] {escape(facts['name'])} {escape(facts['role'])}")
+    say(f"status: {facts['status']}{paused}", highlight=False)
+    if facts["consent"]["basis"]:
+        basis, at = escape(facts["consent"]["basis"]), facts["consent"]["at"]
+        say(f"consent: {basis} ({at})", highlight=False)
+    subs = format_topic_choices(facts["subscriptions"]).replace(";", ", ")
+    say(f"subscriptions: {subs or 'none'}", highlight=False)
     for out in facts["opted_out"]:
         what = out["topic"] or "the whole list"
-        console.print(f"opted out of {what} on {out['at']} via {out['source']}", highlight=False)
+        say(f"opted out of {what} on {out['at']} via {out['source']}", highlight=False)
     table = Table("time", "what", "change", "source", "actor", "reason", title="Consent record")
     for event in facts["history"]:
         what = event["field"] + (f" {event['topic']}" if event["topic"] else "")
         change = f"{event['old'] or 'off'} → {event['new'] or 'off'}"
-        table.add_row(event["at"], what, change, event["source"], event["actor"], event["reason"])
-    console.print(table)
+        cells = (event["at"], what, change, event["source"], event["actor"], event["reason"])
+        table.add_row(*(escape(cell) for cell in cells))
+    say(table)
 
 
 @app.command("list")
@@ -107,7 +124,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
         return
     table = Table("email", "name", "role", "status", "subscriptions")
     for m in members:
-        subs = ", ".join(f"{slug}={freq}" for slug, freq in m["subscriptions"].items())
+        subs = format_topic_choices(m["subscriptions"]).replace(";", ", ")
         table.add_row(m["email"], m["name"], m["role"], m["status"], subs)
     console.print(table)
     console.print(f"{len(members)} members")
@@ -141,10 +158,14 @@ def import_(
         except CsvFormatError as exc:
             fail(f"{file}: {exc}")
     for error in report.errors:
-        errors.print(f"[red]{file}:{error.line}:[/] {error.reason}", highlight=False)
+        errors.print(
+            f"[red]{escape(str(file))}:{error.line}:[/] {escape(error.reason)}", highlight=False
+        )
     for kept in report.kept:
         console.print(
-            f"{file}:{kept.line}: {kept.email}: {kept.message}", highlight=False, soft_wrap=True
+            escape(f"{file}:{kept.line}: {kept.email}: {kept.message}"),
+            highlight=False,
+            soft_wrap=True,
         )
     if not report.written:
         fail(
@@ -175,5 +196,5 @@ def export(file: Path = typer.Argument(..., dir_okay=False)) -> None:
     with open_session() as session:
         rows = export_rows(session)
         audit.record(session, audit.cli_actor(), "member.export", "member", rows=len(rows))
-    file.write_bytes(write_rows(rows).encode("utf-8"))
-    console.print(f"Wrote {len(rows)} rows to {file}.")
+    write_text_file(file, write_rows(rows))
+    console.print(f"Wrote {len(rows)} rows to {file}.", highlight=False)

@@ -220,3 +220,16 @@ def test_every_row_written_is_read_back_the_same(row: MemberRow) -> None:
     rows, errors = read_rows(write_rows([row]), TOPICS)
     assert errors == []
     assert replace(rows[0], line=0) == row
+
+
+def test_a_topic_cell_reads_either_separator_and_either_list_mark() -> None:
+    rows, errors = read_rows(
+        'email,name,role,topics\na@example.com,,,"funding=daily, npq:weekly;itt = immediate"\n',
+        TOPICS,
+    )
+    assert errors == []
+    assert rows[0].topics == {
+        "funding": Frequency.DAILY,
+        "npq": Frequency.WEEKLY,
+        "itt": Frequency.IMMEDIATE,
+    }
