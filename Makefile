@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need, as COMMAND:PACKAGE (installed when COMMAND is missing from
 # PATH, /usr/sbin included). To add one, add a word here: nothing else changes.
-TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd
+TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd \
+	spamassassin:spamassassin spamd:spamd spamc:spamc
 # Waits (up to 10 minutes) for another apt or dpkg to finish instead of failing at once.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 

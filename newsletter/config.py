@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     SMTP_SSL: bool = False
     SMTP_TIMEOUT: float = Field(default=30.0, gt=0)
     FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
+    REPLY_TO: str | None = None  # where members' replies go, when not to FROM_ADDRESS
+    POSTAL_ADDRESS: str = ""  # the organisation's postal address, in every email's footer
     BASE_URL: str = "http://localhost:8000"
     SECRET_KEY: str | None = None
     DKIM_PRIVATE_KEY_PATH: Path | None = None
@@ -83,6 +85,12 @@ class Settings(BaseSettings):
     SES_TOPIC_ARNS: list[str] = Field(default=[])  # env: '["arn:aws:sns:..."]'; empty: off
     SNS_CERT_URL_PATTERN: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
     MAILGUN_SIGNING_KEY: str | None = None  # unset: the Mailgun webhook is off
+
+    @field_validator("REPLY_TO", "DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${NAME:-}` as an empty string: that means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("DATABASE_URL")
     @classmethod
