@@ -46,8 +46,8 @@ from newsletter.models import (
 from newsletter.rendering import ArticleView, Recipient, write_previews
 from newsletter.rendering.previews import PreviewContent
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+# Package data, so an installed wheel runs the demo too (the repository's samples/ links here).
+SAMPLES = Path(__file__).resolve().parent / "samples"
 BREAKING_SAMPLE = "funding-condition-improvement-grants.md"
 WAIT_SECONDS = 180
 ANNOUNCEMENT_SUBJECT = "Regional SENCO network meeting: book your place"

@@ -6,7 +6,7 @@ a basis saying so, dated when they confirmed or joined, so that their export re-
 it is (an import makes a new member active only with a stated consent).
 
 Revision ID: 0008
-Revises: 0014
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
