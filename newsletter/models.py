@@ -194,6 +194,12 @@ class Member(Base):
     opted_out_source: Mapped[ConsentSource | None] = mapped_column(
         _enum(ConsentSource, "opted_out_source")
     )
+    # Where the member's consent to be emailed comes from ("confirm", "association membership
+    # terms", ...) and when it was given: set when they become active (consent.set_status).
+    consent_basis: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end of a pause (None: until the member resumes); beat resumes ended pauses.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -257,14 +263,16 @@ class OptOut(Base):
     source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    member: Mapped[Member] = relationship()
+
 
 class ConsentEvent(Base):
     """One change to a member's subscriptions, status, pause or address: the consent record.
 
     For SUBSCRIPTION, `topic_id` names the topic and old/new are frequencies ("" = not
     subscribed); for STATUS they are MemberStatus values; for PAUSE "" or "paused" (or the
-    paused-until time); for EMAIL the addresses. `actor` is a staff email, "token:NAME" for an
-    API token, "cli:USER", "member" or "system".
+    paused-until time); for EMAIL the addresses. `actor` is "staff:EMAIL" for a staff member,
+    "token:NAME" for an API token, "cli:USER", "member" or "system".
     """
 
     __tablename__ = "consent_event"
@@ -280,6 +288,9 @@ class ConsentEvent(Base):
     actor: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Lets a new member's first events be added before the member has an id (no extra flush).
+    member: Mapped[Member] = relationship()
 
 
 class DigestWatermark(Base):

@@ -100,6 +100,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
             "schedule": timedelta(seconds=settings.SCHEDULE_CHECK_SECONDS),
             "options": check,
         },
+        "end-pauses": {
+            "task": "newsletter.end_pauses",
+            "schedule": timedelta(minutes=1),
+            "options": check,
+        },
         "recovery-sweep": {
             "task": "newsletter.recovery_sweep",
             "schedule": timedelta(minutes=1),

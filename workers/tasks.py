@@ -17,6 +17,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
+from newsletter import consent
+from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
 from newsletter.observability.logs import log_context
@@ -55,6 +57,12 @@ def run_reminders(as_of: str | None = None) -> None:
 @app.task(name="newsletter.start_due_sends")
 def start_due_sends(as_of: str | None = None) -> None:
     jobs.due_sends(_moment(as_of))
+
+
+@app.task(name="newsletter.end_pauses")
+def end_pauses(as_of: str | None = None) -> None:
+    with session_scope() as session:
+        consent.end_pauses(session, _moment(as_of))
 
 
 @app.task(name="newsletter.recovery_sweep")

@@ -62,7 +62,7 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("newsletter.cli.db:app", "Create or upgrade the database.", group=True),
     "topics": Entry("newsletter.cli.topics:app", "List and add topics.", group=True),
     "members": Entry(
-        "newsletter.cli.members:app", "Add, list, import and export members.", group=True
+        "newsletter.cli.members:app", "Add, show, list, import and export members.", group=True
     ),
     "articles": Entry(
         "newsletter.cli.articles:app",
