@@ -9,7 +9,8 @@ which articles their digest holds and how they are grouped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,54 @@ def claim_verdict(
     return DeliveryStatus.SENDING
 
 
+# What a member has had ----------------------------------------------------------------------
+
+# A row in one of these states holds its articles for the member: sent, or still on its way.
+HOLDING = frozenset(
+    {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED, DeliveryStatus.SENT}
+)
+NOT_HOLDING = frozenset(DeliveryStatus) - HOLDING
+
+
+def holds(status: DeliveryStatus) -> bool:
+    """Whether a delivery row counts as the member having its articles.
+
+    A row still on its way counts (a digest must not repeat an alert that is being retried);
+    a failed, cancelled or suppressed one did not deliver them and gives them back, so that
+    the member's next digest that covers them can carry them instead."""
+    return status in HOLDING
+
+
+@dataclass(frozen=True)
+class History:
+    """Of the articles looked at, those a member has had (or has on the way), and those an
+    email that did not go out gave back."""
+
+    had: frozenset[int] = frozenset()
+    given_back: frozenset[int] = frozenset()
+
+
+HistoryRow = tuple[int, DeliveryStatus, Iterable[int]]  # (member id, row status, article ids)
+
+
+def history_of(rows: Iterable[HistoryRow]) -> dict[int, History]:
+    """Each member's history from their alert and digest rows: an article any row holds was
+    had, whatever other rows of it failed."""
+    had: dict[int, set[int]] = defaultdict(set)
+    back: dict[int, set[int]] = defaultdict(set)
+    for member_id, status, article_ids in rows:
+        (had if holds(status) else back)[member_id].update(article_ids)
+    return {
+        member: History(frozenset(had[member]), frozenset(back[member] - had[member]))
+        for member in had.keys() | back.keys()
+    }
+
+
+def merge_histories(first: History, second: History) -> History:
+    had = first.had | second.had
+    return History(had, (first.given_back | second.given_back) - had)
+
+
 # Digests -----------------------------------------------------------------------------------
 
 
@@ -104,24 +153,26 @@ def digest_groups(
     *,
     watermark: datetime | None,
     until: datetime,
-    already_alerted: set[int],
+    history: History,
     topic_order: Sequence[int],
 ) -> Groups:
     """The articles one member's digest holds, grouped by topic; empty when there is nothing.
 
     `subscribed_since` maps each topic the member takes at this frequency to when they
     subscribed: with no watermark yet (a first digest) that is where their digest starts.
-    Each article appears once, under the member's topic it is most about.
+    An article the member has had in any email (`history.had`) is left out; one an email that
+    did not go out gave back comes even from before the watermark (not from before they
+    subscribed to its topic). Each article appears once, under the member's topic it is most
+    about.
     """
     chosen: dict[int, list[DigestArticle]] = {}
     for article in articles:
-        if article.id in already_alerted or article.published_at > until:
+        if article.id in history.had or article.published_at > until:
             continue
         topic = next((t for t in article.topic_ids if t in subscribed_since), None)
-        if topic is None:
-            continue
-        start = watermark if watermark is not None else subscribed_since[topic]
-        if article.published_at <= start:
+        if topic is None or not is_due(
+            article, subscribed_since[topic], watermark, article.id in history.given_back
+        ):
             continue
         chosen.setdefault(topic, []).append(article)
     rank = {topic_id: i for i, topic_id in enumerate(topic_order)}
@@ -129,6 +180,20 @@ def digest_groups(
         (topic, [a.id for a in sorted(items, key=lambda a: (a.published_at, a.id))])
         for topic, items in sorted(chosen.items(), key=lambda kv: rank.get(kv[0], len(rank)))
     ]
+
+
+def is_due(
+    article: DigestArticle, since: datetime, watermark: datetime | None, given_back: bool
+) -> bool:
+    if given_back:
+        return article.published_at > since
+    return article.published_at > (watermark if watermark is not None else since)
+
+
+def without_articles(groups: Groups, article_ids: Set[int]) -> Groups:
+    """The groups less these articles, and less any group left empty."""
+    kept = [(topic, [i for i in ids if i not in article_ids]) for topic, ids in groups]
+    return [(topic, ids) for topic, ids in kept if ids]
 
 
 def digest_starts(

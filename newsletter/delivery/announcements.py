@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from newsletter import audit
 from newsletter.audience import Audience, announcement_audience
 from newsletter.config import Settings
-from newsletter.delivery import ledger
+from newsletter.delivery import history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import Member, Send, SendKind, SendStatus, Topic, utcnow
@@ -153,7 +153,10 @@ def _mark_missed(session: Session, send_id: int) -> bool:
 
 
 def retry_send(session: Session, send_id: int, actor: str, now: datetime | None = None) -> int:
-    """Re-queue a send's failed deliveries (or start a missed send now); returns rows queued."""
+    """Re-queue a send's failed deliveries (or start a missed send now); returns rows queued.
+
+    An alert's or digest's failed row gave its articles back to the member's digests: those
+    the member has had since are left out of the retry."""
     now = now or utcnow()
     send = get_send(session, send_id)
     if send.status == SendStatus.MISSED:
@@ -161,6 +164,7 @@ def retry_send(session: Session, send_id: int, actor: str, now: datetime | None 
     elif send.status in (SendStatus.SCHEDULED, SendStatus.CANCELLED):
         raise SendError(f"send {send_id} is {send.status.value}; there is nothing to retry")
     else:
+        history.leave_out_what_was_had(session, send)
         count = ledger.requeue_failed(session, send_id, now)
     audit.record(session, actor, "send.retry", "send", send_id)
     return count

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from newsletter.audience import (
     Audience,
+    History,
     DigestArticle,
     alert_audience,
     announcement_audience,
@@ -72,7 +73,7 @@ def groups(**kwargs: object) -> list[tuple[int, list[int]]]:
     options: dict[str, object] = {
         "watermark": T0,
         "until": at(100),
-        "already_alerted": set(),
+        "history": History(),
         "topic_order": [FUNDING, ITT, NPQ],
     }
     options.update(kwargs)
@@ -85,7 +86,7 @@ def test_digest_holds_each_article_once_under_its_first_topic() -> None:
 
 
 def test_digest_skips_articles_already_alerted_and_before_the_watermark() -> None:
-    assert groups(already_alerted={10}) == [(FUNDING, [13]), (NPQ, [11])]
+    assert groups(history=History(had=frozenset({10}))) == [(FUNDING, [13]), (NPQ, [11])]
     assert groups(watermark=at(2)) == [(FUNDING, [13])]
 
 

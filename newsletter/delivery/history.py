@@ -1,0 +1,226 @@
+"""What each member has already had, read from the ledger, so one article reaches them once.
+
+An alert row holds its send's article; a digest row holds the article ids in its `content`.
+A row sent or still on its way holds them for the member; a failed, cancelled or suppressed one
+gives them back (`audience.holds`). Digest runs read this for each chunk of members, an alert
+fan-out for its one article, a staff retry for the rows it would send again. Those writers
+take `serialise` first, so two of them never both decide to carry one article (ADR 0006).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, cast, func, select, true, update
+from sqlalchemy.orm import Session
+
+from newsletter.audience import (
+    HOLDING,
+    NOT_HOLDING,
+    History,
+    HistoryRow,
+    digest_content,
+    groups_of,
+    history_of,
+    merge_histories,
+    without_articles,
+)
+from newsletter.delivery.fanout import in_range
+from newsletter.models import Article, Delivery, DeliveryStatus, Send, SendKind
+
+# Any constant will do: the one advisory lock digest runs, alert fan-outs and retries share.
+LOCK_KEY = 0x6E657773
+CHUNK = 1000
+HAD_SINCE = "the member has had its articles since, in another email"
+
+
+def serialise(session: Session, *, exclusive: bool) -> None:
+    """Wait for any other writer that decides who gets which article, until this transaction
+    ends. A digest run or a retry is exclusive; alert fan-outs (one article each) share it, so
+    they do not wait for one another.
+
+    PostgreSQL only: SQLite has one writer at a time, and a digest run's first statement
+    writes, so it reads all that the writer before it committed; a fan-out that read before
+    another writer committed fails to write and its task runs again.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    session.execute(select(lock(LOCK_KEY)))
+
+
+# Reading rows ------------------------------------------------------------------------------
+
+
+def alert_rows(
+    session: Session, who: ColumnElement[bool], article_ids: Collection[int]
+) -> Iterator[HistoryRow]:
+    """Rows (`who`: a condition on Delivery.member_id) in the alerts of these articles."""
+    if not article_ids:
+        return
+    rows = session.execute(
+        select(Delivery.member_id, Delivery.status, Send.article_id)
+        .join(Send, Send.id == Delivery.send_id)
+        .where(Send.kind == SendKind.ALERT, Send.article_id.in_(list(article_ids)), who)
+    )
+    for member_id, status, article_id in rows:
+        yield member_id, status, (article_id,) if article_id is not None else ()
+
+
+def digest_rows(
+    session: Session,
+    who: ColumnElement[bool],
+    made: ColumnElement[bool],
+    statuses: Collection[DeliveryStatus] | None = None,
+) -> Iterator[HistoryRow]:
+    """Rows in the digests whose Send.created_at meets `made`. A digest holds only articles
+    published by the time it was made, so a lower bound on that time finds every digest that
+    can hold a given article."""
+    query = (
+        select(Delivery.member_id, Delivery.status, cast(Delivery.content, Text))
+        .join(Send, Send.id == Delivery.send_id)
+        .where(Send.kind == SendKind.DIGEST, made, who)
+    )
+    if statuses is not None:
+        query = query.where(Delivery.status.in_(list(statuses)))
+    for member_id, status, content in session.execute(query):
+        yield member_id, status, _article_ids(content)
+
+
+def undelivered_rows(
+    session: Session, who: ColumnElement[bool], since: datetime
+) -> Iterator[HistoryRow]:
+    """Alert and digest rows made since `since` that did not deliver (what they give back)."""
+    rows = session.execute(
+        select(Delivery.member_id, Delivery.status, Send.article_id, cast(Delivery.content, Text))
+        .join(Send, Send.id == Delivery.send_id)
+        .where(
+            Send.kind.in_([SendKind.ALERT, SendKind.DIGEST]),
+            Send.created_at >= since,
+            Delivery.status.in_(list(NOT_HOLDING)),
+            who,
+        )
+    )
+    for member_id, status, article_id, content in rows:
+        held = _article_ids(content) if content else ()
+        yield member_id, status, (article_id,) if article_id is not None else held
+
+
+@lru_cache(maxsize=4096)
+def _article_ids(content: str | None) -> tuple[int, ...]:
+    # Members mostly share a digest's content: each distinct text is parsed once.
+    groups = groups_of(json.loads(content) if content else None)
+    return tuple(article_id for _, ids in groups for article_id in ids)
+
+
+# Histories ---------------------------------------------------------------------------------
+
+
+def chunk_histories(
+    session: Session,
+    members: Sequence[int],
+    article_ids: Collection[int],
+    *,
+    after: datetime,
+    give_back_since: datetime,
+) -> dict[int, History]:
+    """What each member of a chunk (ids in order) has had of these articles, which are the
+    ones published after `after`, and what the emails made since `give_back_since` that did
+    not go out gave back."""
+    who = in_range(Delivery.member_id, members)
+    found = history_of(
+        [
+            *alert_rows(session, who, article_ids),
+            *digest_rows(session, who, Send.created_at > after),
+            *undelivered_rows(session, who, give_back_since),
+        ]
+    )
+    return _recheck_given_back(session, found)
+
+
+def _recheck_given_back(session: Session, found: dict[int, History]) -> dict[int, History]:
+    """An article given back may have reached the member since in an email older than the
+    chunk's reads: read those members' rows back to when the article was published. (Few:
+    only an email that did not go out gives anything back.)"""
+    back = sorted(member for member, h in found.items() if h.given_back)
+    if not back:
+        return found
+    ids = set().union(*(found[member].given_back for member in back))
+    published = session.scalar(select(func.min(Article.published_at)).where(Article.id.in_(ids)))
+    if published is None:
+        return found
+    who = in_range(Delivery.member_id, back)
+    again = history_of(
+        [
+            *alert_rows(session, who, ids),
+            *digest_rows(session, who, Send.created_at >= published),
+        ]
+    )
+    return {
+        member: merge_histories(h, again[member]) if member in again else h
+        for member, h in found.items()
+    }
+
+
+def members_who_had(session: Session, article_id: int, published_at: datetime) -> list[int]:
+    """Members a digest has carried this article to (or is carrying it to): its alert, made
+    late, leaves them out. Usually no digest has been made since it was published."""
+    rows = digest_rows(session, true(), Send.created_at >= published_at, statuses=HOLDING)
+    return sorted({member_id for member_id, _, ids in rows if article_id in ids})
+
+
+# Retries -----------------------------------------------------------------------------------
+
+
+def leave_out_what_was_had(session: Session, send: Send) -> int:
+    """Before a staff retry of an alert or a digest: a failed row whose articles the member
+    has had since in another email is cancelled; a digest row with only some of them loses
+    those. Returns how many rows were cancelled."""
+    if send.kind not in (SendKind.ALERT, SendKind.DIGEST):
+        return 0
+    serialise(session, exclusive=True)
+    failed = session.execute(
+        select(Delivery.id, Delivery.member_id, cast(Delivery.content, Text))
+        .where(Delivery.send_id == send.id, Delivery.status == DeliveryStatus.FAILED)
+        .order_by(Delivery.member_id)
+    ).all()
+    cancelled = 0
+    for start in range(0, len(failed), CHUNK):
+        cancelled += _leave_out(session, send, failed[start : start + CHUNK])
+    return cancelled
+
+
+def _leave_out(session: Session, send: Send, rows: Sequence[tuple[int, int, str | None]]) -> int:
+    held = {
+        delivery_id: (send.article_id,) if send.article_id is not None else _article_ids(content)
+        for delivery_id, _, content in rows
+    }
+    ids = {article_id for articles in held.values() for article_id in articles}
+    published = session.scalar(select(func.min(Article.published_at)).where(Article.id.in_(ids)))
+    if published is None:
+        return 0
+    who = in_range(Delivery.member_id, [member_id for _, member_id, _ in rows])
+    found = history_of(
+        [*alert_rows(session, who, ids), *digest_rows(session, who, Send.created_at >= published)]
+    )
+    cancel: list[dict[str, Any]] = []
+    trim: list[dict[str, Any]] = []
+    for delivery_id, member_id, content in rows:
+        had = found[member_id].had & set(held[delivery_id]) if member_id in found else set()
+        if not had:
+            continue
+        if had >= set(held[delivery_id]):
+            cancel.append(
+                {"id": delivery_id, "status": DeliveryStatus.CANCELLED, "last_error": HAD_SINCE}
+            )
+        else:
+            kept = without_articles(groups_of(json.loads(content or "null")), had)
+            trim.append({"id": delivery_id, "content": digest_content(kept)})
+    for changes in (cancel, trim):
+        if changes:  # ORM bulk UPDATE by primary key: one executemany
+            session.execute(update(Delivery), changes)
+    return len(cancel)
