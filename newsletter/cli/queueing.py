@@ -9,21 +9,34 @@ from zoneinfo import ZoneInfo
 import typer
 
 from newsletter import dispatch
-from newsletter.cli.common import console, warn
+from newsletter.cli.common import console, fail, warn
 from newsletter.config import get_settings
-from newsletter.scheduling import parse_local
+from newsletter.models import utcnow
+from newsletter.scheduling import SchedulingError, check_passed, parse_local
 
 
 def as_of_option() -> str | None:
     return typer.Option(
         None,
         "--as-of",
-        help="Act as if it were this time (ISO 8601; without an offset, in the service's zone).",
+        help=(
+            "Act as if it were this time, which must have passed (ISO 8601; without an "
+            "offset, in the service's zone)."
+        ),
     )
 
 
 def parse_as_of(text: str | None) -> datetime | None:
-    return None if text is None else parse_local(text, ZoneInfo(get_settings().TIMEZONE))
+    """The --as-of time, or None for now; a time still to come is a usage error (exit 2).
+
+    Only a person's --as-of is held to the real clock: beat's checks are given its own clock,
+    which a test may run fast (tests/faults/fast_clock.py)."""
+    if text is None:
+        return None
+    try:
+        return check_passed(parse_local(text, ZoneInfo(get_settings().TIMEZONE)), utcnow())
+    except SchedulingError as exc:
+        fail(f"--as-of {text}: {exc}", code=2)
 
 
 def maybe_inline(inline: bool) -> AbstractContextManager[None]:
