@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsletter.models import DeliveryStatus, Frequency, MemberStatus, Priority
@@ -113,20 +113,32 @@ class History:
     given_back: frozenset[int] = frozenset()
 
 
-HistoryRow = tuple[int, DeliveryStatus, Iterable[int]]  # (member id, row status, article ids)
+HistoryRow = tuple[int, bool, tuple[int, ...]]  # (member id, the row holds, article ids)
 
 
 def history_of(rows: Iterable[HistoryRow]) -> dict[int, History]:
-    """Each member's history from their alert and digest rows: an article any row holds was
-    had, whatever other rows of it failed."""
-    had: dict[int, set[int]] = defaultdict(set)
-    back: dict[int, set[int]] = defaultdict(set)
-    for member_id, status, article_ids in rows:
-        (had if holds(status) else back)[member_id].update(article_ids)
-    return {
-        member: History(frozenset(had[member]), frozenset(back[member] - had[member]))
-        for member in had.keys() | back.keys()
-    }
+    """Each member's history from their alert and digest rows (whether each holds its
+    articles, and which): an article any row holds was had, whatever other rows of it failed.
+    Members with the same rows share one History."""
+    rows_of: dict[int, set[tuple[bool, tuple[int, ...]]]] = defaultdict(set)
+    for member_id, holding, article_ids in rows:
+        rows_of[member_id].add((bool(holding), article_ids))
+    histories: dict[frozenset[tuple[bool, tuple[int, ...]]], History] = {}
+    found = {}
+    for member, items in rows_of.items():
+        key = frozenset(items)
+        if key not in histories:
+            histories[key] = _history(key)
+        found[member] = histories[key]
+    return found
+
+
+def _history(rows: Iterable[tuple[bool, tuple[int, ...]]]) -> History:
+    had: set[int] = set()
+    back: set[int] = set()
+    for holding, article_ids in rows:
+        (had if holding else back).update(article_ids)
+    return History(frozenset(had), frozenset(back - had))
 
 
 def merge_histories(first: History, second: History) -> History:
@@ -155,24 +167,29 @@ def digest_groups(
     until: datetime,
     history: History,
     topic_order: Sequence[int],
+    look_back: timedelta = timedelta(0),
 ) -> Groups:
     """The articles one member's digest holds, grouped by topic; empty when there is nothing.
 
     `subscribed_since` maps each topic the member takes at this frequency to when they
-    subscribed: with no watermark yet (a first digest) that is where their digest starts.
-    An article the member has had in any email (`history.had`) is left out; one an email that
-    did not go out gave back comes even from before the watermark (not from before they
-    subscribed to its topic). Each article appears once, under the member's topic it is most
-    about.
+    subscribed: with no watermark yet (a first digest) that is where their digest starts;
+    otherwise it starts at the watermark, and looks `look_back` further back for articles
+    no email carried to them (published as the last run read, or held then by an email that
+    later failed). An article the member has had in any email (`history.had`) is left out;
+    one that an email which did not go out gave back comes even from further back. Nothing
+    comes from before they subscribed to its topic but what the watermark lets in. Each
+    article appears once, under the member's topic it is most about.
     """
     chosen: dict[int, list[DigestArticle]] = {}
     for article in articles:
         if article.id in history.had or article.published_at > until:
             continue
         topic = next((t for t in article.topic_ids if t in subscribed_since), None)
-        if topic is None or not is_due(
-            article, subscribed_since[topic], watermark, article.id in history.given_back
-        ):
+        if topic is None:
+            continue
+        since = subscribed_since[topic]
+        back = article.id in history.given_back
+        if not is_due(article.published_at, since, watermark, given_back=back, look_back=look_back):
             continue
         chosen.setdefault(topic, []).append(article)
     rank = {topic_id: i for i, topic_id in enumerate(topic_order)}
@@ -183,11 +200,19 @@ def digest_groups(
 
 
 def is_due(
-    article: DigestArticle, since: datetime, watermark: datetime | None, given_back: bool
+    published: datetime,
+    since: datetime,
+    watermark: datetime | None,
+    *,
+    given_back: bool,
+    look_back: timedelta,
 ) -> bool:
-    if given_back:
-        return article.published_at > since
-    return article.published_at > (watermark if watermark is not None else since)
+    """Whether an article the member has not had belongs in their digest, by its time."""
+    if watermark is None:
+        return published > since
+    if published > watermark:
+        return True
+    return published > since and (given_back or published > watermark - look_back)
 
 
 def without_articles(groups: Groups, article_ids: Set[int]) -> Groups:
@@ -197,12 +222,17 @@ def without_articles(groups: Groups, article_ids: Set[int]) -> Groups:
 
 
 def digest_starts(
-    subscribed_since: Mapping[int, datetime], watermark: datetime | None
-) -> frozenset[tuple[int, datetime]]:
-    """Each topic with where the member's digest of it starts: all that `digest_groups` reads of
-    `subscribed_since` and `watermark`, so members alike in this (and in alerts) get one digest."""
+    subscribed_since: Mapping[int, datetime],
+    watermark: datetime | None,
+    look_back: timedelta = timedelta(0),
+) -> frozenset[tuple[int, datetime, datetime]]:
+    """Each topic with where the member's digest of it starts and how far back it looks: all
+    that `digest_groups` reads of `subscribed_since` and `watermark` when nothing was given
+    back, so members alike in this (and in what they had) get one digest."""
+    if watermark is None:
+        return frozenset((topic, since, since) for topic, since in subscribed_since.items())
     return frozenset(
-        (topic, watermark if watermark is not None else since)
+        (topic, watermark, max(since, watermark - look_back))
         for topic, since in subscribed_since.items()
     )
 

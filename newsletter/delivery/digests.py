@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, func, literal, select, true
@@ -58,7 +59,7 @@ CHUNK = 1000
 # what they have had and been given back, and (when something was given back) since when
 # they take each topic.
 DigestInputs = tuple[
-    frozenset[tuple[int, datetime]], History, frozenset[tuple[int, datetime]] | None
+    frozenset[tuple[int, datetime, datetime]], History, frozenset[tuple[int, datetime]] | None
 ]
 
 
@@ -79,9 +80,11 @@ class DigestScope:
     until: datetime
     articles: list[DigestArticle]
     topic_order: list[int]
-    # How far behind a member's last digest an email that did not go out still gives back
-    # its articles: as long as a delivery can stay unsettled (ledger.settled_within).
-    give_back: timedelta
+    # How far behind a member's last digest their next one looks for articles no email has
+    # carried to them: as long as a delivery can stay unsettled (ledger.settled_within), so
+    # an email that failed after the last digest gives its articles back, and an article
+    # whose publish committed after that digest read the articles still comes.
+    look_back: timedelta
 
 
 def run_digest(
@@ -106,7 +109,11 @@ def run_digest(
     recipients = 0
     for members in member_chunks(session, frequency):
         digests = next_digests(session, scope, members)
-        rows = [(m, digest_content(digests[m])) for m in members if digests[m]]
+        contents: dict[int, dict[str, Any]] = {}  # members alike share one Groups
+        for groups in digests.values():
+            if groups and id(groups) not in contents:
+                contents[id(groups)] = digest_content(groups)
+        rows = [(m, contents[id(digests[m])]) for m in members if digests[m]]
         add_deliveries(session, send_id, rows)
         advance_watermarks(session, frequency, members, now)
         recipients += len(rows)
@@ -137,17 +144,17 @@ def digest_scope(
     member_id: int | None = None,
 ) -> DigestScope:
     """The scope of a run at `until`, or of one member's next digest."""
-    give_back = ledger.settled_within(settings)
+    look_back = ledger.settled_within(settings)
     floor = owed_since(session, frequency, member_id)
     articles = (
         []
         if floor is None
         else published_articles(
-            session, Article.published_at > floor - give_back, Article.published_at <= until
+            session, Article.published_at > floor - look_back, Article.published_at <= until
         )
     )
     topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
-    return DigestScope(frequency, until, articles, topic_order, give_back)
+    return DigestScope(frequency, until, articles, topic_order, look_back)
 
 
 def owed_since(
@@ -225,44 +232,46 @@ def next_digests(session: Session, scope: DigestScope, members: Sequence[int]) -
     A member's digest holds the articles of the topics they take at this frequency published
     since their last digest (or, for a first one, since they subscribed to the topic), up to
     `scope.until`, less every article an alert or digest of any frequency has carried to them
-    or is carrying; plus the articles that an email which failed, or was cancelled or
-    suppressed, gave back, even from before their last digest. So an article reaches the
-    member in the first of their emails that is due, and later digests skip it.
+    or is carrying. It looks `scope.look_back` behind their last digest for articles no email
+    carried to them, and further back for those an email which failed, or was cancelled or
+    suppressed, gave back. So an article reaches the member in the first of their emails
+    that is due, and later digests skip it.
     """
     subscribed = subscriptions_at(session, scope.frequency, members)
     watermarks = watermarks_of(session, scope.frequency, members)
     starts = [watermarks.get(m) or min(subscribed[m].values()) for m in members if subscribed[m]]
     if not starts:
         return {member: [] for member in members}
+    since = min(starts) - scope.look_back
     candidates = {a.id for a in scope.articles}
     found = history.chunk_histories(
-        session,
-        members,
-        candidates,
-        after=min(starts),
-        give_back_since=min(starts) - scope.give_back,
+        session, members, [a for a in scope.articles if a.published_at > since], since
     )
     articles = with_given_back(session, scope.articles, found)
     # Members mostly share their topics, watermark and history: a chunk holds few digests.
     digests: dict[DigestInputs, Groups] = {}
     result: dict[int, Groups] = {}
+    relevant: dict[History, History] = {}
     for member in members:
-        since, watermark = subscribed[member], watermarks.get(member)
+        topics, watermark = subscribed[member], watermarks.get(member)
         had = found.get(member, History())
-        seen = History(had.had & candidates, had.given_back)
+        if had not in relevant:
+            relevant[had] = History(had.had & candidates, had.given_back)
+        seen = relevant[had]
         key = (
-            digest_starts(since, watermark),
+            digest_starts(topics, watermark, scope.look_back),
             seen,
-            frozenset(since.items()) if seen.given_back else None,
+            frozenset(topics.items()) if seen.given_back else None,
         )
         if key not in digests:
             digests[key] = digest_groups(
-                since,
+                topics,
                 articles,
                 watermark=watermark,
                 until=scope.until,
                 history=seen,
                 topic_order=scope.topic_order,
+                look_back=scope.look_back,
             )
         result[member] = digests[key]
     return result

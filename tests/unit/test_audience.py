@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from newsletter.audience import (
     Audience,
-    History,
     DigestArticle,
+    History,
     alert_audience,
     announcement_audience,
     claim_verdict,
