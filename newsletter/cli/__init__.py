@@ -69,6 +69,16 @@ COMMANDS: dict[str, Entry] = {
     ),
     "digest": Entry("newsletter.cli.digest:app", "Run digests by hand.", group=True),
     "reminders": Entry("newsletter.cli.reminders:app", "Deadline reminders.", group=True),
+    "inbound": Entry(
+        "newsletter.cli.inbound:app",
+        "Receive bounces, complaints and mailed unsubscribes (SMTP, IMAP, files).",
+        group=True,
+    ),
+    "suppressions": Entry(
+        "newsletter.cli.suppressions:app",
+        "The suppression list: addresses never emailed, and why.",
+        group=True,
+    ),
     "staff": Entry(
         "newsletter.cli.staff:app",
         "Create and list staff accounts for the web console.",

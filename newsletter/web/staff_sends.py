@@ -19,6 +19,7 @@ from newsletter.delivery import announcements, progress
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
 from newsletter.delivery.deliver import prepare, transmit
 from newsletter.delivery.fanout import in_audience, may_receive
+from newsletter.inbound import reports
 from newsletter.members import find_member
 from newsletter.models import Member, Send, SendKind, SendStatus, StaffUser, Topic, utcnow
 from newsletter.rendering import (
@@ -240,6 +241,7 @@ def _send_page(
         "notice": notice,
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
+        "rates": reports.send_rates(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
 

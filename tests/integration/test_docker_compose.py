@@ -15,7 +15,7 @@ from newsletter.config import ENV_PREFIX, Settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "beat", "inbound"]
 
 
 def resolve(argv: list[str]) -> Any:
