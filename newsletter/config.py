@@ -100,6 +100,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
         return value
 
+    @field_validator("EMAIL_BACKEND")
+    @classmethod
+    def _email_backend(cls, value: str) -> str:
+        if value in BUILTIN_BACKENDS:
+            return value
+        # Only a name that is not built in costs a look at the installed plugins.
+        from newsletter.delivery.backends import UnknownBackend, check_backend_name
+
+        try:
+            check_backend_name(value)
+        except UnknownBackend as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("TIMEZONE")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -141,7 +155,7 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         name = ENV_PREFIX + ".".join(str(part) for part in item["loc"])
-        lines.append(f"{name}: {item['msg']}")
+        lines.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 
