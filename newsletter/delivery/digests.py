@@ -85,6 +85,7 @@ class DigestScope:
     # an email that failed after the last digest gives its articles back, and an article
     # whose publish committed after that digest read the articles still comes.
     look_back: timedelta
+    sends: history.Sends  # the alerts and digests its members' histories are in
 
 
 def run_digest(
@@ -105,7 +106,7 @@ def run_digest(
     )
     if not created:
         return DigestRun(send_id, False, 0, period)
-    scope = digest_scope(session, frequency, now, settings)
+    scope = digest_scope(session, frequency, now, settings, leave_out=send_id)
     recipients = 0
     for members in member_chunks(session, frequency):
         digests = next_digests(session, scope, members)
@@ -142,19 +143,21 @@ def digest_scope(
     until: datetime,
     settings: Settings,
     member_id: int | None = None,
+    leave_out: int = 0,
 ) -> DigestScope:
-    """The scope of a run at `until`, or of one member's next digest."""
+    """The scope of a run at `until` (whose own send is `leave_out`), or of one member's next
+    digest."""
     look_back = ledger.settled_within(settings)
     floor = owed_since(session, frequency, member_id)
-    articles = (
-        []
-        if floor is None
-        else published_articles(
-            session, Article.published_at > floor - look_back, Article.published_at <= until
-        )
+    if floor is None:
+        return DigestScope(frequency, until, [], [], look_back, history.Sends({}, {}))
+    since = floor - look_back
+    articles = published_articles(
+        session, Article.published_at > since, Article.published_at <= until
     )
+    sends = history.sends_since(session, since, [a.id for a in articles], leave_out)
     topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
-    return DigestScope(frequency, until, articles, topic_order, look_back)
+    return DigestScope(frequency, until, articles, topic_order, look_back, sends)
 
 
 def owed_since(
@@ -245,7 +248,7 @@ def next_digests(session: Session, scope: DigestScope, members: Sequence[int]) -
     since = min(starts) - scope.look_back
     candidates = {a.id for a in scope.articles}
     found = history.chunk_histories(
-        session, members, [a for a in scope.articles if a.published_at > since], since
+        session, members, [a for a in scope.articles if a.published_at > since], since, scope.sends
     )
     articles = with_given_back(session, scope.articles, found)
     # Members mostly share their topics, watermark and history: a chunk holds few digests.

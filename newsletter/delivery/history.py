@@ -1,7 +1,5 @@
 """What each member has already had, read from the ledger, so one article reaches them once.
 
-The reads go through the session's connection, not the ORM: they return many plain rows,
-whose ORM result handling cost several times the query (20,000 members, a week of digests).
 
 An alert row holds its send's article; a digest row holds the article ids in its `content`.
 A row sent or still on its way holds them for the member; a failed, cancelled or suppressed one
@@ -13,7 +11,8 @@ take `serialise` first, so two of them never both decide to carry one article (A
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -57,7 +56,57 @@ def serialise(session: Session, *, exclusive: bool) -> None:
     session.execute(select(lock(LOCK_KEY)))
 
 
+# Which sends to read ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sends:
+    """The alert and digest sends a read looks at. The send table is small: a run finds them
+    once, and each chunk then reads delivery rows by send id, or nothing when there are none."""
+
+    alerts: dict[int, tuple[int, datetime]]  # send id: (its article, when it was made)
+    digests: dict[int, datetime]  # send id: when it was made
+
+    def alerts_of(self, article_ids: Collection[int]) -> dict[int, int]:
+        wanted = set(article_ids)
+        return {sid: aid for sid, (aid, _) in self.alerts.items() if aid in wanted}
+
+    def alerts_made(self, since: datetime) -> dict[int, int]:
+        return {sid: aid for sid, (aid, made) in self.alerts.items() if made >= since}
+
+    def digests_made(self, since: datetime) -> list[int]:
+        return sorted(sid for sid, made in self.digests.items() if made >= since)
+
+
+def sends_since(
+    session: Session, since: datetime, article_ids: Collection[int] = (), leave_out: int = 0
+) -> Sends:
+    """The digests made since `since`, and the alerts made since then or of these articles
+    (a digest holds only articles published by the time it was made, so a lower bound on
+    that finds every digest that can hold an article); not the send `leave_out`."""
+    made_since = Send.created_at >= since
+    alerts = session.execute(
+        select(Send.id, Send.article_id, Send.created_at).where(
+            Send.kind == SendKind.ALERT,
+            Send.article_id.is_not(None),
+            made_since | Send.article_id.in_(list(article_ids)),
+            Send.id != leave_out,
+        )
+    ).all()
+    digests = session.execute(
+        select(Send.id, Send.created_at).where(
+            Send.kind == SendKind.DIGEST, made_since, Send.id != leave_out
+        )
+    ).all()
+    return Sends(
+        {sid: (aid, made) for sid, aid, made in alerts if aid is not None},
+        {sid: made for sid, made in digests},
+    )
+
+
 # Reading rows ------------------------------------------------------------------------------
+# Through the session's connection, not the ORM: many plain rows, whose ORM result handling
+# cost several times the query (20,000 members, a week of digests).
 
 
 def holding() -> ColumnElement[bool]:
@@ -66,43 +115,40 @@ def holding() -> ColumnElement[bool]:
 
 
 def alert_rows(
-    session: Session, who: ColumnElement[bool], article_ids: Collection[int]
+    session: Session, who: ColumnElement[bool], alerts: Mapping[int, int]
 ) -> Iterator[HistoryRow]:
-    """Rows (`who`: a condition on Delivery.member_id) in the alerts of these articles."""
-    if not article_ids:
+    """Rows (`who`: a condition on Delivery.member_id) in these alerts ({send: article})."""
+    if not alerts:
         return
     rows = (
         session.connection()
         .execute(
-            select(Delivery.member_id, holding(), Send.article_id)
-            .join(Send, Send.id == Delivery.send_id)
-            .where(Send.kind == SendKind.ALERT, Send.article_id.in_(list(article_ids)), who),
+            select(Delivery.member_id, holding(), Delivery.send_id).where(
+                Delivery.send_id.in_(sorted(alerts)), who
+            )
         )
         .all()
     )
-    for member_id, holds, article_id in rows:
-        yield member_id, holds, (article_id,) if article_id is not None else ()
+    for member_id, holds, send_id in rows:
+        yield member_id, holds, (alerts[send_id],)
 
 
 def digest_rows(
     session: Session,
     who: ColumnElement[bool],
-    made: ColumnElement[bool],
+    send_ids: Sequence[int],
     statuses: Collection[DeliveryStatus] | None = None,
 ) -> Iterator[HistoryRow]:
-    """Rows in the digests whose Send.created_at meets `made`. A digest holds only articles
-    published by the time it was made, so a lower bound on that time finds every digest that
-    can hold a given article.
-
-    Members mostly share a digest's content: the rows come grouped by content, each with its
-    members' ids, so a week of daily digests is a few hundred rows, not one a member a day.
-    """
+    """Rows in these digests. Members mostly share a digest's content: the rows come grouped
+    by content, each with its members' ids, so a week of daily digests is a few hundred rows,
+    not one a member a day."""
+    if not send_ids:
+        return
     holds = holding()
     content = cast(Delivery.content, Text)
     query = (
         select(holds, content, member_ids(session))
-        .join(Send, Send.id == Delivery.send_id)
-        .where(Send.kind == SendKind.DIGEST, made, who)
+        .where(Delivery.send_id.in_(list(send_ids)), who)
         .group_by(holds, content)
     )
     if statuses is not None:
@@ -128,25 +174,26 @@ def _ids(members: list[int] | str | None) -> Iterator[int]:
 
 
 def undelivered_rows(
-    session: Session, who: ColumnElement[bool], since: datetime
+    session: Session, who: ColumnElement[bool], alerts: Mapping[int, int], digests: Sequence[int]
 ) -> Iterator[HistoryRow]:
-    """Alert and digest rows made since `since` that did not deliver (what they give back)."""
+    """Rows of these alerts ({send: article}) and digests that did not deliver: what they
+    give back."""
+    send_ids = [*alerts, *digests]
+    if not send_ids:
+        return
     rows = (
         session.connection()
         .execute(
-            select(Delivery.member_id, Send.article_id, cast(Delivery.content, Text))
-            .join(Send, Send.id == Delivery.send_id)
-            .where(
-                Send.kind.in_([SendKind.ALERT, SendKind.DIGEST]),
-                Send.created_at >= since,
+            select(Delivery.member_id, Delivery.send_id, cast(Delivery.content, Text)).where(
+                Delivery.send_id.in_(sorted(send_ids)),
                 Delivery.status.in_(sorted(NOT_HOLDING)),
                 who,
-            ),
+            )
         )
         .all()
     )
-    for member_id, article_id, content in rows:
-        held = (article_id,) if article_id is not None else _article_ids(content)
+    for member_id, send_id, content in rows:
+        held = (alerts[send_id],) if send_id in alerts else _article_ids(content)
         yield member_id, False, held
 
 
@@ -161,18 +208,21 @@ def _article_ids(content: str | None) -> tuple[int, ...]:
 
 
 def chunk_histories(
-    session: Session, members: Sequence[int], articles: Sequence[DigestArticle], since: datetime
+    session: Session,
+    members: Sequence[int],
+    articles: Sequence[DigestArticle],
+    since: datetime,
+    sends: Sends,
 ) -> dict[int, History]:
     """What each member of a chunk (ids in order) has had of these articles, which are the
     ones published after `since`, and what the alerts and digests made since then that did
-    not go out gave back."""
+    not go out gave back. `sends` holds at least those sends."""
     who = in_range(Delivery.member_id, members)
-    rows = [*undelivered_rows(session, who, since)]
+    rows = [*undelivered_rows(session, who, sends.alerts_made(since), sends.digests_made(since))]
     if articles:
-        rows += alert_rows(session, who, [a.id for a in articles])
-        # A digest holds what was published by the time it was made.
+        rows += alert_rows(session, who, sends.alerts_of([a.id for a in articles]))
         earliest = min(a.published_at for a in articles)
-        rows += digest_rows(session, who, Send.created_at >= earliest)
+        rows += digest_rows(session, who, sends.digests_made(earliest))
     return _recheck_given_back(session, history_of(rows))
 
 
@@ -187,11 +237,12 @@ def _recheck_given_back(session: Session, found: dict[int, History]) -> dict[int
     published = session.scalar(select(func.min(Article.published_at)).where(Article.id.in_(ids)))
     if published is None:
         return found
+    sends = sends_since(session, published, ids)
     who = in_range(Delivery.member_id, back)
     again = history_of(
         [
-            *alert_rows(session, who, ids),
-            *digest_rows(session, who, Send.created_at >= published),
+            *alert_rows(session, who, sends.alerts_of(ids)),
+            *digest_rows(session, who, sends.digests_made(published)),
         ]
     )
     return {
@@ -203,7 +254,8 @@ def _recheck_given_back(session: Session, found: dict[int, History]) -> dict[int
 def members_who_had(session: Session, article_id: int, published_at: datetime) -> list[int]:
     """Members a digest has carried this article to (or is carrying it to): its alert, made
     late, leaves them out. Usually no digest has been made since it was published."""
-    rows = digest_rows(session, true(), Send.created_at >= published_at, statuses=HOLDING)
+    made = sends_since(session, published_at).digests_made(published_at)
+    rows = digest_rows(session, true(), made, statuses=HOLDING)
     return sorted({member_id for member_id, _, ids in rows if article_id in ids})
 
 
@@ -222,7 +274,7 @@ def leave_out_what_was_had(session: Session, send: Send) -> int:
         .execute(
             select(Delivery.id, Delivery.member_id, cast(Delivery.content, Text))
             .where(Delivery.send_id == send.id, Delivery.status == DeliveryStatus.FAILED)
-            .order_by(Delivery.member_id),
+            .order_by(Delivery.member_id)
         )
         .all()
     )
@@ -232,8 +284,8 @@ def leave_out_what_was_had(session: Session, send: Send) -> int:
     return cancelled
 
 
-def _leave_out(session: Session, send: Send, rows: Sequence[tuple[int, int, str | None]]) -> int:
-    held = {
+def _leave_out(session: Session, send: Send, rows: Sequence[Any]) -> int:
+    held: dict[int, tuple[int, ...]] = {
         delivery_id: (send.article_id,) if send.article_id is not None else _article_ids(content)
         for delivery_id, _, content in rows
     }
@@ -241,9 +293,13 @@ def _leave_out(session: Session, send: Send, rows: Sequence[tuple[int, int, str 
     published = session.scalar(select(func.min(Article.published_at)).where(Article.id.in_(ids)))
     if published is None:
         return 0
+    sends = sends_since(session, published, ids)
     who = in_range(Delivery.member_id, [member_id for _, member_id, _ in rows])
     found = history_of(
-        [*alert_rows(session, who, ids), *digest_rows(session, who, Send.created_at >= published)]
+        [
+            *alert_rows(session, who, sends.alerts_of(ids)),
+            *digest_rows(session, who, sends.digests_made(published)),
+        ]
     )
     cancel: list[dict[str, Any]] = []
     trim: list[dict[str, Any]] = []
