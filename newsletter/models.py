@@ -97,6 +97,7 @@ class DeadlineKind(enum.StrEnum):
     CLOSES = "closes"
     EFFECTIVE = "effective"
     ANNOUNCEMENT = "announcement"
+    COMPLETE_BY = "complete_by"  # spent, used or finished by then: not an application closing
 
 
 class SendKind(enum.StrEnum):
@@ -505,3 +506,57 @@ class ThrottleHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ProcessKind(enum.StrEnum):
+    WORKER = "worker"
+    BEAT = "beat"
+
+
+class ProcessHeartbeat(Base):
+    """A worker or beat that is running, or was: each writes its row every HEARTBEAT_SECONDS,
+    so `newsletter status`, the dashboard and /metrics see every process on every host."""
+
+    __tablename__ = "process_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # worker@host-pid
+    kind: Mapped[ProcessKind] = mapped_column(_enum(ProcessKind))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IncidentKind(enum.StrEnum):
+    STUCK_SEND = "stuck_send"
+    MISSED_SEND = "missed_send"
+    DIGEST_NOT_RUN = "digest_not_run"
+    BACKEND_REFUSING = "backend_refusing"
+    NO_WORKER = "no_worker"
+
+
+class Incident(Base):
+    """Something wrong that admins are told about once (by email) and see until it is over.
+
+    `key` names the occurrence ("stuck_send:42", "digest_not_run:daily:2026-11-30"): the watch
+    finds it again on every pass and the row is not duplicated. It is resolved when the watch no
+    longer finds it; dismissed by staff, it stays out of sight until it ends.
+    """
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind))
+    summary: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str] = mapped_column(String(320), default="")
+    # Telling the admins: claimed by one watcher at a time (two beats may run), then done.
+    notify_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notify_error: Mapped[str] = mapped_column(Text, default="")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
+from newsletter.observability.logs import log_context
 from workers.celery_app import app
 
 WHEN_THE_DATABASE_IS_BACK = {
@@ -38,7 +39,8 @@ def fan_out_article(article_id: int) -> None:
 
 @app.task(name="newsletter.deliver_batch", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
-    jobs.deliver(send_id, delivery_ids)
+    with log_context(send_id=send_id):
+        jobs.deliver(send_id, delivery_ids)
 
 
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)

@@ -90,9 +90,14 @@ class Claimed:
 
 
 def claim(
-    session: Session, send_id: int, delivery_ids: Sequence[int], now: datetime
+    session: Session,
+    send_id: int,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    set_aside: Counter[DeliveryStatus] | None = None,
 ) -> list[Claimed]:
-    """Take the still-pending rows for sending; drop those whose member may no longer receive.
+    """Take the still-pending rows for sending; drop those whose member may no longer receive
+    (counted into `set_aside` by their new status, when given).
 
     The member's status, suppression and subscription are checked in the claiming statement
     itself, so an unsubscribe that lands after fan-out still stops the email.
@@ -112,7 +117,9 @@ def claim(
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        _set_aside(session, mine)
+        statuses = _set_aside(session, mine)
+        if set_aside is not None:
+            set_aside.update(statuses)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 

@@ -9,12 +9,21 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
-from newsletter import api_tokens, audit, consent, preferences, staff, suppressions, topic_rules
+from newsletter import (
+    api_tokens,
+    audit,
+    consent,
+    incidents,
+    preferences,
+    staff,
+    suppressions,
+    topic_rules,
+)
 from newsletter.consent import Change
 from newsletter.inbound import reports
 from newsletter.member_csv import CsvFormatError, export_members, import_members
 from newsletter.members import upsert_member
-from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser
+from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser, utcnow
 from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
@@ -468,3 +477,17 @@ def audit_log(
     context = {"events": list(events), "q": q, "page": page, "pages": _page_count(total)}
     context["total"] = total
     return render(request, "admin/audit.html", context)
+
+
+# --- incidents -----------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/dismiss")
+async def incident_dismiss(
+    incident_id: Id, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """Take an incident off the dashboard's banner (it still ends, or comes back, by itself)."""
+    await read_form(request)
+    incidents.dismiss(session, incident_id, actor(_me(request)), utcnow())
+    session.commit()
+    return RedirectResponse("/staff", status_code=303)
