@@ -8,7 +8,8 @@ otherwise a batch would wait for the recovery sweep, and a fan-out or a day's di
 not happen at all. Beat's periodic checks need no retry: the next check does the work.
 
 The checks take an optional `as_of` (ISO 8601), like a digest run, to do the work due at
-that moment rather than now.
+that moment rather than now. It is the caller's clock (beat's, or a fast one in tests/faults),
+so it is not held to this machine's; a person's `--as-of` still to come is refused by the CLI.
 """
 
 from __future__ import annotations

@@ -70,6 +70,17 @@ def backoff_from(settings: Settings) -> Backoff:
     )
 
 
+def settled_within(settings: Settings) -> timedelta:
+    """How long after it is made a delivery has at the latest been sent or failed, while the
+    workers and the recovery sweep run: every retry's wait at its longest, a stuck claim's
+    timeout on each attempt, a lost message's re-queue, and an hour to spare."""
+    backoff = backoff_from(settings)
+    waits = backoff.total_span() * (1 + backoff.jitter)
+    stuck = settings.SENDING_TIMEOUT_SECONDS * settings.RETRY_MAX_ATTEMPTS
+    lost = settings.REQUEUE_PENDING_AFTER_SECONDS
+    return waits + timedelta(seconds=stuck + lost, hours=1)
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
