@@ -1,5 +1,5 @@
 """A week of digest runs on PostgreSQL: what each run costs when members take some topics daily
-and others weekly, and the daily and weekly digests must not repeat each other (ADR 0010).
+and others weekly, and the daily and weekly digests must not repeat each other (ADR 0011).
 
     .venv/bin/python -m bench.digest_week [MEMBERS]       # default 20,000
 

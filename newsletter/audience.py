@@ -4,7 +4,7 @@ An `Audience` describes the members a send is for (topics, frequencies, roles); 
 it into one set-based SQL statement, and the ledger re-checks it when a delivery is claimed, so an
 unsubscribe between fan-out and sending still takes effect. The digest rules decide, per member,
 which articles their digest holds and how they are grouped; the history rules, which articles a
-member has already had, so that one article reaches them once (ADR 0010).
+member has already had, so that one article reaches them once (ADR 0011).
 """
 
 from __future__ import annotations

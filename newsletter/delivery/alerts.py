@@ -1,7 +1,7 @@
 """Alerts: an article has been published; write its send and the Delivery row of each recipient.
 
 A member a digest has already carried the article to (its fan-out ran late) is left out: one
-article reaches a member once (ADR 0010).
+article reaches a member once (ADR 0011).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ first and adds nothing. Members are streamed in chunks; each chunk's Delivery ro
 member's article ids, so a retry resends the same digest) and watermarks are written together
 in the run's transaction. What a member's digest holds is `next_digests` (for a chunk) or
 `next_digest` (for one member, as a preview shows it): an article any email has carried to
-them, or is carrying, stays out, and one an email failed to deliver comes back (ADR 0010).
+them, or is carrying, stays out, and one an email failed to deliver comes back (ADR 0011).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ An alert row holds its send's article; a digest row holds the article ids in its
 A row sent or still on its way holds them for the member; a failed, cancelled or suppressed one
 gives them back (`audience.holds`). Digest runs read this for each chunk of members, an alert
 fan-out for its one article, a staff retry for the rows it would send again. Those writers
-take `serialise` first, so two of them never both decide to carry one article (ADR 0010).
+take `serialise` first, so two of them never both decide to carry one article (ADR 0011).
 """
 
 from __future__ import annotations
