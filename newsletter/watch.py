@@ -155,9 +155,7 @@ def digests_not_run(session: Session, now: datetime, settings: Settings) -> list
         # first subscriber added) after today's hour has missed nothing.
         wanted = session.scalar(
             select(
-                exists().where(
-                    Subscription.frequency == frequency, Subscription.created_at < due
-                )
+                exists().where(Subscription.frequency == frequency, Subscription.created_at < due)
             )
         )
         if ran or not wanted:
