@@ -97,6 +97,7 @@ class DeadlineKind(enum.StrEnum):
     CLOSES = "closes"
     EFFECTIVE = "effective"
     ANNOUNCEMENT = "announcement"
+    COMPLETE_BY = "complete_by"  # spent, used or finished by then: not an application closing
 
 
 class SendKind(enum.StrEnum):
@@ -130,6 +131,18 @@ class SuppressionReason(enum.StrEnum):
     COMPLAINT = "complaint"
     UNSUBSCRIBE = "unsubscribe"
     MANUAL = "manual"
+    SOFT_BOUNCE = "soft_bounce"  # too many soft bounces (SOFT_BOUNCE_LIMIT in _DAYS)
+
+
+class InboundKind(enum.StrEnum):
+    """What a message that came back (or a provider's event) was found to be."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    AUTO_REPLY = "auto_reply"
+    UNSUBSCRIBE = "unsubscribe"
+    UNKNOWN = "unknown"
 
 
 class ConsentSource(enum.StrEnum):
@@ -181,6 +194,12 @@ class Member(Base):
     opted_out_source: Mapped[ConsentSource | None] = mapped_column(
         _enum(ConsentSource, "opted_out_source")
     )
+    # Where the member's consent to be emailed comes from ("confirm", "association membership
+    # terms", ...) and when it was given: set when they become active (consent.set_status).
+    consent_basis: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end of a pause (None: until the member resumes); beat resumes ended pauses.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -244,14 +263,16 @@ class OptOut(Base):
     source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    member: Mapped[Member] = relationship()
+
 
 class ConsentEvent(Base):
     """One change to a member's subscriptions, status, pause or address: the consent record.
 
     For SUBSCRIPTION, `topic_id` names the topic and old/new are frequencies ("" = not
     subscribed); for STATUS they are MemberStatus values; for PAUSE "" or "paused" (or the
-    paused-until time); for EMAIL the addresses. `actor` is a staff email, "token:NAME" for an
-    API token, "cli:USER", "member" or "system".
+    paused-until time); for EMAIL the addresses. `actor` is "staff:EMAIL" for a staff member,
+    "token:NAME" for an API token, "cli:USER", "member" or "system".
     """
 
     __tablename__ = "consent_event"
@@ -267,6 +288,9 @@ class ConsentEvent(Base):
     actor: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Lets a new member's first events be added before the member has an id (no extra flush).
+    member: Mapped[Member] = relationship()
 
 
 class DigestWatermark(Base):
@@ -404,6 +428,50 @@ class Suppression(Base):
     reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The bounce or complaint that put the address here, kept as evidence.
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_event.id", ondelete="SET NULL")
+    )
+
+
+class InboundEvent(Base):
+    """One recipient of one message that came back (a bounce report, a complaint, a mailto
+    unsubscribe, an auto-reply, something unrecognised), or of one provider webhook event:
+    what it was, whom it was about, what the service did, and the report as evidence.
+
+    (message_key, position) is unique: a message processed again (a re-poll, a replay, a
+    provider retrying its webhook) is recognised and changes nothing.
+    """
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (
+        UniqueConstraint("message_key", "position"),
+        Index("ix_inbound_event_member_at", "member_id", "created_at"),
+        Index("ix_inbound_event_send_kind", "send_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20))  # smtp, imap, file, ses, mailgun
+    kind: Mapped[InboundKind] = mapped_column(_enum(InboundKind))
+    cause: Mapped[str] = mapped_column(String(40), default="")  # user-unknown, policy, ...
+    email: Mapped[str] = mapped_column(String(320), default="")
+    domain: Mapped[str] = mapped_column(String(255), default="", index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("send.id", ondelete="SET NULL"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="")  # RFC 3463 code, e.g. 5.1.1
+    report_action: Mapped[str] = mapped_column(String(20), default="")  # failed, delayed...
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it was filed as it was
+    action: Mapped[str] = mapped_column(String(200), default="")  # what the service did
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class StaffUser(Base):
@@ -449,3 +517,57 @@ class ThrottleHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ProcessKind(enum.StrEnum):
+    WORKER = "worker"
+    BEAT = "beat"
+
+
+class ProcessHeartbeat(Base):
+    """A worker or beat that is running, or was: each writes its row every HEARTBEAT_SECONDS,
+    so `newsletter status`, the dashboard and /metrics see every process on every host."""
+
+    __tablename__ = "process_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # worker@host-pid
+    kind: Mapped[ProcessKind] = mapped_column(_enum(ProcessKind))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IncidentKind(enum.StrEnum):
+    STUCK_SEND = "stuck_send"
+    MISSED_SEND = "missed_send"
+    DIGEST_NOT_RUN = "digest_not_run"
+    BACKEND_REFUSING = "backend_refusing"
+    NO_WORKER = "no_worker"
+
+
+class Incident(Base):
+    """Something wrong that admins are told about once (by email) and see until it is over.
+
+    `key` names the occurrence ("stuck_send:42", "digest_not_run:daily:2026-11-30"): the watch
+    finds it again on every pass and the row is not duplicated. It is resolved when the watch no
+    longer finds it; dismissed by staff, it stays out of sight until it ends.
+    """
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind))
+    summary: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str] = mapped_column(String(320), default="")
+    # Telling the admins: claimed by one watcher at a time (two beats may run), then done.
+    notify_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notify_error: Mapped[str] = mapped_column(Text, default="")

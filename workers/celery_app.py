@@ -28,22 +28,19 @@ from celery import Celery, bootsteps, signals
 from kombu import Connection, Exchange, Queue
 
 from newsletter.config import EMBEDDED_BROKER, Settings, get_settings
+from newsletter.dispatch import QUEUES
+from workers.operations import HeartbeatScheduler, WorkerHeartbeat
 
-QUEUES = ("urgent", "fanout", "send", "schedule")
 TASKS_MODULE = "workers.tasks"
 
 
 def broker_url(settings: Settings) -> str:
     if settings.BROKER_URL != EMBEDDED_BROKER:
         return settings.BROKER_URL
-    path = embedded_broker_path(settings)
+    path = settings.embedded_broker_path
     url = f"sqla+sqlite:///{path}"
     _prepare_embedded_broker(url, path)
     return url
-
-
-def embedded_broker_path(settings: Settings) -> Path:
-    return (settings.VAR_DIR / "broker.sqlite").resolve()
 
 
 @lru_cache(maxsize=8)
@@ -96,11 +93,32 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
             "schedule": timedelta(seconds=settings.SCHEDULE_CHECK_SECONDS),
             "options": check,
         },
+        "end-pauses": {
+            "task": "newsletter.end_pauses",
+            "schedule": timedelta(minutes=1),
+            "options": check,
+        },
         "recovery-sweep": {
             "task": "newsletter.recovery_sweep",
             "schedule": timedelta(minutes=1),
             "options": check,
         },
+        **inbound_schedule(settings),
+    }
+
+
+def inbound_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """Poll the bounce mailbox every IMAP_POLL_MINUTES, when one is configured."""
+    if not settings.IMAP_HOST:
+        return {}
+    every = timedelta(minutes=settings.IMAP_POLL_MINUTES)
+    return {
+        "inbound-poll": {
+            "task": "newsletter.poll_inbound",
+            "schedule": every,
+            # A poll nobody ran before the next one is due is skipped: the next one reads all.
+            "options": {"queue": "schedule", "expires": max(30.0, every.total_seconds() - 5)},
+        }
     }
 
 
@@ -145,7 +163,9 @@ def make_app(settings: Settings) -> Celery:
         enable_utc=True,
         beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
+        beat_scheduler=HeartbeatScheduler,
     )
+    app.steps["worker"].add(WorkerHeartbeat)
     if embedded:
         app.steps["consumer"].add(FastPolling)
     return app
@@ -169,7 +189,9 @@ def producer() -> Celery:
 
 
 def _pid_dir(settings: Settings) -> Path:
-    return settings.VAR_DIR / "run"
+    from newsletter.observability.heartbeat import run_dir
+
+    return run_dir(settings)
 
 
 @signals.worker_init.connect

@@ -1,4 +1,4 @@
-"""Members held while their messages are handed over: never for long (ADR 0006).
+"""Members held while their messages are handed over: never for long (ADR 0014).
 
 An unsubscribe, a pause or a change of topics writes the member's rows. While a worker hands a
 member's message over, it holds those rows (`ledger.hold`: SELECT ... FOR SHARE, with the check

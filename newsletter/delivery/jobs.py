@@ -14,6 +14,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import alerts, announcements, digests, fanout, ledger, reminders
 from newsletter.delivery.deliver import BatchReport, deliver_batch
 from newsletter.models import Frequency, utcnow
+from newsletter.observability import metrics
 from newsletter.scheduling import DIGEST_FREQUENCIES
 
 
@@ -27,7 +28,7 @@ def alert(article_id: int) -> alerts.FanOut:
 
 
 def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.DigestRun:
-    with session_scope() as session:
+    with metrics.timed_run(f"digest_{frequency.value}"), session_scope() as session:
         run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
     fanout.refresh_statistics(run.recipients)
     dispatch.queue_send(run.send_id)
@@ -47,7 +48,7 @@ def due_digests(as_of: datetime | None = None) -> list[digests.DigestRun]:
 
 
 def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
-    with session_scope() as session:
+    with metrics.timed_run("reminders"), session_scope() as session:
         runs = reminders.run_reminders(session, as_of or utcnow(), get_settings())
     for run in runs:
         dispatch.queue_send(run.send_id)
@@ -56,18 +57,18 @@ def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
 
 def due_sends(now: datetime | None = None) -> announcements.DueSends:
     grace = timedelta(minutes=get_settings().SCHEDULE_GRACE_MINUTES)
-    with session_scope() as session:
+    with metrics.timed_run("scheduled_sends"), session_scope() as session:
         due = announcements.start_due_sends(session, now or utcnow(), grace)
     for send_id in due.started:
         dispatch.queue_send(send_id)
     return due
 
 
-def retry(send_id: int, actor: str) -> int:
+def retry(send_id: int, actor: str) -> announcements.Retried:
     with session_scope() as session:
-        count = announcements.retry_send(session, send_id, actor)
+        retried = announcements.retry_send(session, send_id, actor)
     dispatch.queue_send(send_id)
-    return count
+    return retried
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
@@ -75,7 +76,7 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
     finished sends."""
     now = now or utcnow()
     settings = get_settings()
-    with session_scope() as session:
+    with metrics.timed_run("recovery_sweep"), session_scope() as session:
         queued = ledger.recover(session, now, settings)
         lost_after = timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
         articles = alerts.lost_fan_outs(session, now, lost_after)

@@ -16,10 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CursorResult,
+    Table,
     Update,
     and_,
     bindparam,
@@ -66,6 +68,17 @@ def backoff_from(settings: Settings) -> Backoff:
     )
 
 
+def settled_within(settings: Settings) -> timedelta:
+    """How long after it is made a delivery has at the latest been sent or failed, while the
+    workers and the recovery sweep run: every retry's wait at its longest, a stuck claim's
+    timeout on each attempt, a lost message's re-queue, and an hour to spare."""
+    backoff = backoff_from(settings)
+    waits = backoff.total_span() * (1 + backoff.jitter)
+    stuck = settings.SENDING_TIMEOUT_SECONDS * settings.RETRY_MAX_ATTEMPTS
+    lost = settings.REQUEUE_PENDING_AFTER_SECONDS
+    return waits + timedelta(seconds=stuck + lost, hours=1)
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -75,9 +88,14 @@ class Claimed:
 
 
 def claim(
-    session: Session, send_id: int, delivery_ids: Sequence[int], now: datetime
+    session: Session,
+    send_id: int,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    set_aside: Counter[DeliveryStatus] | None = None,
 ) -> list[Claimed]:
-    """Take the still-pending rows for sending; drop those whose member may no longer receive.
+    """Take the still-pending rows for sending; drop those whose member may no longer receive
+    (counted into `set_aside` by their new status, when given).
 
     The member's status, suppression and subscription are checked in the claiming statement
     itself, so an unsubscribe that lands after fan-out still stops the email.
@@ -98,7 +116,9 @@ def claim(
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        _set_aside(session, mine, audience)
+        statuses = _set_aside(session, mine, audience)
+        if set_aside is not None:
+            set_aside.update(statuses)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 
@@ -438,6 +458,32 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
     return session.execute(statement).rowcount or 0
+
+
+def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
+    """Make a send's deferred deliveries due now (their attempts so far still count)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.DEFERRED)
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def release(session: Session, claimed: Sequence[Claimed], reason: str, now: datetime) -> None:
+    """Rows this process claimed but will not finish (it is stopping): deferred and due now,
+    so the next run, a `sends retry` or the sweep's next pass takes them at once instead of
+    after SENDING_TIMEOUT_SECONDS. Rows already answered, or taken back, are left alone."""
+    if not claimed:
+        return
+    # On the table, not the ORM class: with a list of parameters the ORM would want ids.
+    statement = (
+        update(cast(Table, _table))
+        .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
+        .values(status=DeliveryStatus.DEFERRED, next_attempt_at=now, last_error=reason)
+    )
+    session.execute(statement, [{"b_id": c.id, "b_attempts": c.attempts} for c in claimed])
 
 
 def requeue_failed(session: Session, send_id: int, now: datetime) -> int:

@@ -64,7 +64,7 @@ def env(
         "NEWSLETTER_BATCH_SIZE": "100",
         "NEWSLETTER_SMTP_TIMEOUT": "10",
         # Retries at once (the sweep decides when), and recovery after seconds, not minutes.
-        # A live worker renews its claims (ADR 0007), so only a dead or silent one loses its
+        # A live worker renews its claims (ADR 0015), so only a dead or silent one loses its
         # rows after 10 s. Queued rows wait 30 s before they are queued again: on a loaded
         # machine the queue itself can take longer than 10 s, and each re-queue adds a task.
         "NEWSLETTER_RETRY_BASE_SECONDS": "0",

@@ -6,7 +6,7 @@ worker cannot tell which: it tries each again, so a message the server kept is d
 That is the bound on duplicates: one per answer that came too late for a kept message.
 
 Meanwhile, whenever the server sits on a message, members next to it in the send unsubscribe
-(one-click POSTs to the real web server): none of them may wait for the SMTP server (ADR 0006).
+(one-click POSTs to the real web server): none of them may wait for the SMTP server (ADR 0014).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def test_a_server_failing_after_data_loses_nobody_and_doubles_only_what_it_kept_
     assert set(ledger(send)) <= {"sent", "cancelled"}
     assert happened["slow-taken"] + happened["slow-lost"] > 0 and faults.leavers
     # None waited for the SMTP server: each answered (from its arrival at the web app)
-    # long before it would have (TIMEOUT); the bound of ADR 0006 is LOCK_LIMIT_MS.
+    # long before it would have (TIMEOUT); the bound of ADR 0014 is LOCK_LIMIT_MS.
     assert len(took) == len(faults.leavers)
     assert max(took) < TIMEOUT, sorted(took)[-5:]
     print(

@@ -1,4 +1,4 @@
-"""An unsubscribe never waits for an SMTP server (ADR 0006), and still stops every message not
+"""An unsubscribe never waits for an SMTP server (ADR 0014), and still stops every message not
 yet begun when it returns.
 
 PostgreSQL only: SQLite has no row locks, so there an unsubscribe never waits for a worker.
