@@ -5,6 +5,7 @@ which a worker is killed, the refusal pattern, when and for how long a server is
 giving the value `make test` uses and the range the soak draws from. Under the soak
 (SOAK_SEED set) every test draws from its own random.Random seeded with the run's seed and the
 test's name, so a run is replayed exactly with the same SOAK_SEED, whatever else runs with it.
+The soak also runs each scenario at its full size (`sized`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ from typing import TypeVar
 
 T = TypeVar("T")
 SEED_VARIABLE = "SOAK_SEED"
+FULL_VARIABLE = "FAULTS_FULL_SIZE"
+
+
+def sized(full: int, quick: int) -> int:
+    """A scenario's size: `full` (5,000 members, as issue 17 asks) under the soak or with
+    FAULTS_FULL_SIZE=1, `quick` in `make test`, where what a scenario proves does not depend
+    on its size and the suite must stay within its time (docs/reliability.md)."""
+    return full if os.environ.get(SEED_VARIABLE) or os.environ.get(FULL_VARIABLE) else quick
 
 
 class Chaos:

@@ -7,8 +7,10 @@ operator could. Claims, retries and the recovery sweep keep the real clock, so n
 from a worker early.
 
 Set in the environment (processes.clock_env): FAST_CLOCK_FAKE_START (ISO 8601 with offset),
-FAST_CLOCK_REAL_START (a time.time() value, the real moment the fake one corresponds to, or
-"first": when beat first asks the time),
+FAST_CLOCK_REAL_START (a time.time() value, the real moment the fake one corresponds to;
+"first": when beat first asks the time; or "file:PATH": the clock stands at the fake start
+until PATH exists, and runs from the moment it was made, so beats that took long to start on a
+loaded machine all begin the fake day together),
 FAST_CLOCK_SPEED, and FAST_CLOCK_JUMPS ("after:seconds,...": that many real seconds after the
 start, the clock jumps by that many seconds, forward or back, as a wall clock set by hand or a
 wrongly configured change of time would).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from celery.beat import BeatLazyFunc
 
@@ -46,10 +49,21 @@ def _real_start() -> float:
     """FAST_CLOCK_REAL_START, or "first" for the moment beat first asks the time: a loaded
     machine takes seconds to start beat, hours of a fast fake day."""
     value = os.environ["FAST_CLOCK_REAL_START"]
+    if value.startswith("file:"):
+        return _started_by_file(Path(value.removeprefix("file:")))
     if value != "first":
         return float(value)
     if not _first_asked:
         _first_asked.append(time.time())
+    return _first_asked[0]
+
+
+def _started_by_file(path: Path) -> float:
+    if not _first_asked:
+        try:
+            _first_asked.append(path.stat().st_mtime)
+        except FileNotFoundError:
+            return time.time()  # not started yet: the fake start, for now
     return _first_asked[0]
 
 

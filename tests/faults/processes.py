@@ -62,5 +62,5 @@ def fast_clock_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen
     """A real `celery beat` on the product's schedule, with the fast clock of fast_clock.py."""
     argv = [sys.executable, "-m", "celery", "-A", "tests.faults.fast_clock", "beat", "-l", "info"]
     with _child(argv, env, log) as process:
-        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        wait_for(_ready(process, log, "beat: Starting"), 300, f"beat not started (log: {log})")
         yield process

@@ -24,7 +24,7 @@ from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.models import Delivery, Frequency, Send, SendKind
 from newsletter.scheduling import digest_key
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import clock_env, fast_clock_beat
@@ -40,7 +40,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 LONDON = ZoneInfo("Europe/London")
 STOPPED = datetime(2026, 12, 14, 10, 0, tzinfo=LONDON)  # Monday, after its digests
 SPEED = 720  # twelve fake minutes a real second
-MEMBERS, CAREERS = 5000, 500  # all take the daily digest; 500 also careers announcements
+# All take the daily digest; a tenth also careers announcements.
+MEMBERS, CAREERS = sized(5000, 1500), sized(500, 150)
 DAYS_DOWN = 7
 
 

@@ -22,7 +22,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency, Send, SendKind
 from newsletter.scheduling import digest_key
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import clock_env, fast_clock_beat
@@ -40,7 +40,7 @@ MONDAY = datetime(2026, 12, 14, 7, 0, tzinfo=LONDON)  # the daily and the weekly
 BEAT_FROM = MONDAY - timedelta(hours=1, minutes=30)  # 05:30
 SPEED = 720  # twelve fake minutes a real second: beat looks once a real second
 HOUR = 3600
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 DAILY, WEEKLY = Frequency.DAILY, Frequency.WEEKLY
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from newsletter.config import get_settings
 from newsletter.db import get_engine, session_scope
 from newsletter.models import Delivery, DeliveryStatus, Member
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
@@ -38,7 +38,7 @@ from tests.support.worker import celery_worker
 
 pytestmark = [pytest.mark.faults, pytest.mark.redis]
 
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 PROCESSES = 2
 DISK = "64m"
 FULL_SECONDS = 4.0  # shorter than SENDING_TIMEOUT_SECONDS here: no result waits too long

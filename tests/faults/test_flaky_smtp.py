@@ -10,7 +10,7 @@ import pytest
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
@@ -21,7 +21,7 @@ from tests.support.worker import celery_worker
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 REFUSED = 0.20
 DROPPED = 0.05
 # A transaction fails 24% of the time here; ten tries leave ~1 in 1.6 million members without

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import Delivery, DeliveryStatus
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
@@ -35,7 +35,7 @@ from tests.support.worker import celery_worker
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 PROCESSES = 2
 STALL_SECONDS = 30.0
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.db import session_scope
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.one_click import OneClicks, last_weeks_links
@@ -33,7 +33,7 @@ from tests.web.server import uvicorn_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 EVERY = 10  # one member in ten unsubscribes
 # A leaver's POST starts when the member this many places before them reaches the server:
 # from "already held with them" to "a batch and a half away".

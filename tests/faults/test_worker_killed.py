@@ -8,7 +8,7 @@ import pytest
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from tests.faults.chaos import Chaos
+from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import kill_hard
@@ -20,7 +20,7 @@ from tests.support.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
-MEMBERS = 5000
+MEMBERS = sized(5000, 1500)
 PROCESSES = 2
 
 

@@ -107,7 +107,7 @@ def celery_worker(
         "--without-gossip",
     ]
     with _child(argv, env, log) as process:
-        wait_for(_ready(process, log, " ready."), 90, f"worker not ready (log: {log})")
+        wait_for(_ready(process, log, " ready."), 300, f"worker not ready (log: {log})")
         yield process
 
 
@@ -116,7 +116,7 @@ def celery_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
     """A beat process with its own schedule file (under env's VAR_DIR)."""
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "-l", "info"]
     with _child(argv, env, log) as process:
-        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        wait_for(_ready(process, log, "beat: Starting"), 300, f"beat not started (log: {log})")
         yield process
 
 
@@ -137,7 +137,7 @@ def newsletter_worker(
     if metrics_port:
         argv += ["--metrics-port", str(metrics_port)]
     with _child(argv, env, log) as process:
-        wait_for(_ready(process, log, " ready."), 90, f"worker not ready (log: {log})")
+        wait_for(_ready(process, log, " ready."), 300, f"worker not ready (log: {log})")
         yield process
 
 
@@ -150,7 +150,7 @@ def newsletter_beat(
     if metrics_port:
         argv += ["--metrics-port", str(metrics_port)]
     with _child(argv, env, log) as process:
-        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        wait_for(_ready(process, log, "beat: Starting"), 300, f"beat not started (log: {log})")
         yield process
 
 
