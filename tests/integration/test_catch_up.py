@@ -19,6 +19,7 @@ from tests.support.delivery_data import add_article, add_member
 
 # 07:00 London is 07:00 UTC in winter; the daily digest is due then.
 TUESDAY_7AM = datetime(2026, 12, 8, 7, tzinfo=UTC)
+HOURS_2 = timedelta(hours=2)
 
 
 def digests_made() -> dict[str, int]:
@@ -96,6 +97,25 @@ def test_a_clock_moved_back_over_the_digest_hour_makes_no_second_digest(session:
             jobs.due_digests(moment)
 
     assert digests_made() == {"digest:daily:2026-12-07": 0, "digest:daily:2026-12-08": 1}
+
+
+def test_a_service_started_after_the_digest_hour_makes_no_digest_for_before_its_members(
+    session: Session,
+) -> None:
+    # A fresh service: its first member subscribes on Tuesday at 09:00, after the hour. Beat
+    # owes nobody Tuesday's digest (nor Monday's), as the watch judges it (watch.py).
+    add_member(
+        session, "ann@example.com", {"funding": "daily"}, subscribed_at=TUESDAY_7AM + HOURS_2
+    )
+    add_article(session, "Tuesday", ["funding"], published_at=TUESDAY_7AM + timedelta(hours=5))
+    session.commit()
+    with dispatch.inline():
+        before = jobs.due_digests(TUESDAY_7AM + HOURS_2 + timedelta(minutes=1))
+        wednesday = jobs.due_digests(TUESDAY_7AM + timedelta(days=1, minutes=1))
+
+    assert before == []
+    assert [run.period for run in wednesday] == ["2026-12-09"]
+    assert digests_made() == {"digest:daily:2026-12-09": 1}
 
 
 def test_an_alert_whose_fan_out_never_committed_is_fanned_out_by_the_sweep(
