@@ -65,10 +65,11 @@ def env(
         "NEWSLETTER_SMTP_TIMEOUT": "10",
         # Retries at once (the sweep decides when), and recovery after seconds, not minutes.
         # A live worker renews its claims (ADR 0015), so only a dead or silent one loses its
-        # rows after 10 s. Queued rows wait 30 s before they are queued again: on a loaded
-        # machine the queue itself can take longer than 10 s, and each re-queue adds a task.
+        # rows after 20 s (10 s was shorter than a worker's stalls on a machine at load 17).
+        # Queued rows wait 30 s before they are queued again: on a loaded machine the queue
+        # itself can take longer than 10 s, and each re-queue adds a task.
         "NEWSLETTER_RETRY_BASE_SECONDS": "0",
-        "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "10",
+        "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "20",
         "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "30",
         **smtp.env(),
     }

@@ -64,6 +64,9 @@ def test_a_clock_jumping_an_hour_forward_and_back_makes_each_digest_once(
     back_at = chaos.uniform("back_at_minutes_after_7", 60, 1, 120)
     with session_scope() as session:
         members = add_crowd(session, MEMBERS, {"funding": "daily"})
+        # A weekly digest is made only when someone takes one (digests.due_digest); theirs
+        # is due on Monday at 07:00 too (and holds nothing: no npq article).
+        add_crowd(session, 50, {"npq": "weekly"}, prefix="w")
         sunday = MONDAY - timedelta(hours=20)
         add_article(session, "Sunday news", ["funding"], published_at=sunday)
     jobs.digest(DAILY, MONDAY - timedelta(days=1))  # Sunday's digest was made (empty)

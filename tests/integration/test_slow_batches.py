@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery import jobs
+from newsletter.delivery import deliver, jobs
 from newsletter.delivery.deliver import deliver_batch
 from newsletter.models import Delivery
 from tests.support.delivery_data import add_member, fan_out_breaking, statuses
@@ -70,3 +71,18 @@ def test_the_sweep_leaves_a_slow_but_live_batch_alone(slow_smtp: SmtpTestServer)
     assert took > 2 * get_settings().SENDING_TIMEOUT_SECONDS  # it did outlast the timeout
     assert statuses(send_id) == dict.fromkeys(MEMBERS, "sent")
     assert Counter(slow_smtp.recipients()) == dict.fromkeys(MEMBERS, 1)
+
+
+def test_a_batch_slow_to_render_renews_its_claim_before_its_first_message(
+    slow_smtp: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rendering and connecting come between the claim and the first message; on a loaded
+    # machine they took most of the timeout, and the sweep took rows back mid-transaction.
+    render = deliver.compose
+
+    def slow_render(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.95 * get_settings().SENDING_TIMEOUT_SECONDS)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(deliver, "compose", slow_render)
+    test_the_sweep_leaves_a_slow_but_live_batch_alone(slow_smtp)
