@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -18,7 +19,13 @@ from newsletter.db import session_scope
 from newsletter.delivery.fanout import create_send
 from newsletter.links import unsubscribe_url
 from newsletter.models import Member, SendKind, SendStatus
+from tests.faults.sends import publish_breaking, wait_until_finished
+from tests.faults.sweeper import sweeping
+from tests.faults.timed_web import FACTORY, FILE_VARIABLE
+from tests.integration.test_worker import wait_until_idle
 from tests.support.delivery_data import topic_ids
+from tests.support.worker import celery_worker
+from tests.web.server import uvicorn_server
 
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -84,3 +91,24 @@ class OneClicks:
         self._client.close()
         for future in self._futures:
             future.result()
+
+
+def alert_while_members_click(
+    env: dict[str, str], clicks: OneClicks, tmp_path: Path, timeout: float = 600
+) -> tuple[int, Path]:
+    """Publish a breaking alert and send it with a worker while `clicks` POSTs to a timed web
+    server; returns the send and the web server's log of request times (timed_web.py)."""
+    requests = tmp_path / "requests.log"
+    timed = {FILE_VARIABLE: str(requests)}
+    with (
+        uvicorn_server(tmp_path / "uvicorn.log", FACTORY, timed) as base_url,
+        sweeping(),
+        celery_worker(env, tmp_path / "worker.log"),
+    ):
+        clicks.links = last_weeks_links(base_url)
+        clicks.warm_up()
+        send = publish_breaking("Pay award confirmed")
+        wait_until_finished(send, timeout=timeout)
+        clicks.finish()
+        wait_until_idle(180)
+    return send, requests

@@ -22,14 +22,10 @@ from newsletter.db import session_scope
 from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, percentile, report
-from tests.faults.one_click import OneClicks, last_weeks_links
-from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
+from tests.faults.one_click import OneClicks, alert_while_members_click
+from tests.faults.sends import ledger, unsent
 from tests.faults.smtp import AfterData, RecordingSmtpServer
-from tests.faults.sweeper import sweeping
-from tests.faults.timed_web import FACTORY, FILE_VARIABLE, unsubscribe_latencies
-from tests.integration.test_worker import wait_until_idle
-from tests.support.worker import celery_worker
-from tests.web.server import uvicorn_server
+from tests.faults.timed_web import unsubscribe_latencies
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
@@ -104,20 +100,7 @@ def test_a_server_failing_after_data_loses_nobody_and_doubles_only_what_it_kept_
     env = {**env, **settings}
     with session_scope() as session:
         faults.members = add_crowd(session, MEMBERS, {"funding": "immediate"})
-    requests = tmp_path / "requests.log"
-    timed = {FILE_VARIABLE: str(requests)}
-
-    with (
-        uvicorn_server(tmp_path / "uvicorn.log", FACTORY, timed) as base_url,
-        sweeping(),
-        celery_worker(env, tmp_path / "worker.log"),
-    ):
-        faults.clicks.links = last_weeks_links(base_url)
-        faults.clicks.warm_up()
-        send = publish_breaking("Pay award confirmed")
-        wait_until_finished(send, timeout=600)
-        faults.clicks.finish()
-        wait_until_idle(180)
+    send, requests = alert_while_members_click(env, faults.clicks, tmp_path)
 
     assert smtp.after_data is not None
     happened = smtp.after_data.counts

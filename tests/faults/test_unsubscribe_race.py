@@ -22,14 +22,10 @@ from newsletter.db import session_scope
 from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
-from tests.faults.one_click import OneClicks, last_weeks_links
-from tests.faults.sends import ledger, publish_breaking, wait_until_finished
+from tests.faults.one_click import OneClicks, alert_while_members_click
+from tests.faults.sends import ledger
 from tests.faults.smtp import RecordingSmtpServer
-from tests.faults.sweeper import sweeping
-from tests.faults.timed_web import FACTORY, FILE_VARIABLE, unsubscribe_latencies
-from tests.integration.test_worker import wait_until_idle
-from tests.support.worker import celery_worker
-from tests.web.server import uvicorn_server
+from tests.faults.timed_web import unsubscribe_latencies
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 
@@ -95,19 +91,7 @@ def test_no_email_is_begun_for_a_member_after_their_one_click_unsubscribe_return
 ) -> None:
     with session_scope() as session:
         leavers.choose(add_crowd(session, MEMBERS, {"funding": "immediate"}))
-    requests = tmp_path / "requests.log"
-    timed = {FILE_VARIABLE: str(requests)}
-    with (
-        uvicorn_server(tmp_path / "uvicorn.log", FACTORY, timed) as base_url,
-        sweeping(),
-        celery_worker(env, tmp_path / "worker.log"),
-    ):
-        leavers.clicks.links = last_weeks_links(base_url)
-        leavers.clicks.warm_up()
-        send = publish_breaking("Pay award confirmed")
-        wait_until_finished(send, timeout=400)
-        leavers.clicks.finish()
-        wait_until_idle(180)
+    send, requests = alert_while_members_click(env, leavers.clicks, tmp_path, timeout=400)
 
     copies = smtp.copies()
     returned_at = leavers.clicks.returned_at

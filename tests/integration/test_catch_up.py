@@ -31,7 +31,7 @@ def digests_made() -> dict[str, int]:
             )
         )
         return {
-            key: len(session.scalars(select(Delivery.id).where(Delivery.send_id == id_)).all())
+            str(key): len(session.scalars(select(Delivery.id).where(Delivery.send_id == id_)).all())
             for id_, key in sends.all()
         }
 
