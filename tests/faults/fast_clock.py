@@ -11,9 +11,11 @@ FAST_CLOCK_REAL_START (a time.time() value, the real moment the fake one corresp
 "first": when beat first asks the time; or "file:PATH": the clock stands at the fake start
 until PATH exists, and runs from the moment it was made, so beats that took long to start on a
 loaded machine all begin the fake day together),
-FAST_CLOCK_SPEED, and FAST_CLOCK_JUMPS ("after:seconds,...": that many real seconds after the
-start, the clock jumps by that many seconds, forward or back, as a wall clock set by hand or a
-wrongly configured change of time would).
+FAST_CLOCK_SPEED, FAST_CLOCK_FAKE_END (optional: the clock stops there, so a beat slow to stop
+on a loaded machine does not go on into the next day), and FAST_CLOCK_JUMPS
+("after:seconds,...": that many real seconds after the start, the clock jumps by that many
+seconds, forward or back, as a wall clock set by hand or a wrongly configured change of time
+would).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def fake_now() -> datetime:
     start = datetime.fromisoformat(os.environ["FAST_CLOCK_FAKE_START"])
     elapsed = time.time() - _real_start()
     moved = sum(seconds for after, seconds in _jumps() if elapsed >= after)
-    return start + timedelta(seconds=elapsed * float(os.environ["FAST_CLOCK_SPEED"]) + moved)
+    now = start + timedelta(seconds=elapsed * float(os.environ["FAST_CLOCK_SPEED"]) + moved)
+    end = os.environ.get("FAST_CLOCK_FAKE_END")
+    return min(now, datetime.fromisoformat(end)) if end else now
 
 
 def _real_start() -> float:

@@ -110,5 +110,5 @@ def alert_while_members_click(
         send = publish_breaking("Pay award confirmed")
         wait_until_finished(send, timeout=timeout)
         clicks.finish()
-        wait_until_idle(180)
+        wait_until_idle(300)
     return send, requests

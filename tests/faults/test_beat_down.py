@@ -105,7 +105,7 @@ def test_beat_down_for_days_makes_the_missed_digest_once_and_misses_late_sends(
         with fast_clock_beat(beat_env, tmp_path / "beat.log"):
             wait_for(lambda: send_status(on_time).value != "scheduled", 600, "no send started")
         wait_for(lambda: unfinished() == 0, 600, "sends still running", poll=0.5)
-        wait_until_idle(180)
+        wait_until_idle(300)
 
     today = digest_key(Frequency.DAILY, back, LONDON)
     expected = Counter(f"{a} {today}" for a in [*daily, *careers])

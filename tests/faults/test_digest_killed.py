@@ -119,7 +119,7 @@ def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
                     "the alert or the digest was never made",
                 )
                 wait_for(lambda: unfinished() == 0, 600, "sends still running", poll=0.5)
-                wait_until_idle(180)
+                wait_until_idle(300)
 
     expected = Counter(f"{a} {alert if k == 'alert' else k}" for a, ks in owed.items() for k in ks)
     received = received_by_send(smtp)

@@ -129,7 +129,7 @@ def test_a_full_disk_stops_sending_marks_nothing_sent_and_resumes_when_space_ret
         filler.unlink()
         full_seconds = time.monotonic() - full_since
         wait_until_finished(send, timeout=600)
-        wait_until_idle(180)
+        wait_until_idle(300)
 
     copies = smtp.copies()
     connections = PROCESSES * get_settings().SMTP_CONNECTIONS_PER_PROCESS

@@ -54,7 +54,7 @@ def test_a_flaky_smtp_server_still_gets_every_member_exactly_one_email(
     with sweeping(), celery_worker(env, tmp_path / "worker.log", concurrency=2):
         send = publish_breaking("Pay award confirmed")
         wait_until_finished(send, timeout=600)
-        wait_until_idle(180)
+        wait_until_idle(300)
 
     figures = report(
         count(

@@ -95,7 +95,7 @@ def test_a_worker_whose_redis_stalls_has_its_batches_sent_by_another_without_dup
             time.sleep(max(0.0, stall_for - (time.monotonic() - stalled_since)))
             proxy.resume()
             wait_until_finished(send, timeout=600)
-            wait_until_idle(180)
+            wait_until_idle(300)
 
     figures = report(
         count(

@@ -60,7 +60,7 @@ def send_through_a_restart(
         time.sleep(down)  # the outage itself, not a wait for something
         server.start()
         wait_until_finished(send, timeout=600)
-        wait_until_idle(180)
+        wait_until_idle(300)
 
     figures = report(
         count(

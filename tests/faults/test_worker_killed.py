@@ -47,7 +47,7 @@ def test_a_worker_killed_mid_send_loses_nobody_and_doubles_at_most_its_open_tran
             in_its_hands = ledger(send)["sending"]
         with celery_worker(env, tmp_path / "worker-2.log", concurrency=PROCESSES):
             wait_until_finished(send, timeout=600)
-            wait_until_idle(180)
+            wait_until_idle(300)
 
     figures = report(
         count(
