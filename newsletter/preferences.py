@@ -3,31 +3,25 @@
 Every change takes effect at once: in the same transaction, the member's pending and deferred
 deliveries that no longer apply to them are cancelled, so no later batch reaches them.
 
-Emails (confirm, welcome, manage link) are built here and returned; the caller sends them with
-`send_messages` after committing, so a slow mail server never holds a database lock.
+Emails (confirm, welcome, manage link) are queued in the caller's transaction through
+newsletter.member_mail and sent by a worker after the commit: no mail server or broker is waited
+for here.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, links, throttle
+from newsletter import audit, consent, links, member_mail, throttle
 from newsletter.audience import Audience
-from newsletter.config import get_settings
 from newsletter.consent import Change, by_member
-from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-from newsletter.delivery.deliver import transmit
 from newsletter.delivery.fanout import in_audience, may_receive
+from newsletter.member_mail import MemberMail
 from newsletter.members import MemberError, find_member, normalise_email, set_subscriptions
 from newsletter.models import (
     ConsentSource,
@@ -37,17 +31,11 @@ from newsletter.models import (
     Member,
     MemberStatus,
     Send,
+    SendKind,
     Suppression,
     Topic,
     utcnow,
 )
-from newsletter.rendering import OutgoingMessage, Recipient, prepare_confirm, prepare_welcome
-from newsletter.rendering.build import EmailSpec, prepare
-from newsletter.rendering.environment import TEMPLATE_DIR, EmailTemplates
-
-log = logging.getLogger(__name__)
-
-MEMBER_EMAIL_DIR = Path(__file__).resolve().parent / "templates" / "web" / "email"
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
 MAIL_PER_ADDRESS = throttle.Limit("member-mail:address", 3, timedelta(hours=1))
@@ -59,12 +47,6 @@ ACTOR = "member"
 
 class TooManyRequests(Exception):
     """The public asked for too many emails; nothing was sent or changed."""
-
-
-class ConfirmOutcome(StrEnum):
-    CONFIRMED = "confirmed"
-    ALREADY = "already"
-    GONE = "gone"  # unsubscribed (or bounced) since the email was sent: subscribe again
 
 
 @dataclass(frozen=True)
@@ -113,22 +95,24 @@ def subscribe(
     role: str,
     topics: Mapping[str, Frequency],
     client: str,
-) -> list[OutgoingMessage]:
+) -> None:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
     A new or lapsed address becomes pending with these choices and is sent a confirm email.
     An active member's subscriptions are not touched (anyone can type an address): they are
-    sent their manage link instead. Raises MemberError for bad input, TooManyRequests.
+    sent their manage link instead. The emails go once the caller commits. Raises MemberError
+    for bad input, TooManyRequests.
     """
     email = normalise_email(email)
     if not topics:
         raise MemberError("choose at least one topic")
     _take_mail_allowance(session, email, client)
     if _suppressed(session, email):
-        return []
+        return
     member = find_member(session, email)
     if member is not None and member.status == MemberStatus.ACTIVE:
-        return [_manage_link_email(session, member)]
+        member_mail.queue(session, MemberMail.MANAGE_LINK, member)
+        return
     change = by_member(ConsentSource.SUBSCRIBE_FORM)
     if member is None:
         member = Member(email=email, subscriptions=[], paused=False)
@@ -140,36 +124,50 @@ def subscribe(
     set_subscriptions(session, member, topics, change)
     session.flush()
     audit.record(session, ACTOR, "member.subscribe", "member", member.id, topics=_text(topics))
-    return [_confirm_email(session, member)]
+    member_mail.queue(session, MemberMail.CONFIRM, member)
 
 
-def confirm(session: Session, token: str) -> tuple[Member, ConfirmOutcome, list[OutgoingMessage]]:
-    """Activate a pending member from their confirm link and welcome them; raises BadLink."""
-    member_id, version = links.read_confirm_token(token)
-    member = _current_member(session, member_id, version)
-    if member.status == MemberStatus.ACTIVE:
-        return member, ConfirmOutcome.ALREADY, []
-    if member.status != MemberStatus.PENDING:
-        return member, ConfirmOutcome.GONE, []
+def member_to_confirm(session: Session, token: str) -> Member:
+    """The pending member a confirm link is for; raises BadLink for a link that was altered,
+    has expired (links.CONFIRM_MAX_AGE_SECONDS), was revoked or has been used.
+
+    A link is used once the member is confirmed: it then works again only if it was made after
+    that confirmation (the member left, subscribed again and was sent a new one).
+    """
+    link = links.read_confirm_link(token)
+    member = _current_member(session, link.member_id, link.token_version)
+    confirmed = member.confirmed_at
+    if member.status != MemberStatus.PENDING or (
+        confirmed is not None and link.issued_at <= confirmed
+    ):
+        raise links.BadLink("this link is not valid")
+    return member
+
+
+def confirm(session: Session, token: str) -> Member:
+    """Activate a pending member from their confirm link (a POST) and queue their welcome;
+    raises BadLink as member_to_confirm does, so a second use changes nothing."""
+    member = member_to_confirm(session, token)
     change = by_member(ConsentSource.CONFIRM)
     consent.set_status(session, member, MemberStatus.ACTIVE, change)
     consent.lift_opt_outs(session, member, change)
     member.confirmed_at = utcnow()
     session.flush()
     audit.record(session, ACTOR, "member.confirm", "member", member.id, email=member.email)
-    return member, ConfirmOutcome.CONFIRMED, [_welcome_email(session, member)]
+    member_mail.queue(session, MemberMail.WELCOME, member)
+    return member
 
 
-def request_manage_link(session: Session, email: str, client: str) -> list[OutgoingMessage]:
-    """Email a fresh manage link if the address is a member; the page says the same either way."""
+def request_manage_link(session: Session, email: str, client: str) -> None:
+    """Queue a fresh manage link if the address is a member (a confirm email if they are still
+    pending); the page says the same either way."""
     email = normalise_email(email)
     _take_mail_allowance(session, email, client)
     member = find_member(session, email)
     if member is None or _suppressed(session, email):
-        return []
-    if member.status == MemberStatus.PENDING:
-        return [_confirm_email(session, member)]
-    return [_manage_link_email(session, member)]
+        return
+    kind = MemberMail.CONFIRM if member.status == MemberStatus.PENDING else MemberMail.MANAGE_LINK
+    member_mail.queue(session, kind, member)
 
 
 def _take_mail_allowance(session: Session, email: str, client: str) -> None:
@@ -309,7 +307,9 @@ def cancel_stale_deliveries(session: Session, member: Member) -> int:
                 select(Delivery.send_id).where(
                     Delivery.member_id == member.id, Delivery.status.in_(OPEN_DELIVERY)
                 )
-            )
+            ),
+            # A member's own emails (a manage link, a notice of a new address) still go.
+            Send.kind != SendKind.MEMBER_MAIL,
         )
     ).all()
     cancelled = 0
@@ -359,58 +359,13 @@ def _send_scope(send: Send, member: Member) -> set[int]:
 # --- emails --------------------------------------------------------------------------------
 
 
-def _recipient(member: Member) -> Recipient:
-    return Recipient(member.id, member.email, member.name, member.token_version)
-
-
 def _topic_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Topic.id, Topic.name)).all())
 
 
 def chosen_topics(session: Session, member: Member) -> dict[str, str]:
-    """{topic name: frequency} for the emails that tell a member what they chose."""
-    names = _topic_names(session)
-    pairs = sorted((names[s.topic_id], s.frequency.value) for s in member.subscriptions)
-    return dict(pairs)
-
-
-def _confirm_email(session: Session, member: Member) -> OutgoingMessage:
-    return prepare_confirm(topics=chosen_topics(session, member)).personalise(_recipient(member))
-
-
-def _welcome_email(session: Session, member: Member) -> OutgoingMessage:
-    return prepare_welcome(topics=chosen_topics(session, member)).personalise(_recipient(member))
-
-
-def _manage_link_email(session: Session, member: Member) -> OutgoingMessage:
-    spec = EmailSpec("manage_link", {"topics": chosen_topics(session, member)}, bulk=False)
-    return prepare(spec, _member_email_templates()).personalise(_recipient(member))
-
-
-@lru_cache(maxsize=1)
-def _member_email_templates() -> EmailTemplates:
-    """The email templates, plus the manage-link email kept beside the web pages."""
-    templates = EmailTemplates()
-    templates.env.loader = jinja2.FileSystemLoader([MEMBER_EMAIL_DIR, TEMPLATE_DIR])
-    return templates
-
-
-def send_messages(messages: list[OutgoingMessage]) -> None:
-    """Hand members' emails to the configured backend; failures are logged, not raised.
-
-    The member sees the same page either way and can ask again; raising would only turn a
-    mail server hiccup into an error page.
-    """
-    if not messages:
-        return
-    try:
-        results = transmit(messages, get_settings())
-    except BackendUnavailable as exc:
-        log.warning("could not send %d member emails: %s", len(messages), exc)
-        return
-    for message, result in zip(messages, results, strict=True):
-        if result.outcome != Outcome.SENT:
-            log.warning("member email %s not sent: %s", message.message_id, result.detail)
+    """{topic name: frequency} for the pages and emails that tell a member what they chose."""
+    return member_mail.chosen_topics(member, _topic_names(session))
 
 
 def _text(topics: Mapping[str, Frequency]) -> dict[str, str]:

@@ -71,3 +71,9 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
 
 def deliver(send_id: int, delivery_ids: list[int]) -> BatchReport:
     return deliver_batch(send_id, delivery_ids)
+
+
+def member_mail(send_id: int, delivery_ids: list[int]) -> int:
+    from newsletter import member_mail as mail
+
+    return mail.deliver(send_id, delivery_ids)

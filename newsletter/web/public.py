@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from newsletter import preferences
 from newsletter.links import manage_url
@@ -14,7 +15,7 @@ from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, Memb
 from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import read_form
+from newsletter.web.auth import read_form, refuse_other_sites
 from newsletter.web.deps import Id, client_address, db_session
 from newsletter.web.templating import render
 
@@ -65,7 +66,7 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
     try:
-        messages = preferences.subscribe(
+        preferences.subscribe(
             session,
             email=values["email"],
             name=values["name"],
@@ -79,8 +80,7 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     except preferences.TooManyRequests:
         session.commit()
         return _too_many(request)
-    session.commit()
-    preferences.send_messages(messages)
+    session.commit()  # the email goes after the response (deps.db_session)
     return RedirectResponse("/subscribe/check-your-email", status_code=303)
 
 
@@ -111,13 +111,30 @@ def _too_many(request: Request) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    member, outcome, messages = preferences.confirm(session, token)
-    session.commit()
-    preferences.send_messages(messages)
+def confirm_page(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """Only shows a button: mail scanners fetch every link in an email."""
+    member = preferences.member_to_confirm(session, token)
+    context = {"member": member, "chosen": preferences.chosen_topics(session, member)}
+    return render(request, "public/confirm.html", context)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+async def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """The button's POST. It needs no CSRF token: nothing but the signed token in the address
+    grants anything, and a page elsewhere cannot know it; a POST from another site is refused
+    all the same, and one without the form's field (an automated POST to every link) only
+    shows the button again."""
+    refuse_other_sites(request)
+    form = await read_form(request)
+    if forms.text(form, "confirm", 10) != "yes":
+        return await run_in_threadpool(confirm_page, token, request, session)
+    return await run_in_threadpool(_confirmed, token, request, session)
+
+
+def _confirmed(token: str, request: Request, session: Session) -> Response:
+    member = preferences.confirm(session, token)
+    session.commit()  # the welcome goes after the response (deps.db_session)
     context = {
-        "outcome": outcome.value,
-        "member": member,
         "chosen": preferences.chosen_topics(session, member),
         "manage_url": manage_url(member.id, member.token_version),
     }
@@ -137,17 +154,14 @@ async def manage_request(request: Request, session: Session = Depends(db_session
     form = await read_form(request)
     values = {"email": forms.text(form, "email", 320)}
     try:
-        messages = preferences.request_manage_link(
-            session, values["email"], client_address(request)
-        )
+        preferences.request_manage_link(session, values["email"], client_address(request))
     except MemberError as exc:
         context = {"values": values, "errors": {"email": _email_problem(exc)}}
         return render(request, "public/manage_request.html", context, 400)
     except preferences.TooManyRequests:
         session.commit()
         return _too_many(request)
-    session.commit()
-    preferences.send_messages(messages)
+    session.commit()  # the email goes after the response (deps.db_session)
     return RedirectResponse("/manage/check-your-email", status_code=303)
 
 
