@@ -364,28 +364,20 @@ def _render(
     kind: MemberMail, member: Member, to: str, content: dict[str, Any], names: dict[int, str]
 ) -> Any:
     from newsletter.rendering import Recipient
+    from newsletter.rendering.build import prepare
+    from newsletter.rendering.emails import address_changed_spec, address_confirm_spec
+    from newsletter.rendering.headers import parse_sender
 
     # No name: it was typed into a public form by whoever asked (see the module docstring).
     recipient = Recipient(member.id, to, "", member.token_version)
     if kind == MemberMail.ADDRESS_CONFIRM:
-        context = {"address_url": links.address_url(member.id, member.token_version, to)}
-        return _prepare(kind, context).personalise(recipient)
+        url = links.address_url(member.id, member.token_version, to)
+        return prepare(address_confirm_spec(address_url=url)).personalise(recipient)
     if kind == MemberMail.ADDRESS_CHANGED:
-        context = {"new_email": str(content.get("new", "")), "sender_address": _sender_address()}
-        return _prepare(kind, context).personalise(recipient)
+        sender = parse_sender(get_settings().FROM_ADDRESS).address
+        spec = address_changed_spec(new_email=str(content.get("new", "")), sender_address=sender)
+        return prepare(spec).personalise(recipient)
     return _prepared_for_topics(kind, chosen_topics(member, names)).personalise(recipient)
-
-
-def _sender_address() -> str:
-    from newsletter.rendering.headers import parse_sender
-
-    return parse_sender(get_settings().FROM_ADDRESS).address
-
-
-def _prepare(kind: MemberMail, context: dict[str, Any]) -> Any:
-    from newsletter.rendering.build import EmailSpec, prepare
-
-    return prepare(EmailSpec(kind.value, context, bulk=False))
 
 
 _CACHE_SIZE = 256
@@ -406,7 +398,15 @@ def _prepared_for_topics(kind: MemberMail, topics: dict[str, str]) -> Any:
     if key in _prepared:
         _prepared.move_to_end(key)
         return _prepared[key]
-    prepared = _prepare(kind, {"topics": topics})
+    from newsletter.rendering.build import prepare
+    from newsletter.rendering.emails import confirm_spec, manage_link_spec, welcome_spec
+
+    specs = {
+        MemberMail.CONFIRM: confirm_spec,
+        MemberMail.WELCOME: welcome_spec,
+        MemberMail.MANAGE_LINK: manage_link_spec,
+    }
+    prepared = prepare(specs[kind](topics=topics))
     _prepared[key] = prepared
     if len(_prepared) > _CACHE_SIZE:
         _prepared.popitem(last=False)

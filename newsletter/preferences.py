@@ -63,19 +63,19 @@ class Unsubscribed:
 
 def member_from_manage_token(session: Session, token: str) -> Member:
     member_id, version = links.read_manage_token(token)
-    return _current_member(session, member_id, version)
+    return current_member(session, member_id, version)
 
 
 def member_and_send_from_unsubscribe_token(session: Session, token: str) -> tuple[Member, Send]:
     member_id, send_id, version = links.read_unsubscribe_token(token)
-    member = _current_member(session, member_id, version)
+    member = current_member(session, member_id, version)
     send = session.get(Send, send_id)
     if send is None:
         raise links.BadLink("this link is not valid")
     return member, send
 
 
-def _current_member(session: Session, member_id: int, version: int) -> Member:
+def current_member(session: Session, member_id: int, version: int) -> Member:
     member = session.scalar(
         select(Member).where(Member.id == member_id).options(selectinload(Member.subscriptions))
     )
@@ -106,8 +106,8 @@ def subscribe(
     email = normalise_email(email)
     if not topics:
         raise MemberError("choose at least one topic")
-    _take_mail_allowance(session, email, client)
-    if _suppressed(session, email):
+    take_mail_allowance(session, email, client)
+    if is_suppressed(session, email):
         return
     member = find_member(session, email)
     if member is not None and member.status == MemberStatus.ACTIVE:
@@ -135,7 +135,7 @@ def member_to_confirm(session: Session, token: str) -> Member:
     that confirmation (the member left, subscribed again and was sent a new one).
     """
     link = links.read_confirm_link(token)
-    member = _current_member(session, link.member_id, link.token_version)
+    member = current_member(session, link.member_id, link.token_version)
     confirmed = member.confirmed_at
     if member.status != MemberStatus.PENDING or (
         confirmed is not None and link.issued_at <= confirmed
@@ -162,15 +162,15 @@ def request_manage_link(session: Session, email: str, client: str) -> None:
     """Queue a fresh manage link if the address is a member (a confirm email if they are still
     pending); the page says the same either way."""
     email = normalise_email(email)
-    _take_mail_allowance(session, email, client)
+    take_mail_allowance(session, email, client)
     member = find_member(session, email)
-    if member is None or _suppressed(session, email):
+    if member is None or is_suppressed(session, email):
         return
     kind = MemberMail.CONFIRM if member.status == MemberStatus.PENDING else MemberMail.MANAGE_LINK
     member_mail.queue(session, kind, member)
 
 
-def _take_mail_allowance(session: Session, email: str, client: str) -> None:
+def take_mail_allowance(session: Session, email: str, client: str) -> None:
     # Counted for unknown addresses too, so the limit itself reveals nothing.
     if throttle.exceeded(session, MAIL_PER_CLIENT, client) or throttle.exceeded(
         session, MAIL_PER_ADDRESS, email
@@ -180,7 +180,7 @@ def _take_mail_allowance(session: Session, email: str, client: str) -> None:
     throttle.hit(session, MAIL_PER_ADDRESS, email)
 
 
-def _suppressed(session: Session, email: str) -> bool:
+def is_suppressed(session: Session, email: str) -> bool:
     return session.scalar(select(Suppression.id).where(Suppression.email == email)) is not None
 
 

@@ -22,7 +22,7 @@ from newsletter.rendering import (
     TemplateError,
     TopicGroup,
 )
-from newsletter.rendering.previews import decoded_part, prepare_preview, write_preview
+from newsletter.rendering.previews import as_sent, decoded_part, prepare_preview, write_preview
 from newsletter.rendering.samples import SAMPLE_RECIPIENT
 
 DIGEST_SIZE = 8
@@ -34,7 +34,9 @@ def preview(
         None, "--article", help="Article id (default: sample articles)."
     ),
     member_email: str | None = typer.Option(
-        None, "--member", help="Member's email address (default: a sample member)."
+        None,
+        "--member",
+        help="Member's email address (default: a fictional member, whose links lead nowhere).",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML part to this file."),
     eml: Path | None = typer.Option(None, "--eml", help="Write the whole message to this file."),
@@ -45,7 +47,7 @@ def preview(
     with open_session() as session:
         member = _member(session, member_email) if member_email else None
         article = _article(session, article_id) if article_id is not None else None
-        recipient = _recipient(member) if member else SAMPLE_RECIPIENT
+        recipient = as_sent(kind, _recipient(member) if member else SAMPLE_RECIPIENT)
         try:
             prepared = prepare_preview(
                 kind,
@@ -57,7 +59,7 @@ def preview(
         except (TemplateError, RecipientError, ConfigError) as exc:
             fail(str(exc))
     if out is None and eml is None:
-        to = f"{recipient.name} <{recipient.email}>"
+        to = f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email
         for label, value in (("Subject", prepared.subject), ("To", to)):
             console.print(f"[bold]{label}:[/] {escape(value)}", soft_wrap=True, highlight=False)
         typer.echo(decoded_part(message, "plain"))

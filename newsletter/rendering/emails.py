@@ -78,6 +78,21 @@ def welcome_spec(*, topics: dict[str, str]) -> EmailSpec:
     return EmailSpec("welcome", {"topics": topics}, bulk=False)
 
 
+def manage_link_spec(*, topics: dict[str, str]) -> EmailSpec:
+    return EmailSpec("manage_link", {"topics": topics}, bulk=False)
+
+
+def address_confirm_spec(*, address_url: str) -> EmailSpec:
+    """To a member's new address: the link (links.address_url) that makes it theirs."""
+    return EmailSpec("address_confirm", {"address_url": address_url}, bulk=False)
+
+
+def address_changed_spec(*, new_email: str, sender_address: str) -> EmailSpec:
+    """To a member's old address, once the new one is confirmed."""
+    context = {"new_email": new_email, "sender_address": sender_address}
+    return EmailSpec("address_changed", context, bulk=False)
+
+
 def prepare_alert(article: ArticleView, *, send_id: int) -> PreparedEmail:
     """One article, breaking or for members who want news at once."""
     return prepare(alert_spec(article, send_id=send_id))

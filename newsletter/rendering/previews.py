@@ -8,8 +8,14 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from newsletter import links
+from newsletter.config import get_settings
 from newsletter.rendering import samples
+from newsletter.rendering.build import prepare
 from newsletter.rendering.emails import (
+    address_changed_spec,
+    address_confirm_spec,
+    manage_link_spec,
     prepare_alert,
     prepare_announcement,
     prepare_confirm,
@@ -17,12 +23,26 @@ from newsletter.rendering.emails import (
     prepare_reminder,
     prepare_welcome,
 )
+from newsletter.rendering.headers import parse_sender
 from newsletter.rendering.prepared import OutgoingMessage, PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup
 
-KINDS = ("alert", "digest", "reminder", "announcement", "confirm", "welcome")
+KINDS = (
+    "alert",
+    "digest",
+    "reminder",
+    "announcement",
+    "confirm",
+    "welcome",
+    "manage_link",
+    "address_confirm",
+    "address_changed",
+)
+# A member's own emails (newsletter.member_mail): sent without the member's name.
+MEMBER_KINDS = ("confirm", "welcome", "manage_link", "address_confirm", "address_changed")
 PREVIEW_SEND_ID = 0  # previews belong to no send; their unsubscribe links name send 0
 DEFAULT_DAYS_LEFT = 7
+SAMPLE_NEW_ADDRESS = "sam.new@example.com"
 
 
 def prepare_preview(
@@ -33,7 +53,9 @@ def prepare_preview(
     topics: dict[str, str] | None = None,
     today: date | None = None,
 ) -> PreparedEmail:
-    """The email of `kind`; whatever content is not given comes from the samples."""
+    """The email of `kind`; whatever content is not given comes from the samples. The
+    change-of-address emails name a sample new address, and their link is the fictional
+    member's, whoever the preview is for: it must not move a real member's address."""
     article = article or samples.sample_articles()[0]
     topics = topics if topics is not None else samples.SAMPLE_TOPIC_CHOICES
     if kind == "alert":
@@ -53,6 +75,15 @@ def prepare_preview(
         return prepare_confirm(topics=topics)
     if kind == "welcome":
         return prepare_welcome(topics=topics)
+    if kind == "manage_link":
+        return prepare(manage_link_spec(topics=topics))
+    if kind == "address_confirm":
+        sample = samples.SAMPLE_RECIPIENT
+        url = links.address_url(sample.member_id, sample.token_version, SAMPLE_NEW_ADDRESS)
+        return prepare(address_confirm_spec(address_url=url))
+    if kind == "address_changed":
+        sender = parse_sender(get_settings().FROM_ADDRESS).address
+        return prepare(address_changed_spec(new_email=SAMPLE_NEW_ADDRESS, sender_address=sender))
     raise ValueError(f"unknown kind of email {kind!r} (expected one of {', '.join(KINDS)})")
 
 
@@ -66,6 +97,11 @@ def _with_deadline_ahead(
     kind = article.deadlines[0].kind if article.deadlines else "closes"
     made_up = DeadlineView(today + timedelta(days=DEFAULT_DAYS_LEFT), "day", kind)
     return replace(article, deadlines=[made_up]), made_up, DEFAULT_DAYS_LEFT
+
+
+def as_sent(kind: str, recipient: Recipient) -> Recipient:
+    """The recipient as `kind` of email is sent to them: a member's own emails carry no name."""
+    return replace(recipient, name="") if kind in MEMBER_KINDS else recipient
 
 
 def decoded_part(message: OutgoingMessage, subtype: str) -> str:
@@ -90,7 +126,7 @@ def write_previews(out_dir: Path, recipient: Recipient = samples.SAMPLE_RECIPIEN
     """An .html and an .eml of every kind of email, with sample content; returns the files."""
     written = []
     for kind in KINDS:
-        message = prepare_preview(kind).personalise(recipient)
+        message = prepare_preview(kind).personalise(as_sent(kind, recipient))
         html_file, eml_file = out_dir / f"{kind}.html", out_dir / f"{kind}.eml"
         write_preview(message, html_file, eml_file)
         written += [html_file, eml_file]

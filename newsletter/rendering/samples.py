@@ -6,8 +6,10 @@ from datetime import date
 
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup, article_url
 
+# A fictional member: no member has id 0 or link version 0, so the links in a preview lead to
+# the "link not valid" page, never to a real member's choices.
 SAMPLE_RECIPIENT = Recipient(
-    member_id=1, email="sam.sample@example.com", name="Sam Sample", token_version=1
+    member_id=0, email="sam.sample@example.com", name="Sam Sample", token_version=0
 )
 
 _ARTICLES = [

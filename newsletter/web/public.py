@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
-from newsletter import preferences
+from newsletter import address_change, preferences
 from newsletter.links import manage_url
 from newsletter.members import MemberError
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
@@ -27,6 +27,8 @@ MANAGE_NOTICES = {
     "paused": "Emails are paused. Nothing will be sent to you until you resume.",
     "resumed": "Emails are back on.",
     "unsubscribed": "You are unsubscribed from everything. You will get no more emails from us.",
+    "address": "We have sent a link to your new address. Open it within 7 days to finish the "
+    "change; until then, emails keep coming to this address.",
 }
 
 
@@ -195,6 +197,8 @@ async def manage_update(
     elif action == "unsubscribe-all":
         preferences.unsubscribe_all(session, member)
         done = "unsubscribed"
+    elif action == "change-email":
+        return _change_email(request, session, token, member, forms.text(form, "new_email", 320))
     else:
         errors: forms.Errors = {}
         chosen = forms.topic_frequencies(form, list_topics(session), errors)
@@ -205,6 +209,26 @@ async def manage_update(
         done = "saved" if chosen else "unsubscribed"
     session.commit()
     return RedirectResponse(f"/manage/{token}?done={done}", status_code=303)
+
+
+def _change_email(
+    request: Request, session: Session, token: str, member: Member, new_email: str
+) -> Response:
+    """Send the new address its link; the page says the same whoever's address it is."""
+    try:
+        address_change.request_change(session, member, new_email, client_address(request))
+    except MemberError as exc:
+        session.rollback()
+        values = forms.frequency_values(preferences.subscription_map(session, member))
+        errors = {"new_email": _email_problem(exc)}
+        return _manage_page(
+            request, session, member, values | {"new_email": new_email}, errors, "", 400
+        )
+    except preferences.TooManyRequests:
+        session.commit()
+        return _too_many(request)
+    session.commit()  # the email goes after the response (deps.db_session)
+    return RedirectResponse(f"/manage/{token}?done=address", status_code=303)
 
 
 def _manage_page(
@@ -225,6 +249,42 @@ def _manage_page(
         "unsubscribed": member.status == MemberStatus.UNSUBSCRIBED,
     }
     return render(request, "public/manage.html", context, status_code)
+
+
+# --- change of address ---------------------------------------------------------------------
+
+
+@router.get("/confirm/address/{token}", response_class=HTMLResponse)
+def address_page(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """Only shows a button, like the confirm link."""
+    _, new_email = address_change.member_for_address_link(session, token)
+    return render(request, "public/confirm_address.html", {"new_email": new_email})
+
+
+@router.post("/confirm/address/{token}", response_class=HTMLResponse)
+async def address_confirm(
+    token: str, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """The button's POST; no CSRF token, for the reasons given at `confirm`."""
+    refuse_other_sites(request)
+    form = await read_form(request)
+    if forms.text(form, "confirm", 10) != "yes":
+        return await run_in_threadpool(address_page, token, request, session)
+    return await run_in_threadpool(_address_changed, token, request, session)
+
+
+def _address_changed(token: str, request: Request, session: Session) -> Response:
+    try:
+        changed = address_change.confirm_change(session, token)
+    except address_change.AddressUnavailable as exc:
+        context = {"title": "This address cannot be used", "message": str(exc), "status_code": 409}
+        return render(request, "error.html", context, 409)
+    session.commit()  # the old address is told after the response (deps.db_session)
+    context = {
+        "new_email": changed.new,
+        "manage_url": manage_url(changed.member.id, changed.member.token_version),
+    }
+    return render(request, "public/address_changed.html", context)
 
 
 # --- unsubscribe (RFC 8058) ----------------------------------------------------------------

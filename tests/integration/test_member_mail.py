@@ -27,6 +27,7 @@ from newsletter.models import (
     Send,
     SendKind,
     SendStatus,
+    Suppression,
     utcnow,
 )
 from tests.support.delivery_data import add_member
@@ -204,3 +205,23 @@ def test_a_confirm_email_for_a_member_no_longer_pending_is_not_sent(db_url: str)
 
     assert memory.outbox == []
     assert ledger_rows(db_url)[0][2] == DeliveryStatus.CANCELLED.value
+
+
+def test_a_new_address_that_bounces_is_suppressed_and_the_member_keeps_theirs(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SmtpTestServer(reject={"typo@example.com": REJECT}) as smtp:
+        for name, value in {**smtp.env(), "NEWSLETTER_EMAIL_BACKEND": "smtp"}.items():
+            monkeypatch.setenv(name, value)
+        from newsletter.config import get_settings
+
+        get_settings.cache_clear()
+        with dispatch.inline(), session_scope(db_url) as session:
+            kim = add_member(session, "kim@example.com", {"npq": "weekly"})
+            member_mail.queue(session, MemberMail.ADDRESS_CONFIRM, kim, to="typo@example.com")
+
+    assert ledger_rows(db_url)[0][2] == DeliveryStatus.FAILED.value
+    with session_scope(db_url) as session:
+        kim = session.scalars(select(Member)).one()
+        suppressed = set(session.scalars(select(Suppression.email)))
+    assert kim.status == MemberStatus.ACTIVE and suppressed == {"typo@example.com"}

@@ -11,10 +11,13 @@ import lxml.html
 from newsletter.rendering import samples
 from newsletter.rendering.build import EmailSpec
 from newsletter.rendering.emails import (
+    address_changed_spec,
+    address_confirm_spec,
     alert_spec,
     announcement_spec,
     confirm_spec,
     digest_spec,
+    manage_link_spec,
     reminder_spec,
     welcome_spec,
 )
@@ -36,6 +39,13 @@ def sample_spec(kind: str) -> EmailSpec:
         ),
         "confirm": lambda: confirm_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
         "welcome": lambda: welcome_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
+        "manage_link": lambda: manage_link_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
+        "address_confirm": lambda: address_confirm_spec(
+            address_url="https://localhost:8443/confirm/address/token"
+        ),
+        "address_changed": lambda: address_changed_spec(
+            new_email="ann.new@example.com", sender_address="news@localhost"
+        ),
     }
     return specs[kind]()
 
