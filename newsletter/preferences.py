@@ -10,7 +10,7 @@ for here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -187,13 +187,17 @@ def is_suppressed(session: Session, email: str) -> bool:
 # --- managing ------------------------------------------------------------------------------
 
 
-def update_topics(session: Session, member: Member, topics: Mapping[str, Frequency]) -> None:
+def update_topics(
+    session: Session,
+    member: Member,
+    topics: Mapping[str, Frequency],
+    change: Change = by_member(ConsentSource.MANAGE_PAGE),
+) -> None:
     """Replace the member's topics and frequencies; none at all means unsubscribed.
 
     Saving from a manage link also re-activates a member who had unsubscribed: the link
     itself proves they own the address.
     """
-    change = by_member(ConsentSource.MANAGE_PAGE)
     set_subscriptions(session, member, topics, change)
     if not topics:
         consent.set_status(session, member, MemberStatus.UNSUBSCRIBED, change)
@@ -249,10 +253,11 @@ def unsubscribe_from_send(
     member: Member,
     send: Send,
     change: Change = by_member(ConsentSource.ONE_CLICK),
+    keep: Set[int] = frozenset(),
 ) -> Unsubscribed:
     """Remove the topics that one send was for (the RFC 8058 one-click, or a mailto
-    unsubscribe answering that email); idempotent."""
-    scope = _send_scope(send, member)
+    unsubscribe answering that email), except the topic ids in `keep`; idempotent."""
+    scope = _send_scope(send, member) - keep
     before = {s.topic_id: s.frequency for s in member.subscriptions}
     removed = [s for s in member.subscriptions if s.topic_id in scope]
     for subscription in removed:

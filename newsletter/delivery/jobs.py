@@ -58,7 +58,11 @@ def retry(send_id: int, actor: str) -> int:
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
-    """Re-queue lost and due work, then mark finished sends."""
+    """Apply members' requests kept while the database was unavailable, re-queue lost and
+    due work, then mark finished sends."""
+    from newsletter import member_requests
+
+    member_requests.apply_kept()
     now = now or utcnow()
     with session_scope() as session:
         queued = ledger.recover(session, now, get_settings())

@@ -7,11 +7,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
-from newsletter import address_change, preferences
+from newsletter import address_change, member_requests, preferences
+from newsletter.db import session_scope
 from newsletter.links import manage_url
 from newsletter.members import MemberError
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    Frequency,
+    Member,
+    MemberStatus,
+    Topic,
+)
 from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import list_topics
 from newsletter.web import forms
@@ -185,36 +195,49 @@ def manage(
 async def manage_update(
     token: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    member = preferences.member_from_manage_token(session, token)
     form = await read_form(request)
     action = forms.text(form, "action", 20)
-    if action == "pause":
-        preferences.set_paused(session, member, True)
-        done = "paused"
-    elif action == "resume":
-        preferences.set_paused(session, member, False)
-        done = "resumed"
-    elif action == "unsubscribe-all":
-        preferences.unsubscribe_all(session, member)
-        done = "unsubscribed"
-    elif action == "change-email":
-        return _change_email(request, session, token, member, forms.text(form, "new_email", 320))
-    else:
+    if action == "change-email":
+        new_email = forms.text(form, "new_email", 320)
+        return await run_in_threadpool(_change_email, request, session, token, new_email)
+    # The session above is left unused: a save goes through member_requests, which waits
+    # for a busy database only briefly and keeps the request if it stays busy.
+    return await run_in_threadpool(_save_choices, request, token, form, action)
+
+
+def _save_choices(request: Request, token: str, form: FormData, action: str) -> Response:
+    """Pause, resume, leave everything, or save topics; with a busy database, 202 and kept."""
+    action = action if action in member_requests.MANAGE_ACTIONS else "save"
+    chosen: dict[str, Frequency] = {}
+    if action == "save":
         errors: forms.Errors = {}
-        chosen = forms.topic_frequencies(form, list_topics(session), errors)
-        if errors:
-            values = forms.frequency_values(chosen)
-            return _manage_page(request, session, member, values, errors, "", 400)
-        preferences.update_topics(session, member, chosen)
-        done = "saved" if chosen else "unsubscribed"
-    session.commit()
-    return RedirectResponse(f"/manage/{token}?done={done}", status_code=303)
+        try:
+            with session_scope(wait_seconds=member_requests.QUICK_WAIT_SECONDS) as session:
+                member = preferences.member_from_manage_token(session, token)
+                chosen = forms.topic_frequencies(form, list_topics(session), errors)
+                if errors:
+                    values = forms.frequency_values(chosen)
+                    return _manage_page(request, session, member, values, errors, "", 400)
+        except member_requests.DATABASE_BUSY:  # not even readable: checked when applied
+            chosen = forms.topic_frequencies(form, forms.topics_named_in(form), errors)
+            if errors:
+                raise HTTPException(
+                    400, "Some of your choices were not valid. Go back and choose again."
+                ) from None
+    try:
+        done = member_requests.manage(token, action, chosen)
+    except member_requests.Dropped as exc:
+        raise HTTPException(400, f"Your choices were not saved: {exc}.") from None
+    if done.kept:
+        return _kept(request)
+    finished = {"pause": "paused", "resume": "resumed", "unsubscribe-all": "unsubscribed"}
+    outcome = finished.get(action, "saved" if chosen else "unsubscribed")
+    return RedirectResponse(f"/manage/{token}?done={outcome}", status_code=303)
 
 
-def _change_email(
-    request: Request, session: Session, token: str, member: Member, new_email: str
-) -> Response:
+def _change_email(request: Request, session: Session, token: str, new_email: str) -> Response:
     """Send the new address its link; the page says the same whoever's address it is."""
+    member = preferences.member_from_manage_token(session, token)
     try:
         address_change.request_change(session, member, new_email, client_address(request))
     except MemberError as exc:
@@ -301,18 +324,24 @@ def unsubscribe_page(
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    """The one-click POST: no cookie, no CSRF token, no redirect; repeating it is harmless."""
-    member, send = preferences.member_and_send_from_unsubscribe_token(session, token)
-    result = preferences.unsubscribe_from_send(session, member, send)
-    session.commit()
+def unsubscribe(token: str, request: Request) -> Response:
+    """The one-click POST: no cookie, no CSRF token, no redirect; repeating it is harmless.
+    A busy database gets a 202: the request is kept and applied once it is back."""
+    done = member_requests.unsubscribe(token)
+    if done.unsubscribed is None:
+        return _kept(request)
+    member = done.unsubscribed.member
     context = {
         "member": member,
-        "topics": result.topics,
-        "remaining": result.remaining,
+        "topics": done.unsubscribed.topics,
+        "remaining": done.unsubscribed.remaining,
         "manage_url": manage_url(member.id, member.token_version),
     }
     return render(request, "public/unsubscribed.html", context)
+
+
+def _kept(request: Request) -> Response:
+    return render(request, "public/request_kept.html", status_code=202)
 
 
 # --- the archive ---------------------------------------------------------------------------
