@@ -70,7 +70,8 @@ def make_engine(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     milliseconds = int(wait_seconds * 1000)
     connect_args = {
-        "connect_timeout": max(1, round(wait_seconds)),
+        # A stopped server refuses at once; this bounds a server that does not answer at all.
+        "connect_timeout": max(2, round(wait_seconds)),
         "options": f"-c lock_timeout={milliseconds} -c statement_timeout={4 * milliseconds}",
     }
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)

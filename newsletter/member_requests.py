@@ -44,11 +44,13 @@ from newsletter.spool import Spool
 log = logging.getLogger(__name__)
 
 DATABASE_BUSY = (OperationalError, InterfaceError)
-# Two tries: long enough for the locks of a normal day (a worker holds a member's rows while it
-# hands over their next few emails, ~0.5 s at 400 messages a second: see delivery/handover.py),
-# short enough to answer within 2 s on a busy machine when the database stays unavailable.
+# Up to three tries: long enough for the locks of a normal day (a worker holds a member's rows
+# while it hands over their next few emails, ~0.5 s at 400 messages a second, longer on a
+# loaded machine: see delivery/handover.py), short enough to answer within 2 s when the
+# database stays unavailable. Only the first request to find it so pays this: the next ones
+# are kept at once (_busy_lately).
 QUICK_WAIT_SECONDS = 0.5
-TRY_FOR_SECONDS = 1.0
+TRY_FOR_SECONDS = 1.5
 RETRY_PAUSE_SECONDS = 0.05
 SPOOL_POLL_SECONDS = 2.0
 
