@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
@@ -30,6 +32,7 @@ from newsletter.web.deps import Id, client_address, db_session
 from newsletter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+Page = Callable[[str, Request, Session], Response]  # a link's page: (token, request, session)
 
 PAGE_SIZE = 20
 MANAGE_NOTICES = {
@@ -132,15 +135,22 @@ def confirm_page(token: str, request: Request, session: Session = Depends(db_ses
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 async def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    """The button's POST. It needs no CSRF token: nothing but the signed token in the address
-    grants anything, and a page elsewhere cannot know it; a POST from another site is refused
-    all the same, and one without the form's field (an automated POST to every link) only
-    shows the button again."""
+    """The button's POST (see _pressed)."""
+    return await _pressed(request, token, session, confirm_page, _confirmed)
+
+
+async def _pressed(
+    request: Request, token: str, session: Session, page: Page, act: Page
+) -> Response:
+    """A link's button was pressed: `act`, unless the POST lacks the form's field (an
+    automated POST to every link), which only shows the `page` with the button again.
+
+    No CSRF token: nothing but the signed token in the address grants anything, and a page
+    elsewhere cannot know it; a POST from another site is refused all the same."""
     refuse_other_sites(request)
     form = await read_form(request)
-    if forms.text(form, "confirm", 10) != "yes":
-        return await run_in_threadpool(confirm_page, token, request, session)
-    return await run_in_threadpool(_confirmed, token, request, session)
+    pressed = forms.text(form, "confirm", 10) == "yes"
+    return await run_in_threadpool(act if pressed else page, token, request, session)
 
 
 def _confirmed(token: str, request: Request, session: Session) -> Response:
@@ -288,12 +298,8 @@ def address_page(token: str, request: Request, session: Session = Depends(db_ses
 async def address_confirm(
     token: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    """The button's POST; no CSRF token, for the reasons given at `confirm`."""
-    refuse_other_sites(request)
-    form = await read_form(request)
-    if forms.text(form, "confirm", 10) != "yes":
-        return await run_in_threadpool(address_page, token, request, session)
-    return await run_in_threadpool(_address_changed, token, request, session)
+    """The button's POST (see _pressed)."""
+    return await _pressed(request, token, session, address_page, _address_changed)
 
 
 def _address_changed(token: str, request: Request, session: Session) -> Response:

@@ -12,18 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from newsletter import member_requests
-from newsletter.audience import Audience
 from newsletter.db import session_scope
-from newsletter.delivery.fanout import create_send
-from newsletter.links import unsubscribe_url
-from newsletter.models import Member, SendKind, SendStatus
+from newsletter.models import Member, SendStatus
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, send_status, wait_until_finished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
 from tests.integration.test_worker import wait_until_idle
-from tests.support.delivery_data import topic_ids
+from tests.support.delivery_data import last_weeks_links
 from tests.support.worker import celery_worker, wait_for
 from tests.web.server import uvicorn_server
 
@@ -46,24 +43,6 @@ def still_subscribed(addresses: list[str]) -> list[str]:
     with session_scope() as session:
         found = session.scalars(select(Member).where(Member.email.in_(addresses))).all()
         return sorted(m.email for m in found if m.subscriptions)
-
-
-def last_weeks_links(base_url: str) -> dict[str, str]:
-    """Every member's one-click link from last week's funding alert, by address."""
-    with session_scope() as session:
-        funding = topic_ids(session)["funding"]
-        send, _ = create_send(
-            session,
-            kind=SendKind.ALERT,
-            key="alert:last-week",
-            audience=Audience(topic_ids=(funding,)),
-            status=SendStatus.SENT,
-        )
-        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
-    return {
-        email: unsubscribe_url(member_id, send, version).replace("http://localhost:8000", base_url)
-        for member_id, email, version in members
-    }
 
 
 @pytest.mark.timeout(300)

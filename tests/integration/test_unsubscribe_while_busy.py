@@ -21,13 +21,10 @@ import pytest
 from sqlalchemy import select
 
 from newsletter import db
-from newsletter.audience import Audience
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery.fanout import create_send
-from newsletter.links import unsubscribe_url
-from newsletter.models import Member, SendKind, SendStatus
-from tests.support.delivery_data import add_member, topic_ids
+from newsletter.models import Member
+from tests.support.delivery_data import add_member, last_weeks_links, topic_ids
 from tests.support.servers import free_port, postgres_server, wait_for_port
 from tests.support.worker import child_env, wait_for
 
@@ -80,20 +77,7 @@ def leavers_links(base_url: str) -> dict[str, str]:
     with session_scope() as session:
         for number in range(LEAVERS):
             add_member(session, f"leaver{number}@example.com", CHOICES)
-        funding = topic_ids(session)["funding"]
-        send_id, _ = create_send(
-            session,
-            kind=SendKind.ALERT,
-            key="alert:last-week",
-            audience=Audience(topic_ids=(funding,)),
-            status=SendStatus.SENT,
-        )
-        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
-    base = get_settings().BASE_URL
-    return {
-        email: unsubscribe_url(member_id, send_id, version).replace(base, base_url)
-        for member_id, email, version in members
-    }
+    return last_weeks_links(base_url)
 
 
 def one_click(url: str) -> tuple[int, float]:
