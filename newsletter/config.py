@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
+    # The return path (newsletter/inbound/): VERP envelope senders, the mailto unsubscribe
+    # address, and what comes back to them. Unset addresses are derived from FROM_ADDRESS.
+    BOUNCE_LOCALPART: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    BOUNCE_DOMAIN: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,200}$")
+    UNSUBSCRIBE_LOCALPART: str = Field(default="unsubscribe", pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    INBOUND_HOST: str = "127.0.0.1"
+    INBOUND_PORT: int = Field(default=2525, ge=1, le=65535)
+    INBOUND_MAX_MESSAGE_BYTES: int = Field(default=10_000_000, ge=10_000)
+    INBOUND_MESSAGES_PER_MINUTE: int = Field(default=120, ge=1)  # per client address
+    IMAP_HOST: str | None = None  # set it, and beat polls the mailbox every IMAP_POLL_MINUTES
+    IMAP_PORT: int | None = Field(default=None, ge=1, le=65535)  # 993 (TLS) or 143 (STARTTLS)
+    IMAP_SECURITY: Literal["tls", "starttls"] = "tls"
+    IMAP_USER: str | None = None
+    IMAP_PASSWORD: str | None = None
+    IMAP_PASSWORD_FILE: Path | None = None
+    IMAP_FOLDER: str = "INBOX"
+    IMAP_CA_FILE: Path | None = None  # trust this CA too (a private mail server's)
+    IMAP_POLL_MINUTES: float = Field(default=5.0, gt=0)
+    SOFT_BOUNCE_LIMIT: int = Field(default=5, ge=1)
+    SOFT_BOUNCE_DAYS: int = Field(default=14, ge=1)
+    SES_TOPIC_ARNS: list[str] = Field(default=[])  # env: '["arn:aws:sns:..."]'; empty: off
+    SNS_CERT_URL_PATTERN: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
+    MAILGUN_SIGNING_KEY: str | None = None  # unset: the Mailgun webhook is off
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -75,6 +98,20 @@ class Settings(BaseSettings):
             ("redis://", "rediss://", "memory://")
         ):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
+        return value
+
+    @field_validator("EMAIL_BACKEND")
+    @classmethod
+    def _email_backend(cls, value: str) -> str:
+        if value in BUILTIN_BACKENDS:
+            return value
+        # Only a name that is not built in costs a look at the installed plugins.
+        from newsletter.delivery.backends import UnknownBackend, check_backend_name
+
+        try:
+            check_backend_name(value)
+        except UnknownBackend as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("TIMEZONE")
@@ -118,7 +155,7 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         name = ENV_PREFIX + ".".join(str(part) for part in item["loc"])
-        lines.append(f"{name}: {item['msg']}")
+        lines.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 

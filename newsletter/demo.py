@@ -235,8 +235,12 @@ def run(console: Console, var_dir: Path) -> None:
         f"  outbox:   {outbox / 'index.html'} (open it in a browser; the .eml files are beside it)",
         f"  previews: {var_dir / 'previews'} ({len(previews)} files, every kind of email)",
         f"  worker:   {var_dir / 'worker.log'}",
-        f"  database: NEWSLETTER_DATABASE_URL=sqlite:///{var_dir / 'newsletter.db'} "
-        ".venv/bin/newsletter sends list",
+        "\nThe staff console on this data: make yourself an account, start the web app, then sign "
+        "in at http://127.0.0.1:8000/staff (members' pages: http://127.0.0.1:8000/):",
+        f"  export NEWSLETTER_VAR_DIR={var_dir} "
+        f"NEWSLETTER_DATABASE_URL=sqlite:///{var_dir / 'newsletter.db'}",
+        "  .venv/bin/newsletter staff create you@example.org --role admin",
+        "  .venv/bin/newsletter serve",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)

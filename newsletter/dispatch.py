@@ -93,7 +93,7 @@ def _deliver(send_id: int, ids: list[int], kind: SendKind | None) -> None:
     elif is_inline():
         from newsletter.delivery.deliver import deliver_batch
 
-        deliver_batch(send_id, ids)
+        deliver_batch(send_id, ids, release_on_error=True)
     else:
         urgent = kind == SendKind.ALERT
         _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")

@@ -132,6 +132,18 @@ class SuppressionReason(enum.StrEnum):
     COMPLAINT = "complaint"
     UNSUBSCRIBE = "unsubscribe"
     MANUAL = "manual"
+    SOFT_BOUNCE = "soft_bounce"  # too many soft bounces (SOFT_BOUNCE_LIMIT in _DAYS)
+
+
+class InboundKind(enum.StrEnum):
+    """What a message that came back (or a provider's event) was found to be."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    AUTO_REPLY = "auto_reply"
+    UNSUBSCRIBE = "unsubscribe"
+    UNKNOWN = "unknown"
 
 
 class ConsentSource(enum.StrEnum):
@@ -406,6 +418,50 @@ class Suppression(Base):
     reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The bounce or complaint that put the address here, kept as evidence.
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_event.id", ondelete="SET NULL")
+    )
+
+
+class InboundEvent(Base):
+    """One recipient of one message that came back (a bounce report, a complaint, a mailto
+    unsubscribe, an auto-reply, something unrecognised), or of one provider webhook event:
+    what it was, whom it was about, what the service did, and the report as evidence.
+
+    (message_key, position) is unique: a message processed again (a re-poll, a replay, a
+    provider retrying its webhook) is recognised and changes nothing.
+    """
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (
+        UniqueConstraint("message_key", "position"),
+        Index("ix_inbound_event_member_at", "member_id", "created_at"),
+        Index("ix_inbound_event_send_kind", "send_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20))  # smtp, imap, file, ses, mailgun
+    kind: Mapped[InboundKind] = mapped_column(_enum(InboundKind))
+    cause: Mapped[str] = mapped_column(String(40), default="")  # user-unknown, policy, ...
+    email: Mapped[str] = mapped_column(String(320), default="")
+    domain: Mapped[str] = mapped_column(String(255), default="", index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("send.id", ondelete="SET NULL"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="")  # RFC 3463 code, e.g. 5.1.1
+    report_action: Mapped[str] = mapped_column(String(20), default="")  # failed, delayed...
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it was filed as it was
+    action: Mapped[str] = mapped_column(String(200), default="")  # what the service did
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class StaffUser(Base):

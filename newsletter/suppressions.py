@@ -1,7 +1,7 @@
 """The suppression list as admins manage it: addresses that must never be emailed.
 
-Bounces and complaints are added by the delivery ledger; admins add addresses by hand and
-remove them, giving a reason that the audit trail keeps.
+Bounces and complaints are added by the delivery ledger and the return path (inbound/);
+admins add addresses by hand and remove them, giving a reason that the audit trail keeps.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from newsletter import audit
 from newsletter.members import MemberError, normalise_email
-from newsletter.models import Suppression, SuppressionReason
+from newsletter.models import InboundEvent, Suppression, SuppressionReason
 
 
 class SuppressionError(ValueError):
@@ -23,6 +23,39 @@ def list_suppressions(session: Session, search: str = "", limit: int = 500) -> l
     if search.strip():
         query = query.where(Suppression.email.contains(search.strip().lower(), autoescape=True))
     return list(session.scalars(query))
+
+
+def suppressions_with_evidence(
+    session: Session, search: str = "", limit: int = 500
+) -> list[dict[str, object]]:
+    """Each suppression with its evidence: the note, and the bounce or complaint behind it."""
+    query = (
+        select(Suppression, InboundEvent)
+        .outerjoin(InboundEvent, InboundEvent.id == Suppression.event_id)
+        .order_by(Suppression.created_at.desc(), Suppression.id.desc())
+        .limit(limit)
+    )
+    if search.strip():
+        query = query.where(Suppression.email.contains(search.strip().lower(), autoescape=True))
+    rows = []
+    for row, event in session.execute(query).tuples():
+        item: dict[str, object] = {
+            "email": row.email,
+            "reason": row.reason.value,
+            "evidence": row.note,
+            "created_at": row.created_at.isoformat(),
+        }
+        if event is not None:
+            item["event"] = {
+                "id": event.id,
+                "kind": event.kind.value,
+                "status": event.status,
+                "diagnostic": event.diagnostic,
+                "source": event.source,
+                "received_at": event.created_at.isoformat(),
+            }
+        rows.append(item)
+    return rows
 
 
 def count_suppressions(session: Session) -> int:

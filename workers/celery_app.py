@@ -108,6 +108,22 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
             "schedule": timedelta(minutes=1),
             "options": check,
         },
+        **inbound_schedule(settings),
+    }
+
+
+def inbound_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """Poll the bounce mailbox every IMAP_POLL_MINUTES, when one is configured."""
+    if not settings.IMAP_HOST:
+        return {}
+    every = timedelta(minutes=settings.IMAP_POLL_MINUTES)
+    return {
+        "inbound-poll": {
+            "task": "newsletter.poll_inbound",
+            "schedule": every,
+            # A poll nobody ran before the next one is due is skipped: the next one reads all.
+            "options": {"queue": "schedule", "expires": max(30.0, every.total_seconds() - 5)},
+        }
     }
 
 

@@ -65,5 +65,13 @@ def recovery_sweep() -> None:
     jobs.sweep()
 
 
+@app.task(name="newsletter.poll_inbound")
+def poll_inbound() -> None:
+    from newsletter.config import get_settings
+    from newsletter.inbound.receive_imap import poll_configured
+
+    poll_configured(get_settings())
+
+
 def _moment(as_of: str | None) -> datetime | None:
     return datetime.fromisoformat(as_of) if as_of else None

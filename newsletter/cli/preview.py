@@ -9,7 +9,7 @@ from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.cli.common import console, fail, open_session
+from newsletter.cli.common import USAGE_ERROR, console, fail, open_session
 from newsletter.config import ConfigError
 from newsletter.members import MemberError, find_member, normalise_email
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, Topic
@@ -64,7 +64,10 @@ def preview(
             console.print(f"[bold]{label}:[/] {escape(value)}", soft_wrap=True, highlight=False)
         typer.echo(decoded_part(message, "plain"))
         return
-    write_preview(message, out, eml)
+    try:
+        write_preview(message, out, eml)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror or exc}", code=USAGE_ERROR)
     for path in (out, eml):
         if path is not None:
             console.print(f"Wrote {path}", soft_wrap=True, highlight=False)

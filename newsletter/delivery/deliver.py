@@ -53,19 +53,39 @@ class BatchReport:
 
 
 def deliver_batch(
-    send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None
+    send_id: int,
+    delivery_ids: Sequence[int],
+    settings: Settings | None = None,
+    *,
+    release_on_error: bool = False,
 ) -> BatchReport:
-    """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing)."""
+    """Send one batch of a send's deliveries; safe to run twice (a second run claims nothing).
+
+    With `release_on_error` (a command sending inline, which no sweep of its own follows), an
+    error or Ctrl-C part-way returns the rows it had claimed to `deferred`, due at once;
+    a worker leaves them to the sweep, which takes them back after SENDING_TIMEOUT_SECONDS."""
     settings = settings or get_settings()
     with session_scope() as session:
         claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
     report = BatchReport(claimed=len(claimed))
     if claimed:
-        counts, report.error = _compose_and_send(send_id, claimed, settings)
+        try:
+            counts, report.error = _compose_and_send(send_id, claimed, settings)
+        except BaseException as exc:
+            if release_on_error:
+                _release(claimed, exc)
+            raise
         report.counts = {status.value: n for status, n in counts.items()}
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report
+
+
+def _release(claimed: list[ledger.Claimed], exc: BaseException) -> None:
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped: {exc}"
+    reason = f"the command sending inline was {why}"
+    with session_scope() as session:
+        ledger.release(session, claimed, reason[:1000], utcnow())
 
 
 def _compose_and_send(

@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.config import get_settings
+from newsletter.inbound.verp import addresses
 from newsletter.rendering.environment import EmailTemplates, TemplateError, default_templates
-from newsletter.rendering.headers import address_line, parse_sender, unstructured_line
+from newsletter.rendering.headers import (
+    address_line,
+    feedback_id_line,
+    parse_sender,
+    unstructured_line,
+)
 from newsletter.rendering.inline import inline_css
 from newsletter.rendering.personal import Personal, Placeholders
 from newsletter.rendering.prepared import PreparedEmail
@@ -84,6 +90,7 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         list_name = sender.name or sender.domain
         fixed.append(address_line("List-Id", list_name, f"newsletter.{sender.domain}"))
         fixed.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+        fixed.append(feedback_id_line(spec.kind, spec.send_id, sender.domain))
     return PreparedEmail(
         kind=spec.kind,
         subject=rendered.subject,
@@ -97,6 +104,7 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         domain=sender.domain,
         bulk=spec.bulk,
         signer=signer,
+        addresses=addresses(settings),
     )
 
 

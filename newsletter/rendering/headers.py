@@ -98,6 +98,12 @@ def list_unsubscribe_line(url: str, mailto: str) -> bytes:
     return f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode("ascii")
 
 
+def feedback_id_line(kind: str, send_id: int | None, domain: str) -> bytes:
+    """Feedback-ID (Gmail's Feedback Loop): campaign type, send and sender, so complaint
+    rates are reported per kind of email and per send."""
+    return f"Feedback-ID: {kind}:{send_id or 0}:{domain}\r\n".encode("ascii")
+
+
 def date_line() -> bytes:
     return f"Date: {format_datetime(datetime.now(UTC))}\r\n".encode("ascii")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from newsletter.inbound.verp import Addresses
 from newsletter.rendering.headers import (
     address_line,
     check_address,
@@ -27,6 +28,7 @@ class OutgoingMessage:
     to: str  # the envelope recipient
     message_id: str  # as in the Message-ID header, angle brackets included
     data: bytes  # the whole RFC 5322 message, CRLF line endings, ready for smtplib.sendmail
+    sender: str = ""  # the envelope sender (a VERP return path); "" for FROM_ADDRESS's
 
 
 class PreparedEmail:
@@ -45,6 +47,7 @@ class PreparedEmail:
         domain: str,
         bulk: bool,
         signer: DkimSigner | None,
+        addresses: Addresses,
     ) -> None:
         self.kind = kind
         self.subject = subject
@@ -59,6 +62,7 @@ class PreparedEmail:
         if bulk:
             self._needed.add("unsubscribe_url")
         self._signer = signer
+        self._addresses = addresses
 
     def personalise(self, recipient: Recipient, *, test: bool = False) -> OutgoingMessage:
         """This member's message; test=True marks the subject "[TEST] " for a test send.
@@ -80,9 +84,10 @@ class PreparedEmail:
         ]
         if self.bulk:
             token = personal.unsubscribe_url.rpartition("/")[2]
-            mailto = f"mailto:unsubscribe@{self.domain}?subject=unsubscribe-{token}"
+            mailto = f"mailto:{self._addresses.unsubscribe}?subject=unsubscribe-{token}"
             lines.append(list_unsubscribe_line(personal.unsubscribe_url, mailto))
         data = b"".join(lines) + b"\r\n" + self._skeleton.fill(values)
         if self._signer is not None:
             data = self._signer.sign(data)
-        return OutgoingMessage(to=address, message_id=message_id, data=data)
+        sender = self._addresses.return_path(self.send_id, recipient.member_id)
+        return OutgoingMessage(to=address, message_id=message_id, data=data, sender=sender)

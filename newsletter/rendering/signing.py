@@ -21,6 +21,7 @@ SIGNED_HEADERS = [
     b"list-unsubscribe",
     b"list-unsubscribe-post",
     b"auto-submitted",
+    b"feedback-id",
 ]
 
 

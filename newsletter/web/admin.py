@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 
 from newsletter import api_tokens, audit, consent, preferences, staff, suppressions, topic_rules
 from newsletter.consent import Change
+from newsletter.inbound import reports
 from newsletter.member_csv import CsvFormatError, export_members, import_members
 from newsletter.members import upsert_member
 from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser
@@ -163,6 +164,7 @@ def _member_page(
             notice, ""
         ),
         "history": list(history),
+        "bounce_events": reports.member_history(session, found.id),
     }
     return render(request, "admin/member.html", context, status_code)
 

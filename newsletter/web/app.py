@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter import member_requests
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, public, staff
+from newsletter.web import api, errors, public, staff, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from newsletter.web.templating import STATIC_DIR
@@ -61,5 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in staff.routers:
         app.include_router(router)
     app.include_router(api.router)
+    app.include_router(webhooks.router)
     errors.install(app)
     return app

@@ -13,9 +13,18 @@ from sqlalchemy.orm import Session
 
 from newsletter import audit
 from newsletter.delivery.progress import delivery_counts, list_sends
+from newsletter.inbound import reports
 from newsletter.models import Send, SendStatus
 from newsletter.staff import authenticate
-from newsletter.web import admin, charts, dashboard, forms, staff_articles, staff_sends
+from newsletter.web import (
+    admin,
+    charts,
+    dashboard,
+    forms,
+    staff_articles,
+    staff_inbound,
+    staff_sends,
+)
 from newsletter.web.auth import (
     STAFF_ONLY,
     actor,
@@ -94,6 +103,8 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "growth": growth,
         "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
         "members": dashboard.member_totals(session),
+        "blocks": reports.policy_blocks(session),
+        "complaint_levels": reports.recent_complaint_levels(session, [s["id"] for s in sends]),
     }
     return render(request, "staff/dashboard.html", context)
 
@@ -121,4 +132,5 @@ routers = [
     staff_articles.router,
     staff_sends.router,
     admin.router,
+    staff_inbound.router,
 ]

@@ -6,32 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 import yaml
 
-from newsletter.cli import app
 from newsletter.config import ENV_PREFIX, Settings
+from tests.support.cli_parse import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
-
-
-def resolve(argv: list[str]) -> Any:
-    """Parse a service's command line with the real CLI, failing on any unknown word or option."""
-    assert argv[0] == "newsletter", f"{argv} does not run the newsletter command"
-    command = typer.main.get_command(app)
-    ctx = command.make_context("newsletter", [], resilient_parsing=True)
-    args = argv[1:]
-    while hasattr(command, "get_command"):  # a group: the next word names a sub-command
-        name, args = args[0], args[1:]
-        sub = command.get_command(ctx, name)
-        assert sub is not None, f"`newsletter {name}` does not exist (from {argv})"
-        command = sub
-        ctx = command.make_context(name, list(args), parent=ctx)
-    assert not ctx.args, f"unexpected arguments {ctx.args} in {argv}"
-    return command
+APP_SERVICES = ["migrate", "web", "worker", "beat", "inbound"]
 
 
 def test_every_expected_service_is_there() -> None:

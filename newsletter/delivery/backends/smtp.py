@@ -103,7 +103,7 @@ class SmtpConnection:
             return refusal
         text: bytes | str
         try:
-            code, text = _hand_over(client, self._sender, message)
+            code, text = _hand_over(client, message.sender or self._sender, message)
         except smtplib.SMTPResponseException as exc:  # DATA itself refused
             code, text = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPException, OSError) as exc:

@@ -8,7 +8,7 @@ SQLite's documentation describes for loosening a CHECK constraint: every stored 
 satisfies the wider one.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
