@@ -86,51 +86,65 @@ class Dropped(Exception):
 def unsubscribe(token: str, source: ConsentSource = ConsentSource.ONE_CLICK) -> Done:
     """Leave the topics the send named in the unsubscribe `token` was for (one-click, mailto);
     raises links.BadLink for a link that is not ours."""
-    links.read_unsubscribe_token(token)
-    return _apply_or_keep({"kind": UNSUBSCRIBE, "token": token, "source": source.value})
+    member_id, _, _ = links.read_unsubscribe_token(token)
+    request = {"kind": UNSUBSCRIBE, "token": token, "source": source.value}
+    return _apply_or_keep(member_id, request)
 
 
 def manage(token: str, action: str, topics: Mapping[str, Frequency] | None = None) -> Done:
     """A manage-page save: `action` is one of MANAGE_ACTIONS, `topics` the choices saved;
     raises links.BadLink for a link that is not ours, ValueError for an unknown action."""
-    links.read_manage_token(token)
+    member_id, _ = links.read_manage_token(token)
     if action not in MANAGE_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     chosen = {slug: frequency.value for slug, frequency in (topics or {}).items()}
-    return _apply_or_keep({"kind": MANAGE, "token": token, "action": action, "topics": chosen})
+    request = {"kind": MANAGE, "token": token, "action": action, "topics": chosen}
+    return _apply_or_keep(member_id, request)
 
 
-def _apply_or_keep(request: dict[str, Any]) -> Done:
+def _apply_or_keep(member_id: int, request: dict[str, Any]) -> Done:
     request["at"] = utcnow().isoformat()
     give_up_at = time.monotonic() + TRY_FOR_SECONDS
-    # Earlier requests still kept: this one goes after them. While the database was found
-    # busy a moment ago, the loop (keep_applying) is left to find out when it is back.
-    if not spool().is_empty() and (_busy_lately() or not apply_kept(give_up_at)):
-        return _keep(request)
+    # While the database as a whole was found unavailable a moment ago, the loop
+    # (keep_applying) is left to find out when it is back. This member's requests still kept go
+    # first; other members' do not matter here.
+    if _busy_lately() or not apply_kept(give_up_at, member_id):
+        return _keep(member_id, request)
     while True:
         try:
             return Done(kept=False, unsubscribed=_apply(request, late=False))
         except DATABASE_BUSY as exc:
-            _busy.at = time.monotonic()
+            _note_busy(exc)
             if time.monotonic() + QUICK_WAIT_SECONDS > give_up_at:
                 log.warning("database unavailable, keeping a %s request: %s", request["kind"], exc)
-                return _keep(request)
+                return _keep(member_id, request)
             time.sleep(RETRY_PAUSE_SECONDS)
 
 
 class _Busy:
-    at = float("-inf")  # time.monotonic() when this process last found the database busy
+    """When this process last found the whole database unavailable (time.monotonic())."""
+
+    at = float("-inf")
 
 
 _busy = _Busy()
+ROW_LOCKED = "55P03"  # PostgreSQL's lock_not_available: one member's rows, not the database
+
+
+def _note_busy(exc: Exception) -> bool:
+    """Remember a failure of the whole database; True for one that was only a row lock."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == ROW_LOCKED:
+        return True
+    _busy.at = time.monotonic()
+    return False
 
 
 def _busy_lately() -> bool:
     return time.monotonic() - _busy.at < SPOOL_POLL_SECONDS
 
 
-def _keep(request: dict[str, Any]) -> Done:
-    spool().put(request)
+def _keep(member_id: int, request: dict[str, Any]) -> Done:
+    spool().put(request, tag=str(member_id))
     return Done(kept=True)
 
 
@@ -208,28 +222,36 @@ def _chosen_since(session: Session, member_id: int, at: datetime) -> set[int]:
     return {topic_id for topic_id, _ in rows if topic_id is not None}
 
 
-def apply_kept(give_up_at: float | None = None) -> bool:
-    """Apply the spool, oldest first, until it is empty (True) or the database is still
-    unavailable or `give_up_at` (time.monotonic) has passed (False); another process
-    draining it meanwhile counts as not empty."""
+def apply_kept(give_up_at: float | None = None, member_id: int | None = None) -> bool:
+    """Apply the spool (or one member's part of it), each member's requests in the order they
+    were made; True once nothing is left of it. A member whose rows are locked waits for the
+    next pass; a database that is unavailable, another process draining meanwhile, or
+    `give_up_at` (time.monotonic) passing ends this one."""
     kept = spool()
-    if kept.is_empty():
+    tag = None if member_id is None else str(member_id)
+    if kept.is_empty(tag):
         return True
     with kept.draining() as mine:
         if not mine:
             return False
-        for path, request in kept.records():
+        waiting: set[str] = set()  # members with a request still kept in this pass
+        for path, request in kept.records(tag):
             if give_up_at is not None and time.monotonic() > give_up_at:
                 return False
+            whose = kept.tag_of(path)
+            if whose in waiting:
+                continue
             try:
                 _apply(request, late=True)
-            except DATABASE_BUSY:
-                _busy.at = time.monotonic()
-                return False
+            except DATABASE_BUSY as exc:
+                if not _note_busy(exc):
+                    return False
+                waiting.add(whose)
+                continue
             except (links.BadLink, Dropped, KeyError, ValueError) as exc:
                 log.warning("kept request %s dropped: %s", path.name, exc)
             kept.done(path)
-    return kept.is_empty()
+    return kept.is_empty(tag)
 
 
 async def keep_applying() -> None:

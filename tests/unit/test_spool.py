@@ -47,3 +47,14 @@ def test_one_drainer_at_a_time(tmp_path: Path) -> None:
         assert first and not second
     with spool.draining() as again:
         assert again
+
+
+def test_records_of_one_tag(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "kept")
+    spool.put({"n": 1}, tag="12")
+    spool.put({"n": 2}, tag="7")
+    spool.put({"n": 3}, tag="12")
+
+    assert [r["n"] for _, r in spool.records("12")] == [1, 3]
+    assert [Spool.tag_of(path) for path, _ in spool.records()] == ["12", "7", "12"]
+    assert spool.is_empty("8") and not spool.is_empty("7")
