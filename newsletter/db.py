@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -90,28 +91,33 @@ def _tune_sqlite(wait_seconds: float):  # type: ignore[no-untyped-def]
     return tune
 
 
-def make_engine(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Engine:
+def make_engine(
+    url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, **options: Any
+) -> Engine:
     """An engine whose connections wait up to `wait_seconds` for a lock (SQLite's writer
-    lock, a PostgreSQL row lock) before failing; a short wait also bounds the connection."""
+    lock, a PostgreSQL row lock) before failing; a short wait also bounds the connection.
+    `options` go to create_engine (e.g. poolclass)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": wait_seconds})
+        engine = create_engine(url, connect_args={"timeout": wait_seconds}, **options)
         event.listen(engine, "connect", _tune_sqlite(wait_seconds))
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     if wait_seconds == DEFAULT_WAIT_SECONDS:
         # A host that drops packets would otherwise hang a command for minutes before saying so.
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **options
+        )
     milliseconds = int(wait_seconds * 1000)
     connect_args = {
         # A stopped server refuses at once; this bounds a server that does not answer at all.
         "connect_timeout": max(2, round(wait_seconds)),
         "options": f"-c lock_timeout={milliseconds} -c statement_timeout={4 * milliseconds}",
     }
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
 
 _engines: dict[tuple[str, float], Engine] = {}

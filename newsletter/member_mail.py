@@ -20,7 +20,7 @@ In the ledger, each kind of email has one Send per UTC day, keyed
 `member-mail:<kind>:<YYYY-MM-DD>:<n>`, with one Delivery row per email: a member who asks for a
 second email of the same kind on the same day gets it through that day's send n+1, since a send
 holds one row per member. Such a send stays `sending` until its day is over
-(ledger.MEMBER_MAIL_OPEN). See docs/adr/0008-member-mail-through-the-ledger.md.
+(ledger.MEMBER_MAIL_OPEN). See docs/adr/0012-member-mail-through-the-ledger.md.
 
 Every email greets no one by name: the name on a member comes from a public form, and
 putting it in mail to any address would let anyone write into our emails.

@@ -11,7 +11,7 @@ choice is never overwritten by an earlier one. A kept request is recorded in the
 record at the time the member made it, and is dropped when the member has since made another
 choice about the same thing elsewhere (another web server with its own spool). Only requests
 whose link is signed by us are kept: a link's signature is checked before anything.
-See docs/adr/0009-unsubscribes-kept-while-the-database-is-busy.md.
+See docs/adr/0013-unsubscribes-kept-while-the-database-is-busy.md.
 
 The interface, for the web pages and (issue 13) the mailto unsubscribe:
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import audit, consent, links, member_mail, throttle
-from newsletter.audience import Audience
+from newsletter.audience import Audience, send_scope
 from newsletter.consent import Change, by_member
 from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.member_mail import MemberMail
@@ -344,16 +344,8 @@ def cancel_stale_deliveries(session: Session, member: Member) -> int:
 
 
 def unsubscribe_scope(audience: Audience, subscriptions: list[tuple[int, Frequency]]) -> set[int]:
-    """Which of a member's topics (id, frequency) one send was for.
-
-    A send about topics (alert, reminder, announcement) was for those topics, whatever the
-    frequency; a digest (no topics) was for the member's topics taken at its frequency.
-    """
-    if audience.topic_ids is not None:
-        return {topic for topic, _ in subscriptions if topic in audience.topic_ids}
-    if audience.frequencies is None:
-        return {topic for topic, _ in subscriptions}
-    return {topic for topic, frequency in subscriptions if frequency in audience.frequencies}
+    """Which of a member's topics (id, frequency) one send was for (audience.send_scope)."""
+    return send_scope(audience, subscriptions)
 
 
 def _send_scope(send: Send, member: Member) -> set[int]:

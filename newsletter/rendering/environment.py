@@ -36,10 +36,10 @@ def _autoescape(name: str | None) -> bool:
 
 
 class EmailTemplates:
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATE_DIR, *more: Path) -> None:
         self.directory = directory
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(directory),
+            loader=jinja2.FileSystemLoader([directory, *more]),
             autoescape=_autoescape,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -50,6 +50,9 @@ class EmailTemplates:
             frequency_phrase=formatting.frequency_phrase,
             join_and=formatting.join_and,
             plural=formatting.plural,
+            wrap=formatting.wrap,
+            wrap_items=formatting.wrap_items,
+            bracketed="[{}]".format,
         )
 
     def render(self, name: str, context: dict[str, Any]) -> str:
@@ -84,4 +87,5 @@ def _where(exc: BaseException, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def default_templates() -> EmailTemplates:
-    return EmailTemplates()
+    """The email templates."""
+    return EmailTemplates(TEMPLATE_DIR)

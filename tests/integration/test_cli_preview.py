@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from newsletter import dispatch
 from newsletter.cli import app
 from newsletter.config import get_settings
+from newsletter.delivery import jobs
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -23,6 +25,8 @@ from newsletter.models import (
     DatePrecision,
     Deadline,
     DeadlineKind,
+    Frequency,
+    Subscription,
     Topic,
 )
 from newsletter.rendering import KINDS
@@ -66,7 +70,7 @@ def test_the_sample_members_links_lead_to_no_real_member(db_url: str, kind: str)
     ours = re.escape(get_settings().BASE_URL)
     paths = [urlsplit(url).path for url in re.findall(ours + r"/[a-z/]+/[\w.-]+", out)]
     member_links = [p for p in paths if not p.startswith("/articles/")]
-    assert member_links or kind == "address_changed"  # which shows no link of ours
+    assert member_links or kind == "address-changed"  # which shows no link of ours
     with TestClient(create_app()) as client:
         for path in member_links:
             page = client.get(path)
@@ -110,6 +114,7 @@ def test_preview_uses_the_member_and_articles_from_the_database(
         "members", "add", "ann@example.com", "--name", "Ann Archer", "--topic", "funding=weekly"
     )
     assert code == 0, err
+    subscribed_before_the_articles(session)
 
     code, out, err = run("preview", "digest", "--member", "ann@example.com")
     assert code == 0, err
@@ -123,6 +128,49 @@ def test_preview_uses_the_member_and_articles_from_the_database(
 
     code, out, _ = run("preview", "welcome", "--member", "ann@example.com")
     assert "Funding: in a weekly digest" in out
+
+    code, out, _ = run("preview", "manage-link", "--member", "ann@example.com")
+    assert code == 0 and "Manage your emails:" in out and "/manage/" in out
+
+
+def subscribed_before_the_articles(session: Session) -> None:
+    session.execute(update(Subscription).values(created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    session.commit()
+
+
+def test_digest_preview_is_exactly_the_members_next_digest(db_url: str, session: Session) -> None:
+    """Chloë takes Funding at once and NPQ weekly: her weekly digest holds NPQ news only, and
+    not what she has already had."""
+    add_article(session, "Capital grants open", "funding")
+    add_article(session, "NPQ spring cohort", "npq")
+    add_article(session, "NPQ scholarships", "npq")
+    session.commit()
+    code, _, err = run(
+        "members", "add", "chloe@example.com", "--name", "Chloë",
+        "--topic", "funding=immediate", "--topic", "npq=weekly",
+    )  # fmt: skip
+    assert code == 0, err
+    subscribed_before_the_articles(session)
+
+    code, out, err = run("preview", "digest", "--member", "chloe@example.com")
+    assert code == 0, err
+    assert "NPQ spring cohort" in out and "NPQ scholarships" in out
+    assert "Capital grants open" not in out
+    assert "You follow NPQ in a weekly digest." in " ".join(out.split())
+
+    with dispatch.inline():
+        jobs.digest(Frequency.WEEKLY)
+    code, out, _ = run("preview", "digest", "--member", "chloe@example.com")
+    assert code == 0
+    assert "next weekly digest would be empty" in out  # she has had them now
+
+
+def test_digest_preview_of_a_member_without_a_digest_says_so(db_url: str) -> None:
+    code, _, err = run("members", "add", "dan@example.com", "--topic", "npq=immediate")
+    assert code == 0, err
+    code, _, err = run("preview", "digest", "--member", "dan@example.com")
+    assert code == 1
+    assert "dan@example.com gets no digest" in " ".join(err.split())
 
 
 @pytest.mark.parametrize(

@@ -39,11 +39,11 @@ def sample_spec(kind: str) -> EmailSpec:
         ),
         "confirm": lambda: confirm_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
         "welcome": lambda: welcome_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
-        "manage_link": lambda: manage_link_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
-        "address_confirm": lambda: address_confirm_spec(
+        "manage-link": lambda: manage_link_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
+        "address-confirm": lambda: address_confirm_spec(
             address_url="https://localhost:8443/confirm/address/token"
         ),
-        "address_changed": lambda: address_changed_spec(
+        "address-changed": lambda: address_changed_spec(
             new_email="ann.new@example.com", sender_address="news@localhost"
         ),
     }
