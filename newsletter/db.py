@@ -91,9 +91,7 @@ def _tune_sqlite(wait_seconds: float):  # type: ignore[no-untyped-def]
     return tune
 
 
-def make_engine(
-    url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, **options: Any
-) -> Engine:
+def make_engine(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, **options: Any) -> Engine:
     """An engine whose connections wait up to `wait_seconds` for a lock (SQLite's writer
     lock, a PostgreSQL row lock) before failing; a short wait also bounds the connection.
     `options` go to create_engine (e.g. poolclass)."""
