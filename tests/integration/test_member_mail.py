@@ -18,6 +18,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs, ledger
 from newsletter.delivery.backends import memory
 from newsletter.links import read_manage_token
+from newsletter.member_import import import_members
 from newsletter.member_mail import MemberMail
 from newsletter.models import (
     Delivery,
@@ -225,3 +226,28 @@ def test_a_new_address_that_bounces_is_suppressed_and_the_member_keeps_theirs(
         kim = session.scalars(select(Member)).one()
         suppressed = set(session.scalars(select(Suppression.email)))
     assert kim.status == MemberStatus.ACTIVE and suppressed == {"typo@example.com"}
+
+
+def test_an_import_asks_its_new_pending_members_to_confirm_and_no_one_else(db_url: str) -> None:
+    """The summary says "asked to confirm by email": each such member gets one, through the
+    ledger; members with a stated consent, or already known, get none."""
+    with session_scope(db_url) as session:
+        add_member(session, "old@example.com", {"npq": "weekly"})
+    text = (
+        "email,topics,consent\n"
+        "ann@example.com,funding:daily,\n"
+        "bob@example.com,funding:daily,signed up at the conference\n"
+        "old@example.com,funding:daily,\n"
+    )
+
+    with dispatch.inline(), session_scope(db_url) as session:
+        report = import_members(session, text, actor="test")
+
+    assert len(report.to_confirm) == 1 and report.errors == []
+    assert [m.to for m in memory.outbox] == ["ann@example.com"]
+    [sent] = parsed("ann@example.com")
+    assert sent["Subject"].startswith("Please confirm your subscription")
+    text = sent.get_body(preferencelist=("plain",))
+    assert text is not None and "/confirm/" in text.get_content()
+    day = utcnow().date().isoformat()
+    assert ledger_rows(db_url) == [(f"member-mail:confirm:{day}:1", "sending", "sent", 1)]

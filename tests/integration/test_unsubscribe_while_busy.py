@@ -1,11 +1,13 @@
 """Issue 12's done-when: one-click unsubscribes sent with real HTTP requests to `newsletter serve`
 while a 50,000-row `members import` runs on SQLite all answer 2xx within 2 s and all take
 effect; and on PostgreSQL, one sent while the server is stopped answers 202 and takes effect
-once it is back. (A PostgreSQL row lock held by another transaction: tests/web/
-test_kept_requests.py.)"""
+once it is back, and a mailed unsubscribe is answered 451 (try again later) while it is stopped
+and applied when the sending server tries again. (A PostgreSQL row lock held by another
+transaction: tests/web/test_kept_requests.py.)"""
 
 from __future__ import annotations
 
+import smtplib
 import sqlite3
 import statistics
 import subprocess
@@ -23,7 +25,9 @@ from sqlalchemy import select
 from newsletter import db
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.models import Member
+from newsletter.inbound import verp
+from newsletter.inbound.receive_smtp import controller
+from newsletter.models import Delivery, DeliveryStatus, Member, Send, utcnow
 from tests.support.delivery_data import add_member, last_weeks_links, topic_ids
 from tests.support.servers import free_port, postgres_server, wait_for_port
 from tests.support.worker import child_env, wait_for
@@ -200,4 +204,70 @@ def test_a_one_click_while_postgresql_is_stopped_answers_202_and_takes_effect_af
                 server.start()
             assert code == 202 and elapsed < WITHIN_SECONDS
             wait_for(lambda: not still_on_funding([first, second]), 60, "not applied")
+        db.dispose_engines(url)
+
+
+def mailed_unsubscribe(one_click_url: str, sender: str) -> tuple[str, bytes]:
+    """(address, message) a mail client sends from the mailto: in List-Unsubscribe."""
+    address = verp.addresses(get_settings()).unsubscribe
+    token = one_click_url.rsplit("/", 1)[1]
+    message = (
+        f"From: {sender}\r\nTo: {address}\r\nSubject: unsubscribe-{token}\r\n"
+        "Message-ID: <mailed.1@mail.example.com>\r\n\r\nSent by a mail client.\r\n"
+    )
+    return address, message.encode()
+
+
+def delivered_last_weeks_alert() -> None:
+    """Last week's alert was sent to every member: a mailed unsubscribe names such an email."""
+    with session_scope() as session:
+        send = session.scalars(select(Send).where(Send.key == "alert:last-week")).one()
+        for member_id in session.scalars(select(Member.id)):
+            session.add(
+                Delivery(
+                    send_id=send.id,
+                    member_id=member_id,
+                    status=DeliveryStatus.SENT,
+                    attempts=1,
+                    sent_at=utcnow(),
+                )
+            )
+
+
+@pytest.mark.postgres
+def test_a_mailed_unsubscribe_while_postgresql_is_stopped_is_refused_for_now_then_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with postgres_server() as server:
+        url = server.url()
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
+        monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
+        get_settings.cache_clear()
+        db.upgrade(url)
+        with session_scope() as session:
+            add_member(session, "ann@example.com", CHOICES)
+        [(ann, link)] = last_weeks_links(get_settings().BASE_URL).items()
+        delivered_last_weeks_alert()
+        address, message = mailed_unsubscribe(link, ann)
+        port = free_port()
+        inbound = controller(get_settings(), "127.0.0.1", port)
+        inbound.start()
+        try:
+            db.dispose_engines(url)
+            server.stop()
+            try:
+                with (
+                    smtplib.SMTP("127.0.0.1", port) as client,
+                    pytest.raises(smtplib.SMTPDataError) as refused,
+                ):
+                    client.sendmail(ann, [address], message)
+            finally:
+                server.start()
+            assert refused.value.smtp_code == 451
+            assert still_on_funding([ann]) == [ann]
+            with smtplib.SMTP("127.0.0.1", port) as client:  # the sender's server, later
+                client.sendmail(ann, [address], message)
+        finally:
+            inbound.stop()
+        assert still_on_funding([ann]) == []
         db.dispose_engines(url)
