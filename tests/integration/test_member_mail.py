@@ -247,7 +247,7 @@ def test_an_import_asks_its_new_pending_members_to_confirm_and_no_one_else(db_ur
     assert [m.to for m in memory.outbox] == ["ann@example.com"]
     [sent] = parsed("ann@example.com")
     assert sent["Subject"].startswith("Please confirm your subscription")
-    text = sent.get_body(preferencelist=("plain",))
-    assert text is not None and "/confirm/" in text.get_content()
+    body = sent.get_body(preferencelist=("plain",))
+    assert body is not None and "/confirm/" in body.get_content()
     day = utcnow().date().isoformat()
     assert ledger_rows(db_url) == [(f"member-mail:confirm:{day}:1", "sending", "sent", 1)]
