@@ -29,7 +29,7 @@ from newsletter.inbound import verp
 from newsletter.inbound.receive_smtp import controller
 from newsletter.models import Delivery, DeliveryStatus, Member, Send, utcnow
 from tests.support.delivery_data import add_member, last_weeks_links, topic_ids
-from tests.support.servers import free_port, postgres_server, wait_for_port
+from tests.support.servers import PostgresServer, free_port, postgres_server, wait_for_port
 from tests.support.worker import child_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,29 +182,38 @@ def test_one_click_unsubscribes_during_a_50000_row_import_answer_fast_and_all_ta
         assert all([s.topic_id for s in m.subscriptions] == [npq] for m in kept)
 
 
-@pytest.mark.postgres
-def test_a_one_click_while_postgresql_is_stopped_answers_202_and_takes_effect_after(
+@pytest.fixture
+def stoppable_postgres(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[tuple[PostgresServer, str]]:
+    """A PostgreSQL server of this test's own (it is stopped and started), and its URL."""
     with postgres_server() as server:
         url = server.url()
         monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
         monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
         get_settings.cache_clear()
         db.upgrade(url)
-        with serving(tmp_path / "serve.log") as base_url:
-            links = leavers_links(base_url)
-            first, second = list(links)[:2]
-            assert one_click(links[first])[0] == 200
-            db.dispose_engines(url)
-            server.stop()
-            try:
-                code, elapsed = one_click(links[second])
-            finally:
-                server.start()
-            assert code == 202 and elapsed < WITHIN_SECONDS
-            wait_for(lambda: not still_on_funding([first, second]), 60, "not applied")
+        yield server, url
         db.dispose_engines(url)
+
+
+@pytest.mark.postgres
+def test_a_one_click_while_postgresql_is_stopped_answers_202_and_takes_effect_after(
+    tmp_path: Path, stoppable_postgres: tuple[PostgresServer, str]
+) -> None:
+    server, url = stoppable_postgres
+    with serving(tmp_path / "serve.log") as base_url:
+        links = leavers_links(base_url)
+        first, second = list(links)[:2]
+        assert one_click(links[first])[0] == 200
+        db.dispose_engines(url)
+        server.stop()
+        try:
+            code, elapsed = one_click(links[second])
+        finally:
+            server.start()
+        assert code == 202 and elapsed < WITHIN_SECONDS
+        wait_for(lambda: not still_on_funding([first, second]), 60, "not applied")
 
 
 def mailed_unsubscribe(one_click_url: str, sender: str) -> tuple[str, bytes]:
@@ -236,38 +245,32 @@ def delivered_last_weeks_alert() -> None:
 
 @pytest.mark.postgres
 def test_a_mailed_unsubscribe_while_postgresql_is_stopped_is_refused_for_now_then_applied(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stoppable_postgres: tuple[PostgresServer, str],
 ) -> None:
-    with postgres_server() as server:
-        url = server.url()
-        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
-        monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
-        get_settings.cache_clear()
-        db.upgrade(url)
-        with session_scope() as session:
-            add_member(session, "ann@example.com", CHOICES)
-        [(ann, link)] = last_weeks_links(get_settings().BASE_URL).items()
-        delivered_last_weeks_alert()
-        address, message = mailed_unsubscribe(link, ann)
-        port = free_port()
-        inbound = controller(get_settings(), "127.0.0.1", port)
-        inbound.start()
+    server, url = stoppable_postgres
+    with session_scope() as session:
+        add_member(session, "ann@example.com", CHOICES)
+    [(ann, link)] = last_weeks_links(get_settings().BASE_URL).items()
+    delivered_last_weeks_alert()
+    address, message = mailed_unsubscribe(link, ann)
+    port = free_port()
+    inbound = controller(get_settings(), "127.0.0.1", port)
+    inbound.start()
+    try:
+        db.dispose_engines(url)
+        server.stop()
         try:
-            db.dispose_engines(url)
-            server.stop()
-            try:
-                with (
-                    smtplib.SMTP("127.0.0.1", port) as client,
-                    pytest.raises(smtplib.SMTPDataError) as refused,
-                ):
-                    client.sendmail(ann, [address], message)
-            finally:
-                server.start()
-            assert refused.value.smtp_code == 451
-            assert still_on_funding([ann]) == [ann]
-            with smtplib.SMTP("127.0.0.1", port) as client:  # the sender's server, later
+            with (
+                smtplib.SMTP("127.0.0.1", port) as client,
+                pytest.raises(smtplib.SMTPDataError) as refused,
+            ):
                 client.sendmail(ann, [address], message)
         finally:
-            inbound.stop()
-        assert still_on_funding([ann]) == []
-        db.dispose_engines(url)
+            server.start()
+        assert refused.value.smtp_code == 451
+        assert still_on_funding([ann]) == [ann]
+        with smtplib.SMTP("127.0.0.1", port) as client:  # the sender's server, later
+            client.sendmail(ann, [address], message)
+    finally:
+        inbound.stop()
+    assert still_on_funding([ann]) == []
