@@ -42,12 +42,12 @@ def database_held(db_url: str, email: str) -> Iterator[None]:
             other.close()
         return
     engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect() as other:
-        other.execute(text("SELECT id FROM member WHERE email = :e FOR UPDATE"), {"e": email})
+    with engine.connect() as holder:
+        holder.execute(text("SELECT id FROM member WHERE email = :e FOR UPDATE"), {"e": email})
         try:
             yield
         finally:
-            other.rollback()
+            holder.rollback()
     engine.dispose()
 
 
