@@ -10,9 +10,10 @@ unsubscribed: the member opted out on DATE via SOURCE" while the rest of it is a
 opt-out the file carries is always applied (it only ever stops mail).
 
 A new member is active only when the row's `consent` column or the import's `consent_basis` says
-where their consent comes from; otherwise they are pending, and the caller sends them a
-confirmation email (ImportReport.to_confirm). A row with an explicit status restores that
-status (an export re-imported): active or paused still needs a stated consent.
+where their consent comes from; otherwise they are pending, and each chunk queues their
+confirmation email (newsletter.member_mail, sent by the workers once the chunk commits, within
+the sending rate limit; ImportReport.to_confirm lists them). A row with an explicit status
+restores that status (an export re-imported): active or paused still needs a stated consent.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, suppressions
+from newsletter import audit, consent, member_mail, suppressions
 from newsletter.consent import Change, KeptUnsubscribed
 from newsletter.member_csv import (
     COMPLAINED,
@@ -283,6 +284,7 @@ def _settle(session: Session, done: list[_Written], job: _Job, report: ImportRep
             kept_unsubscribed=written.kept,
         )
         if written.confirm:
+            member_mail.queue(session, member_mail.MemberMail.CONFIRM, written.member)
             report.to_confirm.append(written.member.id)
     done.clear()
 

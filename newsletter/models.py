@@ -105,6 +105,8 @@ class SendKind(enum.StrEnum):
     DIGEST = "digest"
     REMINDER = "reminder"
     ANNOUNCEMENT = "announcement"
+    # A member's own emails (confirm, welcome, manage link, address change): newsletter.member_mail
+    MEMBER_MAIL = "member-mail"
 
 
 class SendStatus(enum.StrEnum):

@@ -90,7 +90,7 @@ def db_url(
     monkeypatch.setenv("NEWSLETTER_EMAIL_BACKEND", "memory")
     get_settings.cache_clear()
     yield url
-    db.get_engine(url).dispose()
+    db.dispose_engines(url)
     get_settings.cache_clear()
 
 

@@ -136,6 +136,17 @@ def manage_link_spec(*, topics: dict[str, str]) -> EmailSpec:
     return EmailSpec("manage_link", {"topics": topics}, bulk=False)
 
 
+def address_confirm_spec(*, address_url: str) -> EmailSpec:
+    """To a member's new address: the link (links.address_url) that makes it theirs."""
+    return EmailSpec("address_confirm", {"address_url": address_url}, bulk=False)
+
+
+def address_changed_spec(*, new_email: str, sender_address: str) -> EmailSpec:
+    """To a member's old address, once the new one is confirmed."""
+    context = {"new_email": new_email, "sender_address": sender_address}
+    return EmailSpec("address_changed", context, bulk=False)
+
+
 def prepare_alert(
     article: ArticleView, *, send_id: int, list_topic: ListTopic | None = None
 ) -> PreparedEmail:
