@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from icalendar import Alarm, Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.config import get_settings
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -24,7 +26,13 @@ from newsletter.models import (
     DatePrecision,
     Deadline,
     DeadlineKind,
+    Member,
+    MemberStatus,
+    Topic,
 )
+
+if TYPE_CHECKING:
+    from newsletter.rendering.headers import Sender
 
 PRODUCT_ID = "-//School Leaders Network//newsletter//EN"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -121,3 +129,38 @@ def upcoming_deadlines(
         DeadlineEvent(d.id, d.date, title, article_url.format(id=d.article_id), d.text or "")
         for d, title in session.execute(query)
     ]
+
+
+def member_calendar(session: Session, member: Member, today: date) -> bytes:
+    """A member's private feed: upcoming deadlines in the topics they follow (nothing while
+    they are not active)."""
+    topic_ids = [s.topic_id for s in member.subscriptions]
+    active = member.status == MemberStatus.ACTIVE
+    events = upcoming_deadlines(session, topic_ids, today, _article_url()) if active else []
+    return calendar_bytes(events, domain=_domain(), name=f"Deadlines · {_site_name()}", feed=True)
+
+
+def topic_calendar(session: Session, topic: Topic, today: date) -> bytes:
+    """A topic's public feed of upcoming deadlines."""
+    events = upcoming_deadlines(session, [topic.id], today, _article_url())
+    name = f"{topic.name} deadlines · {_site_name()}"
+    return calendar_bytes(events, domain=_domain(), name=name, feed=True)
+
+
+def _article_url() -> str:
+    return get_settings().BASE_URL + "/articles/{id}"
+
+
+def _domain() -> str:
+    return _sender().domain
+
+
+def _site_name() -> str:
+    return _sender().name or "newsletter"
+
+
+def _sender() -> Sender:
+    # Imported here: rendering imports this module for the emails' attachments.
+    from newsletter.rendering.headers import parse_sender
+
+    return parse_sender(get_settings().FROM_ADDRESS)

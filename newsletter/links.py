@@ -22,6 +22,7 @@ from newsletter.config import Settings, get_settings
 MANAGE_SALT = "newsletter.link.manage"
 UNSUBSCRIBE_SALT = "newsletter.link.unsubscribe"
 CONFIRM_SALT = "newsletter.link.confirm"
+CALENDAR_SALT = "newsletter.link.calendar"
 CONFIRM_MAX_AGE_SECONDS = 7 * 86400
 
 
@@ -39,6 +40,7 @@ class _Signers:
     manage: Signer
     unsubscribe: Signer
     confirm: TimestampSigner
+    calendar: Signer
 
 
 _cache: list[_Signers] = []
@@ -55,6 +57,7 @@ def _signers() -> _Signers:
         manage=Signer(key, salt=MANAGE_SALT),
         unsubscribe=Signer(key, salt=UNSUBSCRIBE_SALT),
         confirm=TimestampSigner(key, salt=CONFIRM_SALT),
+        calendar=Signer(key, salt=CALENDAR_SALT),
     )
     _cache[:] = [signers]
     return signers
@@ -114,6 +117,20 @@ def unsubscribe_url(member_id: int, send_id: int, token_version: int) -> str:
 
 def confirm_url(member_id: int, token_version: int) -> str:
     return f"{get_settings().BASE_URL}/confirm/{confirm_token(member_id, token_version)}"
+
+
+def calendar_url(member_id: int, token_version: int, calendar_version: int) -> str:
+    """The member's private calendar feed; it carries its own version, so the member can
+    revoke it alone, and the token_version, so revoking every link revokes it too."""
+    payload = _encode(member_id, token_version, calendar_version)
+    token = _signers().calendar.sign(payload).decode("ascii")
+    return f"{get_settings().BASE_URL}/calendar/{token}.ics"
+
+
+def read_calendar_token(token: str) -> tuple[int, int, int]:
+    """(member_id, token_version, calendar_version) from a calendar token; raises BadLink."""
+    member_id, version, calendar_version = _unsign(_signers().calendar, token, 3)
+    return member_id, version, calendar_version
 
 
 def read_manage_token(token: str) -> tuple[int, int]:

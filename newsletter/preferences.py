@@ -83,6 +83,21 @@ def member_from_manage_token(session: Session, token: str) -> Member:
     return _current_member(session, member_id, version)
 
 
+def member_from_calendar_token(session: Session, token: str) -> Member:
+    """The member of a private calendar feed link that has not been revoked; raises BadLink."""
+    member_id, version, calendar_version = links.read_calendar_token(token)
+    member = _current_member(session, member_id, version)
+    if member.calendar_version != calendar_version:
+        raise links.BadLink("this link is not valid")
+    return member
+
+
+def new_calendar_link(session: Session, member: Member) -> None:
+    """Revoke the member's calendar feed link: the next one has a new version."""
+    member.calendar_version += 1
+    audit.record(session, ACTOR, "member.calendar_link", "member", member.id)
+
+
 def member_and_send_from_unsubscribe_token(session: Session, token: str) -> tuple[Member, Send]:
     member_id, send_id, version = links.read_unsubscribe_token(token)
     member = _current_member(session, member_id, version)

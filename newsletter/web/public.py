@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from newsletter import preferences
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
-from newsletter.links import manage_url
+from newsletter.links import calendar_url, manage_url
 from newsletter.members import MemberError
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
 from newsletter.topics import SLUG_PATTERN as SLUG
@@ -29,6 +29,7 @@ MANAGE_NOTICES = {
     "paused": "Emails are paused. Nothing will be sent to you until you resume.",
     "resumed": "Emails are back on.",
     "unsubscribed": "You are unsubscribed from everything. You will get no more emails from us.",
+    "calendar": "Your calendar link is new. The old one no longer works: subscribe with this one.",
 }
 
 
@@ -187,6 +188,9 @@ async def manage_update(
     elif action == "unsubscribe-all":
         preferences.unsubscribe_all(session, member)
         done = "unsubscribed"
+    elif action == "new-calendar-link":
+        preferences.new_calendar_link(session, member)
+        done = "calendar"
     else:
         errors: forms.Errors = {}
         chosen = forms.topic_frequencies(form, list_topics(session), errors)
@@ -215,6 +219,7 @@ def _manage_page(
         "errors": errors,
         "notice": notice,
         "unsubscribed": member.status == MemberStatus.UNSUBSCRIBED,
+        "calendar_url": calendar_url(member.id, member.token_version, member.calendar_version),
     }
     return render(request, "public/manage.html", context, status_code)
 

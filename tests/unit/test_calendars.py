@@ -34,7 +34,7 @@ def closing(day: date, deadline_id: int = 3, kind: str = "closes") -> DeadlineVi
 def attached_calendars(data: bytes) -> list[icalendar.Calendar]:
     message = parse(data)
     return [
-        icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        icalendar.Calendar.from_ical(str(part.get_content()))
         for part in message.iter_attachments()
         if part.get_content_type() == "text/calendar"
     ]
