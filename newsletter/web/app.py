@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, feeds, ops, public, staff, webhooks
+from newsletter.web import api, errors, feeds, ops, past_emails, public, staff, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.middleware import (
     BodyLimitMiddleware,
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(public.router)
     app.include_router(feeds.router)
+    app.include_router(past_emails.router)
     for router in staff.routers:
         app.include_router(router)
     app.include_router(api.router)
