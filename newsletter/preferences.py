@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, links, throttle
+from newsletter import audit, consent, links, role_defaults, throttle
 from newsletter.audience import Audience, send_scope
 from newsletter.config import get_settings
 from newsletter.consent import Change, by_member
@@ -130,11 +130,13 @@ def subscribe(
 ) -> list[OutgoingMessage]:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
-    A new or lapsed address becomes pending with these choices and is sent a confirm email.
+    A new or lapsed address becomes pending with these choices (none: their role's defaults)
+    and is sent a confirm email.
     An active member's subscriptions are not touched (anyone can type an address): they are
     sent their manage link instead. Raises MemberError for bad input, TooManyRequests.
     """
     email = normalise_email(email)
+    topics = topics or role_defaults.defaults_for(session, role)
     if not topics:
         raise MemberError("choose at least one topic")
     _take_mail_allowance(session, email, client)

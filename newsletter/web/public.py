@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import preferences
+from newsletter import preferences, role_defaults
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
 from newsletter.links import calendar_url, manage_url
 from newsletter.members import MemberError
@@ -49,8 +49,16 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, session: Session = Depends(db_session)) -> Response:
-    return _subscribe_page(request, session, {}, {})
+def subscribe_form(
+    request: Request,
+    role: str = Query(default="", max_length=100),
+    session: Session = Depends(db_session),
+) -> Response:
+    """The form; ?role=SENCO ticks that role's default topics (the page's script does it as
+    a role is typed)."""
+    values = {"role": forms.clean(role, 100)} if role.strip() else {}
+    values |= forms.frequency_values(role_defaults.defaults_for(session, role))
+    return _subscribe_page(request, session, values, {})
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -67,7 +75,7 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     values.update(forms.frequency_values(chosen))
     if not values["email"]:
         errors["email"] = "Enter your email address."
-    if not chosen and not errors:
+    if not chosen and not errors and not role_defaults.defaults_for(session, values["role"]):
         errors["topics"] = "Choose at least one topic and how often you want to hear about it."
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
@@ -104,6 +112,10 @@ def _subscribe_page(
     status_code: int = 200,
 ) -> Response:
     context = {"topics": list_topics(session), "values": values, "errors": errors}
+    context["role_defaults"] = {
+        role.name: forms.frequency_values(role_defaults.defaults_of(role))
+        for role in role_defaults.list_roles(session)
+    }
     return render(request, "public/subscribe.html", context, status_code)
 
 
