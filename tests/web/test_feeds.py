@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from newsletter.db import session_scope
 from newsletter.links import manage_url
 from newsletter.models import DatePrecision, Deadline, DeadlineKind, Member, MemberStatus
+from newsletter.preferences import revoke_links
 from tests.support.delivery_data import add_article, add_member
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -77,10 +78,26 @@ def test_a_member_who_leaves_has_an_empty_calendar_and_an_altered_link_is_refuse
     link = calendar_link(client, manage_path)
     client.post(manage_path, data={"action": "unsubscribe-all"})
 
+    manage_token = manage_path.rpartition("/")[2]
+
     assert events(client.get(link).content) == []
     assert client.get(link.replace(".ics", "x.ics")).status_code == 400
+    assert client.get(f"/calendar/{manage_token}.ics").status_code == 400  # another purpose
     with session_scope(db_url) as session:
         assert session.get(Member, member_id).status == MemberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+def test_revoking_all_of_a_members_links_revokes_their_calendar(
+    client: TestClient, db_url: str
+) -> None:
+    manage_path, member_id = newsroom(db_url)
+    link = calendar_link(client, manage_path)
+    with session_scope(db_url) as session:
+        member = session.get(Member, member_id)
+        assert member is not None
+        revoke_links(session, member, "staff:admin@example.org")
+
+    assert client.get(link).status_code == 400
 
 
 def test_each_topic_has_a_public_calendar_and_an_unknown_one_is_404(
