@@ -19,10 +19,6 @@ router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=
 NOTICES = {"saved": "Saved. New members in this role start with these topics."}
 
 
-def _me(request: Request) -> StaffUser:
-    return request.state.staff  # type: ignore[no-any-return]
-
-
 @router.get("/roles", response_class=HTMLResponse)
 def roles(request: Request, session: Session = Depends(db_session)) -> Response:
     return _roles_page(request, session, {}, {})
@@ -33,7 +29,7 @@ async def role_add(request: Request, session: Session = Depends(db_session)) -> 
     form = await read_form(request)
     values = {"name": forms.text(form, "name", 200)}
     try:
-        role = role_defaults.add_role(session, values["name"], actor(_me(request)))
+        role = role_defaults.add_role(session, values["name"], _actor(request))
     except role_defaults.RoleError as exc:
         return _roles_page(request, session, values, {"name": str(exc)}, 400)
     session.commit()
@@ -59,9 +55,14 @@ async def role_save(
     chosen = forms.topic_frequencies(form, list_topics(session), errors)
     if errors:
         return _role_page(request, session, role, forms.frequency_values(chosen), errors, "", 400)
-    role_defaults.set_defaults(session, role, chosen, actor(_me(request)))
+    role_defaults.set_defaults(session, role, chosen, _actor(request))
     session.commit()
     return RedirectResponse(f"/staff/admin/roles/{role.id}?done=saved", 303)
+
+
+def _actor(request: Request) -> str:
+    staff: StaffUser = request.state.staff
+    return actor(staff)
 
 
 def _role(session: Session, role_id: int) -> MemberRole:
