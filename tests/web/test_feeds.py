@@ -133,3 +133,6 @@ def test_atom_feeds_for_everything_and_per_topic(client: TestClient, db_url: str
     links = {link.get("rel"): link.get("href") for link in funding_feed.iter(f"{ATOM}link")}
     assert links["self"] == "http://localhost:8000/feeds/funding/atom.xml"
     assert client.get("/feeds/no-such-topic/atom.xml").status_code == 404
+    for page, feed in (("/articles", "/feeds/atom.xml"), ("/topics/npq", "/feeds/npq/atom.xml")):
+        assert 'type="application/atom+xml" title=' in client.get(page).text
+        assert f'href="{feed}">' in client.get(page).text
