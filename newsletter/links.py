@@ -25,6 +25,7 @@ MANAGE_SALT = "newsletter.link.manage"
 UNSUBSCRIBE_SALT = "newsletter.link.unsubscribe"
 CONFIRM_SALT = "newsletter.link.confirm"
 ADDRESS_SALT = "newsletter.link.address"
+CALENDAR_SALT = "newsletter.link.calendar"
 CONFIRM_MAX_AGE_SECONDS = 7 * 86400
 
 
@@ -43,6 +44,7 @@ class _Signers:
     unsubscribe: Signer
     confirm: TimestampSigner
     address: TimestampSigner
+    calendar: Signer
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def _signers() -> _Signers:
         unsubscribe=Signer(key, salt=UNSUBSCRIBE_SALT),
         confirm=TimestampSigner(key, salt=CONFIRM_SALT),
         address=TimestampSigner(key, salt=ADDRESS_SALT),
+        calendar=Signer(key, salt=CALENDAR_SALT),
     )
     _cache[:] = [signers]
     return signers
@@ -147,6 +150,20 @@ def confirm_url(member_id: int, token_version: int) -> str:
 def address_url(member_id: int, token_version: int, email: str) -> str:
     token = address_token(member_id, token_version, email)
     return f"{get_settings().BASE_URL}/confirm/address/{token}"
+
+
+def calendar_url(member_id: int, token_version: int, calendar_version: int) -> str:
+    """The member's private calendar feed; it carries its own version, so the member can
+    revoke it alone, and the token_version, so revoking every link revokes it too."""
+    payload = _encode(member_id, token_version, calendar_version)
+    token = _signers().calendar.sign(payload).decode("ascii")
+    return f"{get_settings().BASE_URL}/calendar/{token}.ics"
+
+
+def read_calendar_token(token: str) -> tuple[int, int, int]:
+    """(member_id, token_version, calendar_version) from a calendar token; raises BadLink."""
+    member_id, version, calendar_version = _unsign(_signers().calendar, token, 3)
+    return member_id, version, calendar_version
 
 
 def read_manage_token(token: str) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, links, member_mail, throttle
+from newsletter import audit, consent, links, member_mail, role_defaults, throttle
 from newsletter.audience import Audience, send_scope
 from newsletter.consent import Change, by_member
 from newsletter.delivery.fanout import in_audience, may_receive
@@ -66,6 +66,21 @@ def member_from_manage_token(session: Session, token: str) -> Member:
     return current_member(session, member_id, version)
 
 
+def member_from_calendar_token(session: Session, token: str) -> Member:
+    """The member of a private calendar feed link that has not been revoked; raises BadLink."""
+    member_id, version, calendar_version = links.read_calendar_token(token)
+    member = current_member(session, member_id, version)
+    if member.calendar_version != calendar_version:
+        raise links.BadLink("this link is not valid")
+    return member
+
+
+def new_calendar_link(session: Session, member: Member) -> None:
+    """Revoke the member's calendar feed link: the next one has a new version."""
+    member.calendar_version += 1
+    audit.record(session, ACTOR, "member.calendar_link", "member", member.id)
+
+
 def member_and_send_from_unsubscribe_token(session: Session, token: str) -> tuple[Member, Send]:
     member_id, send_id, version = links.read_unsubscribe_token(token)
     member = current_member(session, member_id, version)
@@ -98,12 +113,14 @@ def subscribe(
 ) -> None:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
-    A new or lapsed address becomes pending with these choices and is sent a confirm email.
+    A new or lapsed address becomes pending with these choices (none: their role's defaults)
+    and is sent a confirm email.
     An active member's subscriptions are not touched (anyone can type an address): they are
     sent their manage link instead. The emails go once the caller commits. Raises MemberError
     for bad input, TooManyRequests.
     """
     email = normalise_email(email)
+    topics = topics or role_defaults.defaults_for(session, role)
     if not topics:
         raise MemberError("choose at least one topic")
     take_mail_allowance(session, email, client)

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from newsletter import address_change, member_requests, preferences
+from newsletter import address_change, member_requests, preferences, role_defaults
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
 from newsletter.db import session_scope
-from newsletter.links import manage_url
+from newsletter.links import calendar_url, manage_url
 from newsletter.members import MemberError
 from newsletter.models import (
     Article,
@@ -44,6 +44,7 @@ MANAGE_NOTICES = {
     "unsubscribed": "You are unsubscribed from everything. You will get no more emails from us.",
     "address": "We have sent a link to your new address. Open it within 7 days to finish the "
     "change; until then, emails keep coming to this address.",
+    "calendar": "Your calendar link is new. The old one no longer works: subscribe with this one.",
 }
 
 
@@ -63,8 +64,16 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, session: Session = Depends(db_session)) -> Response:
-    return _subscribe_page(request, session, {}, {})
+def subscribe_form(
+    request: Request,
+    role: str = Query(default="", max_length=100),
+    session: Session = Depends(db_session),
+) -> Response:
+    """The form; ?role=SENCO ticks that role's default topics (the page's script does it as
+    a role is typed)."""
+    values = {"role": forms.clean(role, 100)} if role.strip() else {}
+    values |= forms.frequency_values(role_defaults.defaults_for(session, role))
+    return _subscribe_page(request, session, values, {})
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -81,7 +90,7 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     values.update(forms.frequency_values(chosen))
     if not values["email"]:
         errors["email"] = "Enter your email address."
-    if not chosen and not errors:
+    if not chosen and not errors and not role_defaults.defaults_for(session, values["role"]):
         errors["topics"] = "Choose at least one topic and how often you want to hear about it."
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
@@ -117,6 +126,10 @@ def _subscribe_page(
     status_code: int = 200,
 ) -> Response:
     context = {"topics": list_topics(session), "values": values, "errors": errors}
+    context["role_defaults"] = {
+        role.name: forms.frequency_values(role_defaults.defaults_of(role))
+        for role in role_defaults.list_roles(session)
+    }
     return render(request, "public/subscribe.html", context, status_code)
 
 
@@ -215,6 +228,8 @@ async def manage_update(
     if action == "change-email":
         new_email = forms.text(form, "new_email", 320)
         return await run_in_threadpool(_change_email, request, session, token, new_email)
+    if action == "new-calendar-link":
+        return await run_in_threadpool(_new_calendar_link, session, token)
     # The session above is left unused: a save goes through member_requests, which waits
     # for a busy database only briefly and keeps the request if it stays busy.
     return await run_in_threadpool(_save_choices, request, token, form, action)
@@ -248,6 +263,13 @@ def _save_choices(request: Request, token: str, form: FormData, action: str) -> 
     finished = {"pause": "paused", "resume": "resumed", "unsubscribe-all": "unsubscribed"}
     outcome = finished.get(action, "saved" if chosen else "unsubscribed")
     return RedirectResponse(f"/manage/{token}?done={outcome}", status_code=303)
+
+
+def _new_calendar_link(session: Session, token: str) -> Response:
+    member = preferences.member_from_manage_token(session, token)
+    preferences.new_calendar_link(session, member)
+    session.commit()
+    return RedirectResponse(f"/manage/{token}?done=calendar", status_code=303)
 
 
 def _change_email(request: Request, session: Session, token: str, new_email: str) -> Response:
@@ -285,6 +307,7 @@ def _manage_page(
         "errors": errors,
         "notice": notice,
         "unsubscribed": member.status == MemberStatus.UNSUBSCRIBED,
+        "calendar_url": calendar_url(member.id, member.token_version, member.calendar_version),
     }
     return render(request, "public/manage.html", context, status_code)
 
