@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from newsletter.rendering import previews
 from newsletter.rendering.samples import SAMPLE_RECIPIENT
 from tests.browser.axe import serious_problems
 from tests.browser.site_tour import (
     ADMIN,
+    PASSWORD,
     Places,
     Stop,
     furnish,
@@ -230,16 +232,231 @@ def test_axe_finds_no_serious_problem_in_any_email(browser: Browser, width: int)
     assert not problems, "\n".join(problems)
 
 
-def signed_in(context: BrowserContext, url: str) -> Page:
-    from tests.browser.site_tour import PASSWORD
+# --- the topic frequency control --------------------------------------------------------
 
+TEXT_SPACING = (  # WCAG 1.4.12: text must survive these without losing anything
+    "* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
+    " word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }"
+)
+TOPIC_PAGES = ("subscribe", "manage", "admin member")
+
+
+def topic_pages(places: Places) -> dict[str, str]:
+    return {
+        "subscribe": "/subscribe",
+        "manage": route_path("/manage/{token}", places),
+        "admin member": route_path("/staff/admin/members/{member_id}", places),
+    }
+
+
+def narrow_context(browser: Browser, url: str, **options: object) -> BrowserContext:
+    """A 320 px wide context signed in to the console as an admin."""
+    context = browser.new_context(
+        base_url=url, viewport={"width": NARROW, "height": 800}, locale="en-GB", **options
+    )
     page = context.new_page()
-    page.goto(f"{url}/staff/login")
+    page.goto("/staff/login")
     page.get_by_label("Email address").fill(ADMIN)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{url}/staff")
-    return page
+    page.close()
+    return context
 
 
-__all__ = ["route_path"]
+def option_problems(page: Page) -> list[str]:
+    """Each option of each topic control: at least 24 x 24 px (WCAG 2.5.8), inside the
+    screen, not cut off by any box around it, and what a tap on its middle reaches."""
+    problems = []
+    for option in page.locator(".segmented label span").all():
+        option.scroll_into_view_if_needed()
+        problems += option.evaluate(
+            """option => {
+            const name = option.closest('[role=radiogroup]').getAttribute('aria-label')
+                + ': ' + option.textContent;
+            const box = option.getBoundingClientRect();
+            const problems = [];
+            if (box.width < 24 || box.height < 24) {
+                problems.push(`${name} is ${box.width} x ${box.height} px`);
+            }
+            if (box.left < 0 || box.right > document.documentElement.clientWidth) {
+                problems.push(`${name} runs off the screen`);
+            }
+            for (let box_ = option.parentElement; box_; box_ = box_.parentElement) {
+                const style = getComputedStyle(box_);
+                if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+                const clip = box_.getBoundingClientRect();
+                if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5
+                    || box.top < clip.top - 0.5 || box.bottom > clip.bottom + 0.5) {
+                    problems.push(`${name} is cut off by ${box_.tagName} ${box_.className}`);
+                }
+            }
+            const hit = document.elementFromPoint(
+                box.left + box.width / 2, box.top + box.height / 2);
+            if (!hit || !option.parentElement.contains(hit)) {
+                problems.push(`${name}: a tap on its middle reaches something else`);
+            }
+            return problems;
+        }"""
+        )
+    return problems
+
+
+@pytest.mark.parametrize("spacing", ["normal", "increased text spacing"])
+def test_every_topic_option_is_big_enough_and_in_view_at_320px(
+    browser: Browser, site: tuple[Site, Places], spacing: str
+) -> None:
+    running, places = site
+    # Only the text-spacing stylesheet added by the test needs our CSP lifted.
+    context = narrow_context(browser, running.url, bypass_csp=spacing != "normal")
+    page = context.new_page()
+    problems, options = [], 0
+    for name, path in topic_pages(places).items():
+        page.goto(path)
+        if spacing != "normal":
+            page.add_style_tag(content=TEXT_SPACING)
+        options += page.locator(".segmented label span").count()
+        problems += [f"{name}: {problem}" for problem in option_problems(page)]
+        width = page.evaluate("() => document.scrollingElement.scrollWidth")
+        if width > NARROW:
+            problems.append(f"{name} scrolls sideways ({width}px)")
+        if spacing == "normal" and name != "admin member":
+            screenshot(page, f"{name}-320")
+    context.close()
+    assert not problems, "\n".join(problems)
+    assert options >= 3 * 4 * 5  # three pages, four options for each of five topics
+
+
+def test_forced_colours_still_show_the_chosen_frequency(
+    browser: Browser, site: tuple[Site, Places]
+) -> None:
+    """Windows high-contrast mode drops backgrounds; the chosen option must still stand out."""
+    running, places = site
+    context = narrow_context(browser, running.url, forced_colors="active")
+    page = context.new_page()
+    page.goto(topic_pages(places)["manage"])
+    assert page.evaluate("() => matchMedia('(forced-colors: active)').matches")
+    group = page.get_by_role("radiogroup", name="How often for Funding")
+    chosen = group.locator("input:checked + span")
+    others = group.locator("input:not(:checked) + span")
+    assert chosen.count() == 1 and others.count() == 3
+    styles = [look_of(chosen)] + [look_of(others.nth(i)) for i in range(3)]
+    screenshot(page, "manage-320-forced-colours")
+    context.close()
+    chosen_look, *other_looks = styles
+    for other in other_looks:
+        assert other == other_looks[0]  # the options not chosen all look alike
+        assert contrast(chosen_look["background"], other["background"]) >= 3, styles
+        assert chosen_look["border"] > other["border"], styles
+    assert chosen_look["mark"] not in ("none", "normal")  # the tick
+
+
+def look_of(option: Locator) -> dict[str, Any]:
+    return option.evaluate(
+        """span => {
+        const style = getComputedStyle(span);
+        return {background: style.backgroundColor, text: style.color,
+                border: parseFloat(style.borderTopWidth),
+                mark: getComputedStyle(span, '::before').content};
+    }"""
+    )
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours (alpha ignored)."""
+
+    def luminance(colour: str) -> float:
+        red, green, blue = (
+            int(float(v)) / 255 for v in colour[colour.index("(") + 1 : -1].split(",")[:3]
+        )
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# Records the text added to live regions once a page has loaded: what a screen reader says.
+LISTEN_TO_LIVE_REGIONS = """
+window.announced = [];
+let loaded = false;
+document.addEventListener('DOMContentLoaded', () => { loaded = true; });
+new MutationObserver(changes => {
+    for (const change of changes) {
+        const region = change.target.closest && change.target.closest(
+            '[role=status], [role=alert], [aria-live]');
+        if (!loaded || !region) continue;
+        for (const node of change.addedNodes) window.announced.push(node.textContent.trim());
+    }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def test_a_saved_change_is_announced(browser: Browser, site: tuple[Site, Places]) -> None:
+    """The confirmation after Save is said by screen readers: its words arrive in a live
+    region after the page has loaded."""
+    running, places = site
+    context = browser.new_context(base_url=running.url, viewport={"width": DESKTOP, "height": 900})
+    context.add_init_script(script=LISTEN_TO_LIVE_REGIONS)
+    page = context.new_page()
+    page.goto(topic_pages(places)["manage"])
+    page.get_by_role("radiogroup", name="How often for Careers").get_by_text("Daily").click()
+    page.get_by_role("button", name="Save my choices").click()
+    expect(page.get_by_role("status")).to_have_text("Your choices are saved.")
+    page.wait_for_function(
+        "() => window.announced.includes('Your choices are saved.')", timeout=10_000
+    )
+    context.close()
+
+
+@pytest.mark.parametrize("page_name", ["subscribe", "admin member"])
+def test_the_focus_ring_stands_out_at_3_to_1(
+    browser: Browser, site: tuple[Site, Places], page_name: str
+) -> None:
+    """Tabbing through the page: each thing focused shows a ring of at least 2 px whose colour
+    has 3:1 contrast with what is behind it (WCAG 1.4.11, 2.4.7)."""
+    running, places = site
+    context = narrow_context(browser, running.url)
+    page = context.new_page()
+    page.set_viewport_size({"width": DESKTOP, "height": 900})
+    page.goto(topic_pages(places)[page_name])
+    rings = []
+    for _ in range(16):
+        page.keyboard.press("Tab")
+        rings.append(page.evaluate(FOCUS_RING))
+    context.close()
+    weak = [
+        ring
+        for ring in rings
+        if ring["style"] == "none"
+        or ring["width"] < 2
+        or contrast(ring["colour"], ring["behind"]) < 3
+    ]
+    assert not weak, weak
+    assert len({ring["element"] for ring in rings}) >= 10  # it went through the page
+
+
+# The ring of the focused element (for a hidden radio, the option it stands for) and the
+# colour behind it: the first ancestor's background that is not transparent.
+FOCUS_RING = """() => {
+    let shown = document.activeElement;
+    if (shown.matches('.segmented input')) shown = shown.nextElementSibling;
+    const style = getComputedStyle(shown);
+    let behind = 'rgb(255, 255, 255)';
+    for (let box = shown.parentElement; box; box = box.parentElement) {
+        const background = getComputedStyle(box).backgroundColor;
+        if (background !== 'rgba(0, 0, 0, 0)' && background !== 'transparent') {
+            behind = background;
+            break;
+        }
+    }
+    return {element: document.activeElement.outerHTML.slice(0, 60), style: style.outlineStyle,
+            width: parseFloat(style.outlineWidth), colour: style.outlineColor, behind};
+}"""
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,11 +1,17 @@
-// A confirmation shown after a redirect ("Your choices are saved.") is on the page before any
-// live region could notice it arrive, so screen readers would not say it. Once the page is
-// up, put its words into the page's live region (#announcer), which they do read out.
+// A confirmation shown after a redirect ("Your choices are saved.") is in a live region
+// (role="status"), but it was there when the page loaded, and screen readers only say what
+// changes in a live region. So once the page is up, put its words back in as new nodes: the
+// same text, now announced. Nothing changes on the screen.
 (function () {
   "use strict";
-  var notice = document.querySelector("[data-announce]");
-  var live = document.getElementById("announcer");
-  if (!notice || !live) return;
-  // A moment's wait: a live region changed as the page loads is not always listened to yet.
-  window.setTimeout(function () { live.textContent = notice.textContent.replace(/\s+/g, " ").trim(); }, 300);
+  var notices = document.querySelectorAll("[data-announce]");
+  if (!notices.length) return;
+  // A moment's wait: a region changed while the page is still loading may not be listened to.
+  window.setTimeout(function () {
+    Array.prototype.forEach.call(notices, function (notice) {
+      Array.prototype.forEach.call(notice.querySelectorAll(":scope > p"), function (words) {
+        words.replaceWith(words.cloneNode(true));
+      });
+    });
+  }, 300);
 })();
