@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES_TEST := redis-server chromium dovecot-imapd
+# Debian packages the tests need, as COMMAND:PACKAGE (installed when COMMAND is missing from
+# PATH, /usr/sbin included). To add one, add a word here: nothing else changes.
+TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd \
+	spamassassin:spamassassin spamd:spamd spamc:spamc
+# Waits (up to 10 minutes) for another apt or dpkg to finish instead of failing at once.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
 .PHONY: demo test lint bench system-packages clean
 
@@ -15,18 +20,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests need, installed only when missing (CI runs as root).
+# The Debian packages in TEST_PACKAGES that are missing, installed with apt-get (CI runs as root).
 system-packages:
 	@missing=""; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
+	for pair in $(TEST_PACKAGES); do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v "$${pair%%:*}" >/dev/null || \
+			missing="$$missing $${pair#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-		echo "Installing:$$missing"; \
-		apt-get update -qq -o DPkg::Lock::Timeout=600 && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
-			$$missing >/dev/null; \
-		doveadm stop >/dev/null 2>&1; true; \
+		echo "Installing Debian packages the tests need:$$missing (apt-get update, then install)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null || exit 1; \
+		: "installing dovecot-imapd starts its daemon; the tests start their own"; \
+		case "$$missing" in *dovecot-imapd*) doveadm stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 demo: $(STAMP)
@@ -43,10 +48,11 @@ lint: $(STAMP)
 # Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
 bench: $(STAMP)
 	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+		echo "Installing Debian package postfix (for its smtp-sink)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq postfix >/dev/null; \
 		postfix stop >/dev/null 2>&1; pid=$$(pgrep -f 'postfix/maste[r]') && kill $$pid; true; }
-	@command -v redis-server >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null || { echo "Installing Debian package redis-server"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server >/dev/null; }
 	$(BIN)/python -m bench
 
 clean:

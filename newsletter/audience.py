@@ -69,6 +69,20 @@ def digest_audience(frequency: Frequency) -> Audience:
     return Audience(topic_ids=None, frequencies=(frequency,))
 
 
+def send_scope(audience: Audience, subscriptions: Iterable[tuple[int, Frequency]]) -> set[int]:
+    """Which of a member's topics (id, frequency) one send was for: what it tells them they
+    follow, and what its unsubscribe link stops.
+
+    A send about topics (alert, reminder, announcement) was for those topics, whatever the
+    frequency; a digest (no topics) was for the member's topics taken at its frequency.
+    """
+    if audience.topic_ids is not None:
+        return {topic for topic, _ in subscriptions if topic in audience.topic_ids}
+    if audience.frequencies is None:
+        return {topic for topic, _ in subscriptions}
+    return {topic for topic, frequency in subscriptions if frequency in audience.frequencies}
+
+
 def may_receive(status: MemberStatus, paused: bool, suppressed: bool) -> bool:
     """Only active, unpaused members whose address is not suppressed ever receive anything."""
     return status == MemberStatus.ACTIVE and not paused and not suppressed

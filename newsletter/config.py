@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     SMTP_SSL: bool = False
     SMTP_TIMEOUT: float = Field(default=30.0, gt=0)
     FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
+    REPLY_TO: str | None = None  # where members' replies go, when not to FROM_ADDRESS
+    POSTAL_ADDRESS: str = ""  # the organisation's postal address, in every email's footer
     BASE_URL: str = "http://localhost:8000"
     SECRET_KEY: str | None = None
     DKIM_PRIVATE_KEY_PATH: Path | None = None
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
     SNS_CERT_URL_PATTERN: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
     MAILGUN_SIGNING_KEY: str | None = None  # unset: the Mailgun webhook is off
 
+    @field_validator("REPLY_TO", "DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${NAME:-}` as an empty string: that means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -98,6 +106,20 @@ class Settings(BaseSettings):
             ("redis://", "rediss://", "memory://")
         ):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
+        return value
+
+    @field_validator("EMAIL_BACKEND")
+    @classmethod
+    def _email_backend(cls, value: str) -> str:
+        if value in BUILTIN_BACKENDS:
+            return value
+        # Only a name that is not built in costs a look at the installed plugins.
+        from newsletter.delivery.backends import UnknownBackend, check_backend_name
+
+        try:
+            check_backend_name(value)
+        except UnknownBackend as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("TIMEZONE")
@@ -141,7 +163,7 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         name = ENV_PREFIX + ".".join(str(part) for part in item["loc"])
-        lines.append(f"{name}: {item['msg']}")
+        lines.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 

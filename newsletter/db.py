@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from newsletter.config import get_settings
+from newsletter.config import ENV_PREFIX, get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
 # (tests/integration/test_migrations.py compares it with alembic's head).
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0014"
 VERSION_TABLE = "alembic_version"
 
 NAMING = {
@@ -35,6 +35,42 @@ class Base(DeclarativeBase):
 
 class NotMigrated(Exception):
     """The database is missing or behind the code's migrations."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message names the setting and the fix."""
+
+
+def shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """One line for a database that cannot be used: what, why (as the driver said), the fix."""
+    setting = f"{ENV_PREFIX}DATABASE_URL"
+    reason = _driver_reason(exc)
+    if make_url(url).get_backend_name() == "sqlite":
+        if "not a database" in reason:
+            fix = f"move that file away, or set {setting} to another file"
+            fix += "; then run `newsletter db upgrade`"
+        else:
+            fix = f"check that its folder exists and can be written, or set {setting} elsewhere"
+        return DatabaseUnavailable(f"{setting}: cannot open {shown_url(url)}: {reason}; {fix}")
+    return DatabaseUnavailable(
+        f"{setting}: cannot connect to {shown_url(url)}: {reason}; start PostgreSQL there, "
+        f"or set {setting} to a database that is running"
+    )
+
+
+def _driver_reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip() or type(original).__name__
+    first = text.splitlines()[0]
+    # psycopg: 'connection failed: connection to server at "h", port 1 failed: Connection refused'
+    first = first.removeprefix("connection failed: ")
+    if " failed: " in first and first.startswith("connection to server"):
+        first = first.split(" failed: ", 1)[1]
+    return " ".join(first.split()).rstrip(".")
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +94,8 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True)
+    # A host that drops packets would otherwise hang a command for minutes before saying so.
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -83,7 +120,10 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        # Raised after the commit, by an after_commit hook (work run --inline stopped by
+        # Ctrl-C), there is nothing left to roll back, and the first error is the one to tell.
+        with suppress(InvalidRequestError):
+            session.rollback()
         raise
     finally:
         session.close()
@@ -103,8 +143,18 @@ def upgrade(url: str | None = None) -> str:
     from alembic import command
 
     url = url or get_settings().DATABASE_URL
+    check_connection(url)
     command.upgrade(_alembic_config(url), "head")
     return head_revision()
+
+
+def check_connection(url: str) -> None:
+    """Raise DatabaseUnavailable, in one line, when the database cannot be opened at all."""
+    try:
+        with get_engine(url).connect():
+            pass
+    except (DBAPIError, OSError) as exc:
+        raise unavailable(url, exc) from None
 
 
 def head_revision() -> str:
@@ -138,10 +188,11 @@ def ensure_migrated(url: str | None = None) -> None:
     """Refuse a database that is not at HEAD_REVISION, without loading alembic (every CLI
     command runs this first, so it must be cheap)."""
     url = url or get_settings().DATABASE_URL
+    check_connection(url)
     current = current_revision(get_engine(url))
     if current != HEAD_REVISION:
         state = "has no tables yet" if current is None else f"is at revision {current}"
         raise NotMigrated(
-            f"The database {make_url(url).render_as_string(hide_password=True)} {state}; "
+            f"{ENV_PREFIX}DATABASE_URL: the database {shown_url(url)} {state}; "
             "run `newsletter db upgrade` first."
         )

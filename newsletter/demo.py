@@ -32,13 +32,25 @@ from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.delivery.progress import describe_send, is_settled, list_sends
 from newsletter.member_csv import import_members
-from newsletter.models import Deadline, DeadlineKind, Frequency, Send, utcnow
-from newsletter.rendering import write_previews
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    Deadline,
+    DeadlineKind,
+    Frequency,
+    Member,
+    Send,
+    Topic,
+    utcnow,
+)
+from newsletter.rendering import ArticleView, Recipient, write_previews
+from newsletter.rendering.previews import PreviewContent
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 BREAKING_SAMPLE = "funding-condition-improvement-grants.md"
 WAIT_SECONDS = 180
+ANNOUNCEMENT_SUBJECT = "Regional SENCO network meeting: book your place"
 
 
 def demo_environment(var_dir: Path, smtp_port: int) -> dict[str, str]:
@@ -143,7 +155,7 @@ def schedule_demo_announcement(timezone: ZoneInfo) -> datetime:
     with db.session_scope() as session:
         schedule_announcement(
             session,
-            subject="Regional SENCO network meeting: book your place",
+            subject=ANNOUNCEMENT_SUBJECT,
             body_markdown=(SAMPLES / "announcement.md").read_text(encoding="utf-8"),
             topic_slugs=["npq", "itt"],
             roles=[],
@@ -151,6 +163,29 @@ def schedule_demo_announcement(timezone: ZoneInfo) -> datetime:
             actor="demo",
         )
     return at
+
+
+def preview_content() -> tuple[Recipient, PreviewContent]:
+    """The demo's own articles, announcement and first member, for previews/."""
+    with db.session_scope() as session:
+        names = dict(session.execute(select(Topic.id, Topic.name)).all())
+        articles = session.scalars(
+            select(Article)
+            .where(Article.status == ArticleStatus.PUBLISHED)
+            .order_by(Article.published_at, Article.id)
+        )
+        views = [ArticleView.from_model(article, names) for article in articles]
+        member = session.scalars(select(Member).order_by(Member.id)).first()
+        assert member is not None
+        follows = tuple(
+            sorted((names[s.topic_id], s.frequency.value) for s in member.subscriptions)
+        )
+        recipient = Recipient(member.id, member.email, member.name, member.token_version, follows)
+        topics = dict(follows)
+    body = (SAMPLES / "announcement.md").read_text(encoding="utf-8")
+    return recipient, PreviewContent(
+        views, topics=topics, announcement=(ANNOUNCEMENT_SUBJECT, body)
+    )
 
 
 def wait_until_settled() -> None:
@@ -228,15 +263,20 @@ def run(console: Console, var_dir: Path) -> None:
             )
             jobs.due_sends(now=at)
             wait_until_settled()
-    previews = write_previews(var_dir / "previews")
+    previews = write_previews(var_dir / "previews", *preview_content())
     console.print(sends_table())
     lines = [
         f"\n{catcher.count()} emails caught. Look at them:",
         f"  outbox:   {outbox / 'index.html'} (open it in a browser; the .eml files are beside it)",
-        f"  previews: {var_dir / 'previews'} ({len(previews)} files, every kind of email)",
+        f"  previews: {var_dir / 'previews'} ({len(previews)} files, every kind of email, "
+        "with the demo's articles)",
         f"  worker:   {var_dir / 'worker.log'}",
-        f"  database: NEWSLETTER_DATABASE_URL=sqlite:///{var_dir / 'newsletter.db'} "
-        ".venv/bin/newsletter sends list",
+        "\nThe staff console on this data: make yourself an account, start the web app, then sign "
+        "in at http://127.0.0.1:8000/staff (members' pages: http://127.0.0.1:8000/):",
+        f"  export NEWSLETTER_VAR_DIR={var_dir} "
+        f"NEWSLETTER_DATABASE_URL=sqlite:///{var_dir / 'newsletter.db'}",
+        "  .venv/bin/newsletter staff create you@example.org --role admin",
+        "  .venv/bin/newsletter serve",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)

@@ -77,7 +77,7 @@ def _deliver(send_id: int, ids: list[int], urgent: bool) -> None:
     if is_inline():
         from newsletter.delivery.deliver import deliver_batch
 
-        deliver_batch(send_id, ids)
+        deliver_batch(send_id, ids, release_on_error=True)
     else:
         _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")
 

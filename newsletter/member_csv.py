@@ -19,7 +19,7 @@ from newsletter.members import (
     MemberError,
     list_members,
     normalise_email,
-    parse_topic_choices,
+    parse_topic_cell,
     upsert_member,
 )
 from newsletter.models import ConsentSource, Frequency
@@ -101,7 +101,7 @@ def _row(line: int, record: dict[str, str | None], known_topics: set[str]) -> Me
     if None in record:
         raise MemberError("too many fields (is a comma missing its quotes?)")
     email = normalise_email(record.get("email") or "")
-    topics = parse_topic_choices((record.get("topics") or "").split(";"), known_topics, ":")
+    topics = parse_topic_cell(record.get("topics") or "", known_topics)
     return MemberRow(
         line=line,
         email=email,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,34 +31,66 @@ def normalise_email(raw: str) -> str:
     return result.normalized.lower()
 
 
-def parse_frequency(raw: str) -> Frequency:
+def parse_frequency(raw: str, typed: str = "") -> Frequency:
+    """A frequency; `typed`, the whole choice as the user wrote it, is quoted in the error."""
     try:
         return Frequency(raw.strip().lower())
     except ValueError:
+        where = f" in {typed!r}" if typed else ""
         raise MemberError(
-            f"unknown frequency {raw!r} (expected one of {', '.join(FREQUENCIES)})"
+            f"unknown frequency {raw.strip()!r}{where} (expected one of {', '.join(FREQUENCIES)})"
         ) from None
 
 
-def parse_topic_choices(
-    pairs: list[str], known: set[str], separator: str = "="
-) -> dict[str, Frequency]:
-    """Turn ["funding=immediate", "npq=weekly"] into {slug: frequency}, naming what is wrong."""
+# A topic choice is SLUG:FREQUENCY (the form printed everywhere) or SLUG=FREQUENCY (also read),
+# on the command line, in a CSV cell (choices separated by ";" or ","), anywhere.
+TOPIC_SEPARATORS = (":", "=")
+CHOICE_SEPARATORS = re.compile(r"[;,]")
+
+
+def format_topic_choices(choices: Mapping[str, str | Frequency]) -> str:
+    """{"funding": "daily", "npq": "weekly"} as "funding:daily;npq:weekly", the canonical form."""
+    return ";".join(f"{slug}:{Frequency(frequency).value}" for slug, frequency in choices.items())
+
+
+def parse_topic_cell(cell: str, known: set[str]) -> dict[str, Frequency]:
+    """A CSV cell such as "funding:immediate;npq:weekly" as {slug: frequency}."""
+    return parse_topic_choices(CHOICE_SEPARATORS.split(cell), known)
+
+
+def parse_topic_choices(pairs: list[str], known: set[str]) -> dict[str, Frequency]:
+    """Turn ["funding:immediate", "npq=weekly"] into {slug: frequency}; an error quotes the
+    choice as it was typed and says what a right one looks like."""
     choices: dict[str, Frequency] = {}
-    for pair in pairs:
-        pair = pair.strip()
-        if not pair:
+    for typed in pairs:
+        typed = typed.strip()
+        if not typed:
             continue
-        slug, sep, frequency = pair.partition(separator)
-        slug = slug.strip().lower()
-        if not sep:
-            raise MemberError(f"topic {pair!r} needs a frequency, like {slug}{separator}weekly")
+        slug, frequency = _split_choice(typed)
         if slug not in known:
-            raise MemberError(f"unknown topic {slug!r}")
+            listed = ", ".join(sorted(known))
+            raise MemberError(f"unknown topic {slug!r} in {typed!r} (known topics: {listed})")
         if slug in choices:
-            raise MemberError(f"topic {slug!r} given twice")
-        choices[slug] = parse_frequency(frequency)
+            raise MemberError(f"topic {slug!r} given twice ({typed!r})")
+        choices[slug] = parse_frequency(frequency, typed)
     return choices
+
+
+def _split_choice(typed: str) -> tuple[str, str]:
+    positions = [typed.find(sep) for sep in TOPIC_SEPARATORS if sep in typed]
+    if not positions:
+        slug = typed.lower()
+        raise MemberError(
+            f"topic {typed!r} needs a frequency, like {slug}:weekly "
+            f"(one of {', '.join(FREQUENCIES)})"
+        )
+    at = min(positions)
+    slug, frequency = typed[:at].strip().lower(), typed[at + 1 :].strip()
+    if not slug:
+        raise MemberError(f"{typed!r} has no topic before its frequency, like funding:weekly")
+    if any(sep in frequency for sep in TOPIC_SEPARATORS):
+        raise MemberError(f"{typed!r} gives more than one frequency; write it like {slug}:weekly")
+    return slug, frequency
 
 
 def find_member(session: Session, email: str) -> Member | None:
@@ -168,3 +201,12 @@ def list_members(session: Session) -> list[dict[str, Any]]:
         }
         for m in members
     ]
+
+
+def roles_in_use(session: Session) -> list[str]:
+    """The roles members have (roles are free text), sorted."""
+    return list(
+        session.scalars(
+            select(Member.role).where(Member.role != "").group_by(Member.role).order_by(Member.role)
+        )
+    )

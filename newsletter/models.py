@@ -97,6 +97,7 @@ class DeadlineKind(enum.StrEnum):
     CLOSES = "closes"
     EFFECTIVE = "effective"
     ANNOUNCEMENT = "announcement"
+    COMPLETE_BY = "complete_by"  # spent, used or finished by then: not an application closing
 
 
 class SendKind(enum.StrEnum):

@@ -49,6 +49,8 @@ class Capture:
     blocks: tuple[Block, ...]
     first_published: date | None
     notes: tuple[str, ...] = ()  # doubts worth telling whoever imports it
+    # No marker and no chrome seen in stored captures: plain text, all of it the article.
+    plain: bool = False
 
 
 def parse_capture(text: str, known_chrome: Iterable[str] = ()) -> Capture:
@@ -59,6 +61,7 @@ def parse_capture(text: str, known_chrome: Iterable[str] = ()) -> Capture:
     published = min((d for d in dates if d is not None), default=None)
     region = _without_footer(region)
     region = ["" if FIRST_PUBLISHED.match(line) else line for line in region]
+    untrimmed = _trim_chrome(region, set())
     region = _trim_chrome(region, set(known_chrome))
     if not region:
         raise CaptureError("no title: nothing follows the site chrome")
@@ -67,8 +70,9 @@ def parse_capture(text: str, known_chrome: Iterable[str] = ()) -> Capture:
     blocks = _blocks(body)
     if not blocks:
         raise CaptureError(f"no article text after the title {title!r}")
-    notes = () if start else (NO_MARKER_NOTE,)
-    return Capture(title, tuple(blocks), published, notes)
+    learned = region != untrimmed  # lines known from stored captures were cut off
+    notes = (NO_MARKER_NOTE,) if not start and learned else ()
+    return Capture(title, tuple(blocks), published, notes, plain=not start and not learned)
 
 
 def chrome_lines(text: str) -> set[str]:

@@ -23,6 +23,8 @@ from newsletter.articles.text import clean_line, split_sentences, word_count
 from newsletter.models import Priority
 
 CAPTURE, MARKDOWN, HTML = "capture", "markdown", "html"
+# Text with no "Latest news" line and no site chrome: the first line is the title.
+PLAIN_TEXT = "text"
 SUMMARY_WORDS = 40
 
 FRONT_MATTER = re.compile(
@@ -103,7 +105,7 @@ def parse_page_capture(text: str, known_chrome: Iterable[str] = ()) -> ParsedArt
         raise ParseError(str(exc)) from None
     paragraphs = [b.items[0] for b in capture.blocks if b.kind == "p"]
     return ParsedArticle(
-        format=CAPTURE,
+        format=PLAIN_TEXT if capture.plain else CAPTURE,
         title=capture.title,
         body_html=sanitise(to_html(capture.blocks)),
         text="\n".join(item for block in capture.blocks for item in block.items),

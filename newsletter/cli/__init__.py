@@ -8,6 +8,7 @@ The sub-commands load lazily: COMMANDS names each one, with its short help (what
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NamedTuple, cast
 
@@ -15,6 +16,10 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
+# click's ClickException, which Typer may vendor: found through a public subclass.
+USAGE_ERRORS: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 ARGS_KEY = "newsletter.args"
 LISTING_KEY = "newsletter.listing"
 
@@ -86,7 +91,7 @@ COMMANDS: dict[str, Entry] = {
     ),
 }
 
-# Commands that must run before (or without) a migrated database.
+# Commands that must run before (or without) a migrated database, or check it themselves.
 NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}
 
 
@@ -161,6 +166,25 @@ class RootGroup(TyperGroup):
         finally:
             ctx.meta.pop(LISTING_KEY, None)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """As Typer's, except that when stderr is not a terminal a usage error is printed as
+        plain lines, not in a box wrapped at 80 columns (a log or a script gets one line)."""
+        if sys.stderr.isatty() or not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            # Not standalone: Typer raises usage errors instead of drawing them, and returns
+            # the code of a typer.Exit (help, a failed command) instead of exiting.
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        except USAGE_ERRORS as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
+                exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     cls=RootGroup,
@@ -172,23 +196,18 @@ app = typer.Typer(
 
 @app.callback()
 def root(ctx: typer.Context) -> None:
-    from newsletter.cli.common import fail
+    from newsletter.cli.common import USAGE_ERROR, check_ready, fail
     from newsletter.config import ConfigError, get_settings
 
     try:
         get_settings()
     except ConfigError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=USAGE_ERROR)
     if ctx.invoked_subcommand in NO_DATABASE_CHECK or ctx.resilient_parsing:
         return
     if _asks_for_help(ctx):
         return
-    from newsletter.db import NotMigrated, ensure_migrated
-
-    try:
-        ensure_migrated()
-    except NotMigrated as exc:
-        fail(str(exc))
+    check_ready(database=True)
 
 
 def _asks_for_help(ctx: typer.Context) -> bool:

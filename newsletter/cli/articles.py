@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from newsletter.articles.files import ArticleFileError, expand_paths, read_source
-from newsletter.articles.parse import html_blocks
+from newsletter.articles.parse import CAPTURE, HTML, MARKDOWN, PLAIN_TEXT, html_blocks
 from newsletter.articles.store import (
     ArticleError,
     describe,
@@ -23,21 +23,21 @@ from newsletter.articles.store import (
     set_topics,
     withdraw_article,
 )
-from newsletter.cli.common import console, errors, fail, open_session, print_json, warn
-from newsletter.cli.queueing import after_queueing, maybe_inline
+from newsletter.cli.common import console, error, fail, open_session, print_json, warn
+from newsletter.cli.queueing import after_queueing, inline_option, queueing
 from newsletter.models import Priority
 from newsletter.topics import topics_by_slug
 
 app = typer.Typer(help="Import, list, show, publish and withdraw articles.", no_args_is_help=True)
 
+READ_AS = {
+    CAPTURE: "a page capture",
+    MARKDOWN: "Markdown",
+    HTML: "HTML",
+    PLAIN_TEXT: "plain text (its first line is the title)",
+}
+
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
-INLINE_OPTION = typer.Option(
-    False, "--inline", help="Send the alerts from this process, without a worker."
-)
-
-
-def _error(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _check_topics(slugs: list[str]) -> list[str]:
@@ -59,20 +59,21 @@ def import_(
         [], "--topic", help="Topic slug, repeatable: replaces the automatic topics."
     ),
     as_json: bool = JSON_OPTION,
-    inline: bool = INLINE_OPTION,
+    inline: bool = inline_option(),
 ) -> None:
-    """Import page captures (.txt), Markdown with front matter, or HTML; the same content twice
-    is one article. A bad file is reported and skipped; the others still import."""
+    """Import page captures (.txt), Markdown with front matter, HTML or plain text; the same
+    content twice is one article. A bad file is reported and skipped; the others still import."""
     topics = _check_topics(topic)
     files = expand_paths(paths)
     if not files:
         fail(f"no files found in {', '.join(str(p) for p in paths)}")
-    with maybe_inline(inline):
+    with queueing(inline and publish):
         results = [_import_one(path, topics, breaking, publish, as_json) for path in files]
     if as_json:
         print_json(results)
-    if any(r.get("published") for r in results):
-        after_queueing(None, wait=False)
+    published = [r["article"]["id"] for r in results if r.get("published")]
+    if published:
+        after_queueing(_alert_sends(published, inline), inline=inline)
     if any(r["status"] == "error" or r.get("error") for r in results):
         raise typer.Exit(1)
 
@@ -101,14 +102,15 @@ def _import_one(
             result["warnings"] += list(outcome.notes)
             result.update(
                 status="imported" if outcome.created else "already imported",
+                format=outcome.article.source_format,
                 published=outcome.published,
                 article=describe(outcome.article),
             )
     except (ArticleFileError, ArticleError) as exc:
-        _error(f"{path}: {exc}")
+        error(f"{path}: {exc}")
         return {**result, "status": "error", "error": str(exc)}
     for failure in dispatch_failures(session):
-        _error(f"{path}: published, but {failure}")
+        error(f"{path}: published, but {failure}")
         result["error"] = failure
     if not quiet:
         _say_imported(path, result)
@@ -119,14 +121,13 @@ def _say_imported(path: Path, result: dict[str, Any]) -> None:
     article = result["article"]
     name = f"article {article['id']} ({article['title']!r})"
     if result["status"] == "already imported":
-        console.print(f"{path}: already imported as {name}.", highlight=False, soft_wrap=True)
+        console.print(f"{path}: already imported as {name}.", highlight=False)
     else:
         topics = ", ".join(article["topics"]) or "none"
         console.print(
-            f"{path}: imported {name}: topics {topics}; {len(article['deadlines'])} dates; "
-            f"priority {article['priority']}.",
+            f"{path}: imported {name}, read as {READ_AS.get(result['format'], result['format'])}:"
+            f" topics {topics}; {len(article['deadlines'])} dates; priority {article['priority']}.",
             highlight=False,
-            soft_wrap=True,
         )
         if not article["topics"]:
             warn(f"{path}: no topic scored high enough; set one with `articles topics`")
@@ -199,10 +200,11 @@ def _print_article(a: dict[str, Any]) -> None:
 
 @app.command()
 def publish(
-    article_id: int = typer.Argument(..., metavar="ID"), inline: bool = INLINE_OPTION
+    article_id: int = typer.Argument(..., metavar="ID"), inline: bool = inline_option()
 ) -> None:
-    """Publish an article: subscribers get their alert (a second publish sends nothing more)."""
-    with maybe_inline(inline), open_session() as session:
+    """Publish an article: subscribers get their alert. Publishing it again sends nobody a
+    second copy; it queues (or, with --inline, sends) what its alert has not sent yet."""
+    with queueing(inline), open_session() as session:
         try:
             article = get_article(session, article_id)
             first_time = publish_article(session, article_id)
@@ -212,12 +214,29 @@ def publish(
     if first_time:
         console.print(f"Published article {article_id}.")
     else:
-        console.print(f"Article {article_id} was already published; its alert was queued again.")
+        done = "sent" if inline else "queued"
+        console.print(
+            f"Article {article_id} was already published; its alert was {done} again "
+            "(to whoever has not had it yet: nobody gets it twice)."
+        )
     if untagged:
         warn(f"article {article_id} has no topics, so no member is sent an alert")
+        return
     for failure in dispatch_failures(session):
         fail(f"article {article_id} is published, but {failure}")
-    after_queueing(None, wait=False)
+    after_queueing(_alert_sends([article_id], inline), inline=inline)
+
+
+def _alert_sends(article_ids: list[int], inline: bool) -> list[int]:
+    """The alert sends of these articles, when they exist: at once with --inline; otherwise
+    after a worker has fanned them out (until then, nothing to report but the queueing)."""
+    from newsletter.delivery.progress import alert_send_id
+
+    if not inline:
+        return []
+    with open_session() as session:
+        found = [alert_send_id(session, article_id) for article_id in article_ids]
+    return [send_id for send_id in found if send_id is not None]
 
 
 @app.command()

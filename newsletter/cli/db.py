@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy.engine import make_url
 
 from newsletter import db
-from newsletter.cli.common import console
+from newsletter.cli.common import USAGE_ERROR, console, fail
 from newsletter.config import get_settings
 
 app = typer.Typer(help="Create or upgrade the database.", no_args_is_help=True)
@@ -15,7 +14,14 @@ app = typer.Typer(help="Create or upgrade the database.", no_args_is_help=True)
 @app.command()
 def upgrade() -> None:
     """Create the database or bring it up to the newest migration (safe to run again)."""
+    from alembic.util import CommandError
+
     url = get_settings().DATABASE_URL
-    revision = db.upgrade(url)
-    shown = make_url(url).render_as_string(hide_password=True)
-    console.print(f"Database {shown} is at revision {revision}.", highlight=False)
+    try:
+        revision = db.upgrade(url)
+    except db.DatabaseUnavailable as exc:
+        fail(str(exc), code=USAGE_ERROR)
+    except CommandError as exc:
+        # e.g. a database migrated by a newer version of the code, at a revision this one lacks
+        fail(f"cannot upgrade {db.shown_url(url)}: {exc}", code=USAGE_ERROR)
+    console.print(f"Database {db.shown_url(url)} is at revision {revision}.", highlight=False)

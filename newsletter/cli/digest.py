@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 
 from newsletter.cli.common import console, fail
-from newsletter.cli.queueing import after_queueing, as_of_option, maybe_inline, parse_as_of
+from newsletter.cli.queueing import (
+    after_queueing,
+    as_of_option,
+    inline_option,
+    parse_as_of,
+    queueing,
+)
 from newsletter.models import Frequency
 from newsletter.scheduling import DIGEST_FREQUENCIES, SchedulingError
 
@@ -17,7 +23,7 @@ def run(
     frequency: str = typer.Option(..., "--frequency", help="daily or weekly"),
     as_of: str | None = as_of_option(),
     wait: bool = typer.Option(False, "--wait", help="Show progress until the send finishes."),
-    inline: bool = typer.Option(False, "--inline", help="Send from this process, no worker."),
+    inline: bool = inline_option(),
 ) -> None:
     """Run the digest of the period containing --as-of (default now); a second run adds nothing."""
     from newsletter.delivery import jobs
@@ -27,7 +33,7 @@ def run(
         fail(f"unknown frequency {frequency!r} (daily or weekly)")
     try:
         moment = parse_as_of(as_of)
-        with maybe_inline(inline):
+        with queueing(inline):
             result = jobs.digest(Frequency(frequency), moment)
     except SchedulingError as exc:
         fail(str(exc))
@@ -41,4 +47,4 @@ def run(
         f"{frequency.capitalize()} digest for {result.period}: send {result.send_id}, "
         f"{result.recipients} members with something new."
     )
-    after_queueing(result.send_id, wait)
+    after_queueing([result.send_id], inline=inline, wait=wait)

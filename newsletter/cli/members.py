@@ -5,11 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli.common import console, errors, fail, open_session, print_json
+from newsletter.cli.common import (
+    console,
+    errors,
+    fail,
+    open_session,
+    print_json,
+    write_text_file,
+)
 from newsletter.member_csv import CsvFormatError, export_members, import_members, read_file
-from newsletter.members import MemberError, list_members, parse_topic_choices, upsert_member
+from newsletter.members import (
+    MemberError,
+    format_topic_choices,
+    list_members,
+    parse_topic_choices,
+    upsert_member,
+)
 from newsletter.topics import topics_by_slug
 
 app = typer.Typer(help="Add, list, import and export members.", no_args_is_help=True)
@@ -21,7 +35,9 @@ def add(
     name: str = typer.Option("", "--name"),
     role: str = typer.Option("", "--role", help="e.g. SENCO, phase leader, subject leader"),
     topic: list[str] = typer.Option(
-        [], "--topic", help="SLUG=FREQUENCY, e.g. funding=immediate (repeatable)"
+        [],
+        "--topic",
+        help="SLUG:FREQUENCY, e.g. funding:immediate (SLUG=FREQUENCY too; repeatable)",
     ),
 ) -> None:
     """Add a member (active at once) or update one, with their topics."""
@@ -46,7 +62,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
         return
     table = Table("email", "name", "role", "status", "subscriptions")
     for m in members:
-        subs = ", ".join(f"{slug}={freq}" for slug, freq in m["subscriptions"].items())
+        subs = format_topic_choices(m["subscriptions"]).replace(";", ", ")
         table.add_row(m["email"], m["name"], m["role"], m["status"], subs)
     console.print(table)
     console.print(f"{len(members)} members")
@@ -70,7 +86,9 @@ def import_(
         except CsvFormatError as exc:
             fail(f"{file}: {exc}")
     for error in report.errors:
-        errors.print(f"[red]{file}:{error.line}:[/] {error.reason}", highlight=False)
+        errors.print(
+            f"[red]{escape(str(file))}:{error.line}:[/] {escape(error.reason)}", highlight=False
+        )
     if report.written:
         console.print(
             f"Imported {len(report.rows)} rows: {report.created} new, "
@@ -89,5 +107,5 @@ def export(file: Path = typer.Argument(..., dir_okay=False)) -> None:
     """Export all members to CSV, in the columns that import reads."""
     with open_session() as session:
         text = export_members(session)
-    file.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {text.count(chr(10)) - 1} members to {file}.")
+    write_text_file(file, text)
+    console.print(f"Wrote {text.count(chr(10)) - 1} members to {file}.", highlight=False)

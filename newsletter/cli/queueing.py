@@ -1,15 +1,19 @@
-"""What the commands that queue email work share: --as-of, --inline, the worker hint, --wait."""
+"""What the commands that send email share: --as-of, --inline, the checks before queueing, and
+telling the user afterwards what happened or what is still to happen, and why."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
 
 from newsletter import dispatch
-from newsletter.cli.common import console, warn
+from newsletter.cli.common import check_ready, console, warn
 from newsletter.config import get_settings
 from newsletter.scheduling import parse_local
 
@@ -22,12 +26,55 @@ def as_of_option() -> str | None:
     )
 
 
+def inline_option() -> bool:
+    return typer.Option(
+        False, "--inline", help="Send from this process now, without a worker or a broker."
+    )
+
+
 def parse_as_of(text: str | None) -> datetime | None:
-    return None if text is None else parse_local(text, ZoneInfo(get_settings().TIMEZONE))
+    if text is None:
+        return None
+    zone = get_settings().TIMEZONE
+    moment = parse_local(text, ZoneInfo(zone))
+    if not has_time(text):
+        warn(f"--as-of {text!r} has no time of day: read as {text.strip()} 00:00 {zone}")
+    return moment
 
 
-def maybe_inline(inline: bool) -> AbstractContextManager[None]:
-    return dispatch.inline() if inline else nullcontext()
+def has_time(text: str) -> bool:
+    """Whether a date and time as typed names a time of day ("2026-12-01" does not)."""
+    return ":" in text or "T" in text.strip()[10:11]
+
+
+@contextmanager
+def queueing(inline: bool) -> Iterator[None]:
+    """Check that the work can be queued (the broker), or with --inline sent from here (the
+    email settings); then run the block, inline if asked."""
+    check_ready(broker=not inline, email=inline)
+    if not inline:
+        yield
+        return
+    with dispatch.inline(), _delivery_logs_left_to_the_report():
+        yield
+
+
+@contextmanager
+def _delivery_logs_left_to_the_report() -> Iterator[None]:
+    """An inline send's log lines (say "backend unavailable, deferring 1") would repeat, in a
+    log's words, what `after_queueing` then tells the user; unless logging was set up, drop
+    them."""
+    logger = logging.getLogger("newsletter.delivery")
+    if logging.getLogger().handlers or logger.handlers:
+        yield
+        return
+    logger.addHandler(handler := logging.NullHandler())
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
 
 
 def local_time(moment: datetime | str | None) -> str:
@@ -38,32 +85,67 @@ def local_time(moment: datetime | str | None) -> str:
     return moment.astimezone(ZoneInfo(get_settings().TIMEZONE)).strftime("%Y-%m-%d %H:%M")
 
 
-def after_queueing(send_id: int | None, wait: bool) -> None:
-    """Say when no worker will pick the work up; otherwise wait for it if asked."""
-    if send_id is not None and not _has_work(send_id):
+def after_queueing(send_ids: Sequence[int], *, inline: bool, wait: bool = False) -> None:
+    """Tell the user how the sends went (--inline, --wait), or what stands in their way: no
+    worker to do the work, an SMTP server that does not answer. `send_ids` empty: the work
+    was queued before its send exists (an alert's fan-out)."""
+    if inline:
+        for summary in _summaries(send_ids):
+            say_outcome(summary)
         return
+    unsettled = [s for s in _summaries(send_ids) if not _settled(s)]
+    if send_ids and not unsettled:
+        return
+    from newsletter.preflight import smtp_problem
+
+    problem = smtp_problem(get_settings())
+    if problem:
+        warn(f"{problem}; until it does, the emails are deferred and tried again later")
     hint = dispatch.worker_hint()
     if hint:
         warn(hint)
         if wait:
             warn("not waiting, as nothing would happen until a worker starts")
         return
-    if wait and send_id is not None:
+    if wait:
         from newsletter.delivery.progress import wait_for_send
 
-        summary = wait_for_send(send_id, console=console)
-        counts = summary["counts"]
-        console.print(
-            f"Send {send_id} {summary['status']}: {counts['sent']} sent, "
-            f"{counts['deferred']} deferred, {counts['failed']} failed."
+        for summary in unsettled:
+            say_outcome(wait_for_send(summary["id"], console=console))
+
+
+def say_outcome(summary: dict[str, Any]) -> None:
+    """A send's counts, and why rows are deferred or failed with what to do about it."""
+    send_id, counts = summary["id"], summary["counts"]
+    console.print(
+        f"Send {send_id} {summary['status']}: {counts['sent']} sent, "
+        f"{counts['deferred']} deferred, {counts['failed']} failed.",
+        highlight=False,
+    )
+    errors = summary.get("last_errors", {})
+    if counts["deferred"]:
+        warn(
+            f"send {send_id}: {counts['deferred']} deferred ({errors.get('deferred', '')}); "
+            "a worker tries them again later, or `newsletter sends retry "
+            f"{send_id} --inline` tries them now"
+        )
+    if counts["failed"]:
+        warn(
+            f"send {send_id}: {counts['failed']} failed ({errors.get('failed', '')}); "
+            f"`newsletter sends retry {send_id}` tries them again"
         )
 
 
-def _has_work(send_id: int) -> bool:
-    """Whether anything of the send is still to be done by a worker (or a beat)."""
+def _summaries(send_ids: Sequence[int]) -> list[dict[str, Any]]:
     from newsletter.db import session_scope
-    from newsletter.delivery.progress import describe_send, is_settled
+    from newsletter.delivery.progress import describe_send
 
     with session_scope() as session:
-        summary = describe_send(session, send_id)
-    return summary is not None and not is_settled(summary)
+        found = [describe_send(session, send_id) for send_id in send_ids]
+    return [summary for summary in found if summary is not None]
+
+
+def _settled(summary: dict[str, Any]) -> bool:
+    from newsletter.delivery.progress import is_settled
+
+    return is_settled(summary)

@@ -6,7 +6,13 @@ import typer
 from rich.table import Table
 
 from newsletter.cli.common import console, fail
-from newsletter.cli.queueing import after_queueing, as_of_option, maybe_inline, parse_as_of
+from newsletter.cli.queueing import (
+    after_queueing,
+    as_of_option,
+    inline_option,
+    parse_as_of,
+    queueing,
+)
 from newsletter.scheduling import SchedulingError
 
 app = typer.Typer(help="Deadline reminders.", no_args_is_help=True)
@@ -15,14 +21,14 @@ app = typer.Typer(help="Deadline reminders.", no_args_is_help=True)
 @app.command("run")
 def run(
     as_of: str | None = as_of_option(),
-    inline: bool = typer.Option(False, "--inline", help="Send from this process, no worker."),
+    inline: bool = inline_option(),
 ) -> None:
     """Create the reminders due at --as-of (default now); each is sent once."""
     from newsletter.delivery import jobs
 
     try:
         moment = parse_as_of(as_of)
-        with maybe_inline(inline):
+        with queueing(inline):
             runs = jobs.reminders_due(moment)
     except SchedulingError as exc:
         fail(str(exc))
@@ -34,4 +40,4 @@ def run(
     for r in new:
         table.add_row(str(r.send_id), str(r.deadline_id), str(r.days_before), str(r.recipients))
     console.print(table)
-    after_queueing(None, wait=False)
+    after_queueing([r.send_id for r in new], inline=inline)

@@ -7,9 +7,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
+from sqlalchemy.orm import Session
 
-from newsletter.cli.common import console, fail, open_session, print_json
-from newsletter.cli.queueing import after_queueing, local_time, maybe_inline
+from newsletter.cli.common import (
+    USAGE_ERROR,
+    check_ready,
+    console,
+    fail,
+    open_session,
+    print_json,
+)
+from newsletter.cli.queueing import (
+    after_queueing,
+    has_time,
+    inline_option,
+    local_time,
+    queueing,
+)
 from newsletter.config import get_settings
 
 # Each command imports what only it needs: `sends show --json` is run by scripts, often, and
@@ -38,7 +53,13 @@ def schedule(
         fail(f"unknown kind {kind!r}: only announcements can be scheduled")
     try:
         when = parse_local(at, ZoneInfo(get_settings().TIMEZONE))
-        with open_session() as session:
+        if not has_time(at):
+            fail(
+                f'--at {at!r} has no time of day; give one, like --at "{at.strip()} 09:00"',
+                code=USAGE_ERROR,
+            )
+        with queueing(inline=False), open_session() as session:
+            _check_roles(session, role)
             send = schedule_announcement(
                 session,
                 subject=subject,
@@ -57,18 +78,31 @@ def schedule(
             f"Scheduled send {send.id} for {local_time(when)}; it goes out then if "
             "`newsletter beat` and `newsletter worker` are running."
         )
-    after_queueing(send.id, wait)
+    after_queueing([send.id], inline=False, wait=wait)
+
+
+def _check_roles(session: Session, roles: list[str]) -> None:
+    """Roles are free text on members: a role nobody has is a typo, not an audience."""
+    from newsletter.members import roles_in_use
+
+    known = roles_in_use(session)
+    lowered = {r.lower() for r in known}
+    for role in roles:
+        if role.strip() and role.strip().lower() not in lowered:
+            listed = ", ".join(repr(r) for r in known) or "none yet"
+            fail(f"no member has the role {role!r} (roles members have: {listed})", USAGE_ERROR)
 
 
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
-    """Every send, newest first, with counts by delivery status."""
+    """Every send, newest first, with counts by delivery status; alerts whose fan-out is still
+    queued (no worker has run it yet) come first, as `queued`."""
     from rich.table import Table
 
-    from newsletter.delivery.progress import list_sends
+    from newsletter.delivery.progress import list_sends, queued_alerts
 
     with open_session() as session:
-        sends = list_sends(session)
+        sends = queued_alerts(session) + list_sends(session)
     if as_json:
         print_json(sends)
         return
@@ -77,12 +111,12 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
     for s in sends:
         c = s["counts"]
         table.add_row(
-            str(s["id"]),
+            str(s["id"]) if s["id"] is not None else f"(article {s['article_id']})",
             s["kind"],
             s["status"],
             s["subject"],
-            local_time(s["scheduled_at"] or s["started_at"]),
-            str(s["recipients"]),
+            local_time(s["scheduled_at"] or s["started_at"] or s.get("queued_at")),
+            str(s["recipients"]) if s["recipients"] is not None else "?",
             str(c["sent"]),
             str(c["deferred"]),
             str(c["failed"]),
@@ -117,10 +151,10 @@ def _print_summary(s: dict[str, Any]) -> None:
             "Its time passed while nothing was running: `newsletter sends retry "
             f"{s['id']}` sends it now, `newsletter sends cancel {s['id']}` drops it."
         )
-    table = Table("status", "deliveries")
+    table = Table("status", "deliveries", "last error")
     for status, count in s["counts"].items():
-        table.add_row(status, str(count))
-    table.add_row("[bold]total[/]", str(s["recipients"]))
+        table.add_row(status, str(count), escape(s["last_errors"].get(status, "")))
+    table.add_row("[bold]total[/]", str(s["recipients"]), "")
     console.print(table)
 
 
@@ -142,6 +176,8 @@ def cancel(send_id: int) -> None:
 def test(send_id: int, to: str = typer.Option(..., "--to", help="Where to send the test.")) -> None:
     """Send one copy, marked as a test, to an address; it does not count in the send."""
     from newsletter.delivery.announcements import SendError, send_test
+
+    check_ready(email=True)
     from newsletter.delivery.backends.base import BackendUnavailable, Outcome
     from newsletter.members import MemberError
 
@@ -156,19 +192,31 @@ def test(send_id: int, to: str = typer.Option(..., "--to", help="Where to send t
 
 
 @app.command()
-def retry(
-    send_id: int,
-    inline: bool = typer.Option(False, "--inline", help="Send from this process, no worker."),
-) -> None:
-    """Queue a send's failed deliveries again (never a sent one); starts a missed send now."""
+def retry(send_id: int, inline: bool = inline_option()) -> None:
+    """Send a send's failed and deferred deliveries again now (never a sent one); starts a
+    missed send now."""
     from newsletter import audit
     from newsletter.delivery import jobs
     from newsletter.delivery.announcements import SendError
 
     try:
-        with maybe_inline(inline):
-            count = jobs.retry(send_id, audit.cli_actor())
+        with queueing(inline):
+            retried = jobs.retry(send_id, audit.cli_actor())
     except SendError as exc:
         fail(str(exc))
-    console.print(f"Send {send_id}: {count} deliveries queued again.")
-    after_queueing(send_id, wait=False)
+    verb = "tried" if inline else "queued"
+    if retried.started:
+        console.print(f"Send {send_id} started now: {retried.started} deliveries {verb}.")
+    elif retried.total:
+        console.print(
+            f"Send {send_id}: {retried.failed} failed and {retried.deferred} deferred "
+            f"deliveries {verb} again.",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"Send {send_id}: nothing to retry (no failed or deferred deliveries).",
+            highlight=False,
+        )
+        return
+    after_queueing([send_id], inline=inline)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.cli.common import warn
-from newsletter.db import NotMigrated, ensure_migrated
+from newsletter.cli.common import check_ready
 
 
 def serve(
@@ -14,13 +13,12 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
 ) -> None:
     """Serve the web app until stopped (Ctrl-C)."""
+    # docker-compose.yml starts the web app only once its `migrate` job has finished, so an
+    # unmigrated database here is a mistake to name, not a race to wait out. The broker is
+    # checked too: publishing from the console queues the alerts.
+    check_ready(database=True, broker=True, email=True)
     import uvicorn
 
-    try:
-        ensure_migrated()
-    except NotMigrated as exc:
-        # Still start: a container may be up before the migration job has finished.
-        warn(str(exc))
     uvicorn.run(
         "newsletter.web.app:create_app",
         factory=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from newsletter.cli.common import check_ready
 from newsletter.config import EMBEDDED_BROKER, get_settings
 
 ALL_QUEUES = "urgent,fanout,send,schedule"
@@ -15,6 +16,7 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l"),
 ) -> None:
     """Run a worker: it sends the queued emails (start one per machine; more scale out)."""
+    check_ready(database=True, broker=True, email=True)
     from workers.celery_app import app
 
     argv = ["worker", "--loglevel", loglevel, "--queues", queues]
@@ -27,6 +29,7 @@ def worker(
 
 def beat(loglevel: str = typer.Option("info", "--loglevel", "-l")) -> None:
     """Run the clock: digests, reminders, scheduled sends and the recovery sweep, on time."""
+    check_ready(database=True, broker=True)
     from workers.celery_app import app
 
     app.start(["beat", "--loglevel", loglevel])

@@ -152,18 +152,36 @@ def _mark_missed(session: Session, send_id: int) -> bool:
     )
 
 
-def retry_send(session: Session, send_id: int, actor: str, now: datetime | None = None) -> int:
-    """Re-queue a send's failed deliveries (or start a missed send now); returns rows queued."""
+@dataclass(frozen=True)
+class Retried:
+    """What a retry queued again: failed rows (with fresh attempts), deferred rows (made due
+    now), or a missed send started."""
+
+    failed: int = 0
+    deferred: int = 0
+    started: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.failed + self.deferred + self.started
+
+
+def retry_send(session: Session, send_id: int, actor: str, now: datetime | None = None) -> Retried:
+    """Re-queue a send's failed and deferred deliveries now (never a sent one), or start a
+    missed send now."""
     now = now or utcnow()
     send = get_send(session, send_id)
     if send.status == SendStatus.MISSED:
-        count = start_send(session, send_id, now, allow_missed=True) or 0
+        retried = Retried(started=start_send(session, send_id, now, allow_missed=True) or 0)
     elif send.status in (SendStatus.SCHEDULED, SendStatus.CANCELLED):
         raise SendError(f"send {send_id} is {send.status.value}; there is nothing to retry")
     else:
-        count = ledger.requeue_failed(session, send_id, now)
+        retried = Retried(
+            failed=ledger.requeue_failed(session, send_id, now),
+            deferred=ledger.requeue_deferred(session, send_id, now),
+        )
     audit.record(session, actor, "send.retry", "send", send_id)
-    return count
+    return retried
 
 
 def send_test(session: Session, send_id: int, to: str, settings: Settings) -> SendResult:

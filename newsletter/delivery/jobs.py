@@ -50,11 +50,11 @@ def due_sends(now: datetime | None = None) -> announcements.DueSends:
     return due
 
 
-def retry(send_id: int, actor: str) -> int:
+def retry(send_id: int, actor: str) -> announcements.Retried:
     with session_scope() as session:
-        count = announcements.retry_send(session, send_id, actor)
+        retried = announcements.retry_send(session, send_id, actor)
     dispatch.queue_send(send_id)
-    return count
+    return retried
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:

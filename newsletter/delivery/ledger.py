@@ -16,10 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CursorResult,
+    Table,
     Update,
     and_,
     bindparam,
@@ -398,6 +400,32 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
     return session.execute(statement).rowcount or 0
+
+
+def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
+    """Make a send's deferred deliveries due now (their attempts so far still count)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.DEFERRED)
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def release(session: Session, claimed: Sequence[Claimed], reason: str, now: datetime) -> None:
+    """Rows this process claimed but will not finish (it is stopping): deferred and due now,
+    so the next run, a `sends retry` or the sweep's next pass takes them at once instead of
+    after SENDING_TIMEOUT_SECONDS. Rows already answered, or taken back, are left alone."""
+    if not claimed:
+        return
+    # On the table, not the ORM class: with a list of parameters the ORM would want ids.
+    statement = (
+        update(cast(Table, _table))
+        .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
+        .values(status=DeliveryStatus.DEFERRED, next_attempt_at=now, last_error=reason)
+    )
+    session.execute(statement, [{"b_id": c.id, "b_attempts": c.attempts} for c in claimed])
 
 
 def requeue_failed(session: Session, send_id: int, now: datetime) -> int:

@@ -7,11 +7,20 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import session_scope
-from newsletter.models import Delivery, DeliveryStatus, Send, SendStatus
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    Delivery,
+    DeliveryStatus,
+    Send,
+    SendKind,
+    SendStatus,
+)
 
 DONE = (
     DeliveryStatus.SENT,
@@ -20,6 +29,8 @@ DONE = (
     DeliveryStatus.CANCELLED,
 )
 SETTLED_SENDS = (SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED, SendStatus.MISSED)
+# The status `sends list` shows for an alert whose fan-out is queued but has not run yet.
+QUEUED = "queued"
 
 
 def delivery_counts(session: Session, send_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -52,10 +63,73 @@ def _describe(send: Send, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def describe_send(session: Session, send_id: int) -> dict[str, Any] | None:
+    """The send, its counts by delivery status, and the last error seen in each status."""
     send = session.get(Send, send_id)
     if send is None:
         return None
-    return _describe(send, delivery_counts(session, [send_id])[send_id])
+    counts = delivery_counts(session, [send_id])[send_id]
+    return {**_describe(send, counts), "last_errors": last_errors(session, send_id, counts)}
+
+
+def last_errors(session: Session, send_id: int, counts: dict[str, int]) -> dict[str, str]:
+    """{status: the newest row's last_error} for each status holding rows with an error (a sent
+    row has none): why a send is deferring, why rows failed or were set aside."""
+    statuses = [s for s, n in counts.items() if n and s != DeliveryStatus.SENT.value]
+    if not statuses:
+        return {}
+    newest = (
+        select(func.max(Delivery.id))
+        .where(
+            Delivery.send_id == send_id,
+            Delivery.status.in_(statuses),
+            Delivery.last_error != "",
+        )
+        .group_by(Delivery.status)
+    )
+    rows = session.execute(
+        select(Delivery.status, Delivery.last_error).where(Delivery.id.in_(newest))
+    )
+    found = {DeliveryStatus(status).value: error for status, error in rows}
+    return {s: found[s] for s in statuses if s in found}
+
+
+def alert_send_id(session: Session, article_id: int) -> int | None:
+    """The article's alert send, once a worker (or --inline) has fanned it out."""
+    return session.scalar(
+        select(Send.id).where(Send.article_id == article_id, Send.kind == SendKind.ALERT)
+    )
+
+
+def queued_alerts(session: Session) -> list[dict[str, Any]]:
+    """Alerts of published articles that no worker has fanned out yet: their send does not
+    exist until it has, and `sends list` shows them as queued meanwhile."""
+    has_topics = exists().where(
+        ArticleTopic.article_id == Article.id, ArticleTopic.assigned.is_(True)
+    )
+    has_alert = exists().where(Send.article_id == Article.id, Send.kind == SendKind.ALERT)
+    articles = session.execute(
+        select(Article.id, Article.title, Article.published_at)
+        .where(Article.status == ArticleStatus.PUBLISHED, has_topics, ~has_alert)
+        .order_by(Article.id.desc())
+    )
+    return [
+        {
+            "id": None,
+            "kind": SendKind.ALERT.value,
+            "status": QUEUED,
+            "key": None,
+            "subject": title,
+            "scheduled_at": None,
+            "started_at": None,
+            "finished_at": None,
+            "created_by": "",
+            "recipients": None,
+            "counts": {s.value: 0 for s in DeliveryStatus},
+            "article_id": article_id,
+            "queued_at": published_at.isoformat() if published_at else None,
+        }
+        for article_id, title, published_at in articles
+    ]
 
 
 def list_sends(session: Session, limit: int = 200) -> list[dict[str, Any]]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
+from newsletter.config import get_settings
 from newsletter.models import (
     ArticleTopic,
     Delivery,
@@ -29,31 +31,42 @@ OTHER = "Several topics"
 
 @dataclass(frozen=True)
 class SentPerDay:
-    days: list[date]  # UTC days, oldest first
+    days: list[date]  # days in the association's time zone, oldest first
     series: list[tuple[str, list[int]]]  # (label, count per day), busiest first
     total: int
 
 
-def sent_per_day(session: Session, days: int = 28, now: datetime | None = None) -> SentPerDay:
-    """Emails sent per (UTC) day, each send counted under its main topic."""
-    today = (now or utcnow()).astimezone(UTC).date()
+def sent_per_day(
+    session: Session, days: int = 28, now: datetime | None = None, zone: ZoneInfo | None = None
+) -> SentPerDay:
+    """Emails sent per day in `zone` (default NEWSLETTER_TIMEZONE), each send counted under its
+    main topic. A day runs from local midnight to local midnight (23 or 25 hours when the
+    clocks change), so an email sent at 00:30 in London in summer counts on its London day."""
+    zone = zone or ZoneInfo(get_settings().TIMEZONE)
+    today = (now or utcnow()).astimezone(zone).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time(), tzinfo=UTC)
-    day = func.date(Delivery.sent_at)
+    local_days = [first + timedelta(days=i) for i in range(days)]
+    midnights = [
+        datetime.combine(day, time(), tzinfo=zone) for day in [*local_days, today + timedelta(1)]
+    ]
+    # The day's index, by comparing with each local midnight (as UTC instants): the same SQL
+    # on SQLite and PostgreSQL, with no time zone database needed in either.
+    day = case(*((Delivery.sent_at < midnights[i + 1], i) for i in range(days)))
     rows = session.execute(
         select(Delivery.send_id, day, func.count())
-        .where(Delivery.status == DeliveryStatus.SENT, Delivery.sent_at >= since)
+        .where(
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at >= midnights[0],
+            Delivery.sent_at < midnights[-1],
+        )
         .group_by(Delivery.send_id, day)
     ).all()
     labels = send_labels(session, {send_id for send_id, _, _ in rows})
-    index = {first + timedelta(days=i): i for i in range(days)}
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * days)
-    for send_id, raw_day, count in rows:
-        when = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
-        if when in index:
-            counts[labels[send_id]][index[when]] += count
+    for send_id, index, count in rows:
+        counts[labels[send_id]][index] += count
     series = sorted(counts.items(), key=lambda item: -sum(item[1]))
-    return SentPerDay(list(index), series, sum(sum(v) for _, v in series))
+    return SentPerDay(local_days, series, sum(sum(v) for _, v in series))
 
 
 def send_labels(session: Session, send_ids: set[int]) -> dict[int, str]:

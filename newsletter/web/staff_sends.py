@@ -20,7 +20,7 @@ from newsletter.delivery.backends.base import BackendUnavailable, Outcome
 from newsletter.delivery.deliver import prepare, transmit
 from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.inbound import reports
-from newsletter.members import find_member
+from newsletter.members import find_member, roles_in_use
 from newsletter.models import Member, Send, SendKind, SendStatus, StaffUser, Topic, utcnow
 from newsletter.rendering import (
     OutgoingMessage,
@@ -80,12 +80,9 @@ def _compose_page(
     notice: str = "",
     status_code: int = 200,
 ) -> Response:
-    roles = session.scalars(
-        select(Member.role).where(Member.role != "").group_by(Member.role).order_by(Member.role)
-    )
     context = {
         "topics": list_topics(session),
-        "roles": list(roles),
+        "roles": roles_in_use(session),
         "values": asdict(draft),
         "errors": errors,
         "notice": notice,

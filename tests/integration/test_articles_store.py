@@ -32,9 +32,10 @@ from newsletter.models import (
     SendKind,
     SendStatus,
 )
+from tests.support.fixtures import PAGE_CAPTURE, PAGE_CAPTURE_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT.parent / "shared" / "samples" / "npq-page-capture.txt"
+SAMPLE = PAGE_CAPTURE
 PROJECT_SAMPLES = sorted((ROOT / "samples" / "articles").iterdir())
 
 
@@ -49,14 +50,16 @@ def test_the_sample_capture_is_imported_once(db_url: str) -> None:
         first = import_article(session, text, filename=SAMPLE.name, source=str(SAMPLE))
         shown = describe_full(first.article)
     assert first.created
-    assert shown["title"] == "Move to the next level: revamped National Professional Qualifications"
-    assert shown["first_published"] == "2018-02-01"
+    assert shown["title"] == PAGE_CAPTURE_TITLE
+    assert shown["first_published"] == "2024-10-14"
     assert shown["topics"][0] == "npq"
-    assert (
-        shown["topic_scores"][0]["evidence"][0]["phrase"] == "National Professional Qualification"
-    )
+    assert shown["topic_scores"][0]["evidence"][0]["phrase"] == "NPQ"
+    assert [(d["date"], d["kind"]) for d in shown["deadlines"]] == [
+        ("2025-01-06", "opens"),
+        ("2025-03-28", "closes"),
+    ]
     assert "<ul>" in shown["body_html"] and "<ol>" in shown["body_html"]
-    assert "Am I eligible?" not in shown["body_html"]
+    assert "Can I join?" not in shown["body_html"]
     assert "First published" not in shown["body_html"]
     assert shown["status"] == "draft" and shown["priority"] == "normal"
 
@@ -128,7 +131,7 @@ def test_an_unknown_topic_stores_nothing(db_url: str) -> None:
 def test_stored_captures_teach_the_chrome_of_a_capture_without_a_marker(db_url: str) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     chrome, _, _ = text.partition("Latest news")
-    unmarked = chrome + "\nA second article\n\nIts only paragraph.\n\nFirst published 03 March 2018"
+    unmarked = chrome + "\nA second article\n\nIts only paragraph.\n\nFirst published 03 March 2025"
     with session_scope(db_url) as session:
         import_article(session, text)
         second = import_article(session, unmarked)

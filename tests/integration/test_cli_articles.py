@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from newsletter.articles.files import MAX_BYTES
 from newsletter.cli import app
+from tests.support.fixtures import PAGE_CAPTURE, PAGE_CAPTURE_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT.parent / "shared" / "samples" / "npq-page-capture.txt"
+SAMPLE = PAGE_CAPTURE
 PROJECT_SAMPLES = ROOT / "samples" / "articles"
-TITLE = "Move to the next level: revamped National Professional Qualifications"
+TITLE = PAGE_CAPTURE_TITLE
 
 runner = CliRunner()
 
@@ -51,19 +52,19 @@ def test_the_sample_capture_once_and_only_once(db_url: str) -> None:
         "deadlines", "source",
     }  # fmt: skip
     assert article["title"] == TITLE
-    assert article["first_published"] == "2018-02-01"
+    assert article["first_published"] == "2024-10-14"
     assert article["topics"][0] == "npq"
     assert article["status"] == "draft"
     assert article["source"] == str(SAMPLE)
 
     full = show(1)
-    assert full["summary"].startswith("The government has recently re-launched")
-    assert "<li>National Professional Qualification for Middle Leadership" in full["body_html"]
+    assert full["summary"].startswith("The Department for Education has confirmed")
+    assert "<li>NPQ for Leading Behaviour and Culture (NPQLBC)" in full["body_html"]
     assert "Help and advice" not in full["body_html"]
     assert "First published" not in full["body_html"]
     npq = full["topic_scores"][0]
     assert npq["topic"] == "npq" and npq["assigned"]
-    assert {"phrase": "NPQ", "weight": 4.0, "title": 0, "body": 13, "points": 20.0} in npq[
+    assert {"phrase": "NPQ", "weight": 4.0, "title": 1, "body": 10, "points": 32.0} in npq[
         "evidence"
     ]
 

@@ -145,3 +145,42 @@ def test_topics_seeded_and_added(db_url: str) -> None:
     assert code == 1 and "must be lower-case" in err
     code, out, _ = run("topics", "list", "--json")
     assert "send" in [t["slug"] for t in json.loads(out)]
+
+
+def test_both_topic_syntaxes_are_read_and_one_is_printed(db_url: str, tmp_path: Path) -> None:
+    code, _, err = run(
+        "members", "add", "ann@example.com", "--topic", "funding:immediate", "--topic", "npq=weekly"
+    )
+    assert code == 0, err
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text(
+        'email,name,role,topics\nbob@example.com,Bob,,"itt=daily, careers:weekly"\n'
+    )
+    code, _, err = run("members", "import", str(csv_file))
+    assert code == 0, err
+
+    code, out, _ = run("members", "list")
+    assert "funding:immediate, npq:weekly" in out and "careers:weekly, itt:daily" in out
+    assert "=" not in out
+    export = tmp_path / "export.csv"
+    assert run("members", "export", str(export))[0] == 0
+    assert "careers:weekly;itt:daily" in export.read_text()
+
+
+def test_topic_hints_quote_what_was_typed(db_url: str, tmp_path: Path) -> None:
+    for typed, message in [
+        ("funding:daily=weekly", "'funding:daily=weekly' gives more than one frequency"),
+        ("funding", "topic 'funding' needs a frequency, like funding:weekly"),
+        ("fundng=daily", "unknown topic 'fundng' in 'fundng=daily' (known topics: assessment,"),
+        ("funding=hourly", "unknown frequency 'hourly' in 'funding=hourly' (expected one of"),
+    ]:
+        code, _, err = run("members", "add", "x@example.com", "--topic", typed)
+        assert code == 1 and message in err, (typed, err)
+        assert "like funding:daily=" not in err
+
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text("email,name,role,topics\nx@example.com,,,npq:weekly;funding=soon\n")
+    code, _, err = run("members", "import", str(csv_file))
+    assert code == 1
+    assert f"{csv_file}:2: unknown frequency 'soon' in 'funding=soon'" in err
+    assert members_json() == []

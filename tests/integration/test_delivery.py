@@ -299,6 +299,6 @@ def test_retry_resends_failed_only_and_never_a_sent_one(session: Session) -> Non
     with dispatch.inline():
         queued = jobs.retry(send_id, "test")
 
-    assert queued == 1
+    assert (queued.failed, queued.deferred) == (1, 0)
     assert received() == {"bob@example.com": 1}
     assert counts(send_id) == {"sent": 3}

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 import yaml
 
-from newsletter.cli import app
 from newsletter.config import ENV_PREFIX, Settings
+from tests.support.cli_parse import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 APP_SERVICES = ["migrate", "web", "worker", "beat", "inbound"]
-
-
-def resolve(argv: list[str]) -> Any:
-    """Parse a service's command line with the real CLI, failing on any unknown word or option."""
-    assert argv[0] == "newsletter", f"{argv} does not run the newsletter command"
-    command = typer.main.get_command(app)
-    ctx = command.make_context("newsletter", [], resilient_parsing=True)
-    args = argv[1:]
-    while hasattr(command, "get_command"):  # a group: the next word names a sub-command
-        name, args = args[0], args[1:]
-        sub = command.get_command(ctx, name)
-        assert sub is not None, f"`newsletter {name}` does not exist (from {argv})"
-        command = sub
-        ctx = command.make_context(name, list(args), parent=ctx)
-    assert not ctx.args, f"unexpected arguments {ctx.args} in {argv}"
-    return command
 
 
 def test_every_expected_service_is_there() -> None:
@@ -54,10 +38,24 @@ def test_environment_names_real_settings(service: str) -> None:
     assert environment["NEWSLETTER_SMTP_HOST"] == "mailpit"
 
 
+def interpolated(value: str) -> str:
+    """The value as docker compose passes it with nothing set: `${NAME:-default}` is its
+    default; the secret key, which must be set, is a long one."""
+    value = value.replace("${NEWSLETTER_SECRET_KEY:?", "x" * 40 + "${")
+    return re.sub(r"\$\{\w+:-([^}]*)\}|\$\{[^}]*\}", lambda m: m[1] or "", value)
+
+
 def test_production_values_pass_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in SERVICES["web"]["environment"].items():
-        monkeypatch.setenv(name, str(value).replace("${NEWSLETTER_SECRET_KEY:?", "x" * 40 + "${"))
-    Settings()  # raises, naming the variable, if any value is rejected
+        monkeypatch.setenv(name, interpolated(str(value)))
+    settings = Settings()  # raises, naming the variable, if any value is rejected
+    assert settings.DKIM_PRIVATE_KEY_PATH is None and settings.DKIM_SELECTOR is None
+
+
+def test_the_dkim_and_footer_settings_are_documented_in_compose() -> None:
+    environment = SERVICES["web"]["environment"]
+    for name in ("DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", "POSTAL_ADDRESS", "REPLY_TO"):
+        assert ENV_PREFIX + name in environment, name
 
 
 def test_the_image_installs_the_project() -> None:

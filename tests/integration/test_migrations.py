@@ -63,7 +63,7 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, monkeypatch) -> 
     runner = CliRunner()
 
     refused = runner.invoke(app, ["members", "list"])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "run `newsletter db upgrade` first" in refused.stderr
 
     for asks_for_help in (["articles", "--help"], ["articles", "list", "--help"], ["sends"]):

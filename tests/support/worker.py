@@ -7,13 +7,14 @@ for until it is ready, and is always stopped (SIGTERM, then SIGKILL) when the bl
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.servers import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "urgent,fanout,send,schedule"
@@ -50,14 +51,7 @@ def _child(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    stop_process(process)  # SIGTERM is a warm shutdown: the task in hand is finished
 
 
 def _ready(process: subprocess.Popen[bytes], log: Path, marker: str) -> Callable[[], bool]:

@@ -1,9 +1,8 @@
-"""Importers: page captures (the real sample), Markdown with front matter, sanitised HTML."""
+"""Importers: page captures (tests/fixtures), Markdown with front matter, sanitised HTML."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,8 +19,9 @@ from newsletter.articles.parse import (
     summarise,
 )
 from newsletter.models import Priority
+from tests.support.fixtures import PAGE_CAPTURE, PAGE_CAPTURE_TITLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "npq-page-capture.txt"
+SAMPLE = PAGE_CAPTURE
 
 CHROME = """Home Menu
 
@@ -46,21 +46,23 @@ def capture(title: str, *body: str, published: str = "02 March 2021") -> str:
     return CHROME + f"\n{title}\n\n" + "\n\n".join(body) + f"\n\nFirst published {published}"
 
 
-def test_the_real_sample_capture() -> None:
+def test_the_sample_capture() -> None:
     article = parse_article(SAMPLE.read_text(encoding="utf-8"), SAMPLE.name)
 
     assert article.format == CAPTURE
-    assert article.title == "Move to the next level: revamped National Professional Qualifications"
-    assert article.first_published == date(2018, 2, 1)
-    assert article.body_html.count("<ul>") == 3 and article.body_html.count("<ol>") == 2
-    assert "<li>National Professional Qualification for Headship (NPQH)" in article.body_html
-    assert "<h2>Costs and funding</h2>" in article.body_html
-    for chrome in ("Home Menu", "Am I eligible?", "Help and advice", "Latest news", "0300 30"):
+    assert article.title == PAGE_CAPTURE_TITLE
+    assert article.first_published == date(2024, 10, 14)
+    assert article.body_html.count("<ul>") == 2 and article.body_html.count("<ol>") == 2
+    assert "<li>NPQ for Senior Leadership (NPQSL) - for those who are" in article.body_html
+    assert "<li>A coach outside their own line management</li>" in article.body_html
+    assert "<h2>How the courses are built</h2>" in article.body_html
+    assert "<h2>What it costs</h2>" in article.body_html
+    for chrome in ("Home Menu", "Can I join?", "Help and advice", "Latest news", "0300 555"):
         assert chrome not in article.body_html
     assert "First published" not in article.body_html
     assert "First published" not in article.text
     assert "\u00a0" not in article.body_html
-    assert article.summary.startswith("The government has recently re-launched")
+    assert article.summary.startswith("The Department for Education has confirmed the National")
     assert 20 <= len(article.summary.split()) <= 60
 
 

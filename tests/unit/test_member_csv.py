@@ -62,3 +62,16 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         return
     assert all(row.email for row in rows)
     assert all(error.line >= 2 for error in errors)
+
+
+def test_a_topic_cell_reads_either_separator_and_either_list_mark() -> None:
+    rows, errors = read_rows(
+        'email,name,role,topics\na@example.com,,,"funding=daily, npq:weekly;itt = immediate"\n',
+        TOPICS,
+    )
+    assert errors == []
+    assert rows[0].topics == {
+        "funding": Frequency.DAILY,
+        "npq": Frequency.WEEKLY,
+        "itt": Frequency.IMMEDIATE,
+    }

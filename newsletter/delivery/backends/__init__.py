@@ -3,7 +3,7 @@ entry-point group (a callable taking Settings and returning a Backend)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
 from newsletter.config import Settings, get_settings
@@ -51,5 +51,18 @@ def get_backend(name: str | None = None, settings: Settings | None = None) -> Ba
     if name in plugins:
         factory: Callable[[Settings], Backend] = plugins[name].load()
         return factory(settings)
+    raise UnknownBackend(unknown_backend_message(name, plugins))
+
+
+def check_backend_name(name: str) -> None:
+    """Raise UnknownBackend unless `name` is built in or installed (Settings checks this)."""
+    if name in BUILTIN:
+        return
+    plugins = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in plugins:
+        raise UnknownBackend(unknown_backend_message(name, plugins))
+
+
+def unknown_backend_message(name: str, plugins: Iterable[str]) -> str:
     choices = ", ".join([*BUILTIN, *sorted(set(plugins) - set(BUILTIN))])
-    raise UnknownBackend(f"unknown email backend {name!r}; choose one of: {choices}")
+    return f"unknown email backend {name!r}; choose one of: {choices}"
