@@ -214,6 +214,7 @@ def stops(places: Places) -> Iterator[Stop]:
 
 def _public_states(places: Places) -> Iterator[Stop]:
     manage = places.tokens["/manage/{token}"]
+    yield Stop("articles filtered, as a digest links", "/articles?topic=npq&since=2020-01-01", "")
     yield Stop("link not valid", "/manage/not-a-real-token", "")
     yield Stop("page not found", "/no-such-page", "")
     yield Stop("manage: saved", f"{manage}?done=saved", "")
