@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
 EMBEDDED_BROKER = "embedded"
@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
+    # Running it: logs, metrics, liveness, and who is told when something is wrong.
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    METRICS_PORT: int = Field(default=0, ge=0, le=65535)  # worker's and beat's; 0 = none
+    METRICS_DIR: Path | None = None  # prefork pools' metric files; default VAR_DIR/metrics
+    HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
+    WATCH_SECONDS: float = Field(default=60.0, gt=0)
+    ALERT_EMAILS: Annotated[list[str], NoDecode] = Field(default=[])  # comma-separated
     # The return path (newsletter/inbound/): VERP envelope senders, the mailto unsubscribe
     # address, and what comes back to them. Unset addresses are derived from FROM_ADDRESS.
     BOUNCE_LOCALPART: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
@@ -108,6 +115,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
         return value
 
+    @field_validator("ALERT_EMAILS", mode="before")
+    @classmethod
+    def _alert_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("EMAIL_BACKEND")
     @classmethod
     def _email_backend(cls, value: str) -> str:
@@ -143,6 +157,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def embedded_broker_path(self) -> Path:
+        """The embedded broker's SQLite file (ADR 0004)."""
+        return (self.VAR_DIR / "broker.sqlite").resolve()
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.METRICS_DIR or self.VAR_DIR / "metrics"
 
     @property
     def secret_key(self) -> str:

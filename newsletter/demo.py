@@ -31,7 +31,7 @@ from newsletter.config import get_settings
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.delivery.progress import describe_send, is_settled, list_sends
-from newsletter.member_csv import import_members
+from newsletter.member_import import import_members
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -46,8 +46,8 @@ from newsletter.models import (
 from newsletter.rendering import ArticleView, Recipient, write_previews
 from newsletter.rendering.previews import PreviewContent
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+# Package data, so an installed wheel runs the demo too (the repository's samples/ links here).
+SAMPLES = Path(__file__).resolve().parent / "samples"
 BREAKING_SAMPLE = "funding-condition-improvement-grants.md"
 WAIT_SECONDS = 180
 ANNOUNCEMENT_SUBJECT = "Regional SENCO network meeting: book your place"
@@ -98,7 +98,12 @@ def worker_process(var_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 def import_samples(console: Console) -> list[int]:
     with db.session_scope() as session:
-        report = import_members(session, (SAMPLES / "members.csv").read_text(), actor="demo")
+        report = import_members(
+            session,
+            (SAMPLES / "members.csv").read_text(),
+            actor="demo",
+            consent_basis="sample members of the demo",
+        )
         if report.errors:
             raise RuntimeError(f"sample members are invalid: {report.errors}")
     console.print(f"Imported {len(report.rows)} members from samples/members.csv")

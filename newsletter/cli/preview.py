@@ -10,10 +10,9 @@ from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.audience import groups_of
 from newsletter.cli.common import USAGE_ERROR, console, fail, open_session
 from newsletter.config import ConfigError
-from newsletter.delivery.digests import candidate_articles, compose_chunk
+from newsletter.delivery.digests import next_digest
 from newsletter.members import MemberError, find_member, normalise_email
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Frequency, Member, Topic, utcnow
 from newsletter.preferences import chosen_topics
@@ -120,22 +119,21 @@ def _member_content(
 
 
 def next_digest_groups(session: Session, member: Member, frequency: Frequency) -> list[TopicGroup]:
-    """The member's next digest as the digest run would compose it now: the same candidate
-    articles, watermark, alerts already had and grouping (digests.compose_chunk)."""
-    now = utcnow()
-    articles = candidate_articles(session, frequency, now)
-    topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
-    rows = compose_chunk(session, frequency, [member.id], articles, topic_order, now)
-    if not rows:
-        return []
+    """The member's next digest as the digest run would compose it now (digests.next_digest:
+    the same articles, watermark, look-back and what they have had in any email)."""
+    groups = next_digest(session, member.id, frequency, utcnow())
     topics = {t.id: t for t in session.scalars(select(Topic))}
     names = {topic_id: topic.name for topic_id, topic in topics.items()}
-    groups = []
-    for topic_id, ids in groups_of(rows[0][1]):
-        found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
-        views = [ArticleView.from_model(found[i], names) for i in ids if i in found]
-        groups.append(TopicGroup(topics[topic_id].slug, topics[topic_id].name, views))
-    return groups
+    wanted = [article_id for _, ids in groups for article_id in ids]
+    found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(wanted)))}
+    return [
+        TopicGroup(
+            topics[topic_id].slug,
+            topics[topic_id].name,
+            [ArticleView.from_model(found[i], names) for i in ids if i in found],
+        )
+        for topic_id, ids in groups
+    ]
 
 
 def _member(session: Session, email: str) -> Member:

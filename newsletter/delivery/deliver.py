@@ -34,6 +34,7 @@ from newsletter.models import (
     Topic,
     utcnow,
 )
+from newsletter.observability import metrics
 from newsletter.scheduling import days_left
 
 if TYPE_CHECKING:
@@ -72,17 +73,25 @@ def deliver_batch(
     error or Ctrl-C part-way returns the rows it had claimed to `deferred`, due at once;
     a worker leaves them to the sweep, which takes them back after SENDING_TIMEOUT_SECONDS."""
     settings = settings or get_settings()
+    set_aside: Counter[DeliveryStatus] = Counter()
     with session_scope() as session:
-        claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
+        claimed = ledger.claim(session, send_id, delivery_ids, utcnow(), set_aside)
+        kind = session.scalar(select(Send.kind).where(Send.id == send_id))
     report = BatchReport(claimed=len(claimed))
+    counts = set_aside
     if claimed:
         try:
-            counts, report.error = _compose_and_send(send_id, claimed, settings)
+            handed_over, report.error = _compose_and_send(send_id, claimed, settings)
         except BaseException as exc:
             if release_on_error:
                 _release(claimed, exc)
             raise
-        report.counts = {status.value: n for status, n in counts.items()}
+        counts = counts + handed_over
+        report.counts = {status.value: n for status, n in handed_over.items()}
+    if kind is not None:
+        outcomes = {status.value: n for status, n in counts.items()}
+        metrics.count_emails(kind.value, outcomes)
+        log.info("batch of %d: %s", len(delivery_ids), outcomes, extra={"send_id": send_id})
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report
