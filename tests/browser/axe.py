@@ -4,7 +4,7 @@ nothing is downloaded when the tests run."""
 
 from __future__ import annotations
 
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import Page
 
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -16,13 +16,15 @@ OPTIONS = {
     "iframes": False,
 }
 
-_axe = Axe()
-
 
 def serious_problems(page: Page, where: str) -> list[str]:
     """One line per element axe finds a serious or critical WCAG 2.2 A/AA problem with:
     where, the rule, the element's selector and what the rule asks."""
-    results = _axe.run(page, options=OPTIONS).response
+    # axe-core is half a megabyte: sent to a page once, it is run there at each width.
+    # (axe-playwright-python's Axe.run would send it again for every run.)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results = page.evaluate("options => axe.run(document, options)", OPTIONS)
     return [
         f"{where}: {rule['id']} ({node['impact']}) at {' '.join(map(str, node['target']))}: "
         f"{rule['help']}"

@@ -19,13 +19,24 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from newsletter import api_tokens, dispatch, links, suppressions, throttle
+from newsletter import api_tokens, dispatch, incidents, links, suppressions, throttle
 from newsletter.articles.store import import_article
+from newsletter.consent import by_member
 from newsletter.db import session_scope
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.inbound.process import process_message
-from newsletter.models import InboundEvent, MemberStatus, StaffRole, utcnow
+from newsletter.members import set_subscriptions
+from newsletter.models import (
+    ConsentSource,
+    Frequency,
+    InboundEvent,
+    IncidentKind,
+    MemberStatus,
+    StaffRole,
+    utcnow,
+)
 from newsletter.preferences import MAIL_PER_ADDRESS
 from newsletter.staff import create_staff
 from newsletter.web.app import create_app
@@ -42,10 +53,21 @@ ANN = "ann.archer@example.com"
 # A long address: the admin member page's heading must wrap, not push the page sideways.
 LONG_EMAIL = "special.educational.needs.coordinator@st-marys-catholic-primary.example.org.uk"
 BUSY = "busy@example.org"  # has had all the emails an address may ask for this hour
+# A new member, a changed one, one kept unsubscribed (Funding, left on the manage page) and a
+# bad row: every part of the import's report.
+IMPORT_ROWS = (
+    "email,name,role,topics\n"
+    "nia.head@example.org,Nia,Headteacher,npq:weekly\n"
+    "bob@example.com,Bob,Deputy head,npq:immediate;careers:daily\n"
+    f"{LONG_EMAIL},,,assessment:daily;funding:immediate\n"
+    "not-an-address,Nobody,,npq:weekly\n"
+)
 LONG_SOURCE = (
     "https://www.gov.uk/government/publications/national-professional-qualifications-npqs"
     "-reforms/national-professional-qualifications-npqs-reforms-spring-2026-cohort"
 )
+
+OWN_CHANGE = by_member(ConsentSource.MANAGE_PAGE)
 
 Action = Callable[[Page], None]
 
@@ -82,6 +104,8 @@ def furnish(site: Site) -> Places:
         add_member(session, "paused@example.com", {"itt": "weekly"}, paused=True)
         add_member(session, "gone@example.com", {}, status=MemberStatus.UNSUBSCRIBED)
         long = add_member(session, LONG_EMAIL, {"assessment": "daily", "funding": "immediate"})
+        # Left Funding on the manage page: the member page shows the opt-out and the record.
+        set_subscriptions(session, long, {"assessment": Frequency.DAILY}, OWN_CHANGE)
         pending = add_member(session, "new@example.com", {"careers": "weekly"})
         pending.status = MemberStatus.PENDING
         add_member(session, BUSY, {"npq": "weekly"})
@@ -89,6 +113,7 @@ def furnish(site: Site) -> Places:
             throttle.hit(session, MAIL_PER_ADDRESS, BUSY)
         suppressions.add_suppression(session, "left@example.net", "Asked by phone", "test")
         api_tokens.create_token(session, "Website CMS", "test")
+        _incident(session)
         session.flush()
         places.params |= {"member_id": str(long.id), "slug": "npq"}
         confirm = links.confirm_url(pending.id, pending.token_version)
@@ -141,6 +166,17 @@ def _publish_and_send() -> tuple[int, int]:
     return outcome.article.id, send_id
 
 
+def _incident(session: Session) -> None:
+    """What the watch finds wrong: shown on the dashboard, with a Dismiss button for admins."""
+    finding = incidents.Finding(
+        IncidentKind.STUCK_SEND,
+        "stuck_send:1",
+        "Send 1 has not moved for 20 minutes",
+        "412 of 1,200 emails handed over; the rest are still queued.",
+    )
+    incidents.sync(session, [IncidentKind.STUCK_SEND], [finding], utcnow())
+
+
 def _bounces() -> int:
     """A hard bounce, a spam block and a person's reply come back; the first event's id."""
     for name in ("postfix-user-unknown.eml", "gmail-spam-block.eml", "human-reply.eml"):
@@ -164,7 +200,7 @@ def page_routes() -> list[APIRoute]:
         route
         for route in all_routes(create_app().routes)
         if isinstance(route, APIRoute)
-        and "GET" in route.methods
+        and "GET" in (route.methods or set())
         and route.response_class is HTMLResponse
     ]
 
@@ -281,12 +317,42 @@ def _staff_states(places: Places) -> Iterator[Stop]:
         "/staff/admin/members/{member_id}",
         _then(_tamper_frequency, _press("Save changes")),
     )
+    yield failing(
+        "member: re-subscribed against their opt-out without a reason",
+        member,
+        "/staff/admin/members/{member_id}",
+        _then(_tick("Re-subscribe against their opt-out"), _press("Save changes")),
+    )
+    yield Stop(
+        "member: kept unsubscribed",
+        member,
+        "",
+        staff=True,
+        action=_then(
+            _choose("How often for Funding", "Daily"),
+            _press("Save changes"),
+            _shows("Kept unsubscribed"),
+        ),
+    )
     yield Stop("member: saved", f"{member}?notice=saved", "", staff=True)
     yield failing(
         "import: nothing to import",
         "/staff/admin/members-import",
         "/staff/admin/members-import",
         _press("Import"),
+    )
+    yield Stop(
+        "import: the report",
+        "/staff/admin/members-import",
+        "",
+        staff=True,
+        action=_then(
+            _fill("Or paste the rows", IMPORT_ROWS),
+            _fill("Where new members' consent comes from", "association membership terms"),
+            _tick("Write the good rows even if some are bad"),
+            _press("Import"),
+            _shows("1 kept unsubscribed"),
+        ),
     )
     yield failing(
         "suppression: not an address",
@@ -360,6 +426,29 @@ def _sign_in_as(email: str) -> Action:
     def run(page: Page) -> None:
         _then(_fill("Email address", email), _fill("Password", PASSWORD), _press("Sign in"))(page)
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    return run
+
+
+def _shows(text: str) -> Action:
+    """The stop shows the state it is named for."""
+
+    def run(page: Page) -> None:
+        expect(page.get_by_text(text).first).to_be_visible()
+
+    return run
+
+
+def _tick(label: str) -> Action:
+    def run(page: Page) -> None:
+        page.get_by_label(label, exact=True).check()
+
+    return run
+
+
+def _choose(group: str, option: str) -> Action:
+    def run(page: Page) -> None:
+        page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
 
     return run
 
