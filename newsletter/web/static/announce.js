@@ -9,7 +9,7 @@
   // A moment's wait: a region changed while the page is still loading may not be listened to.
   window.setTimeout(function () {
     Array.prototype.forEach.call(notices, function (notice) {
-      Array.prototype.forEach.call(notice.querySelectorAll(":scope > p"), function (words) {
+      Array.prototype.slice.call(notice.children).forEach(function (words) {
         words.replaceWith(words.cloneNode(true));
       });
     });
