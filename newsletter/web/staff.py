@@ -19,6 +19,7 @@ from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import (
     admin,
+    admin_roles,
     charts,
     dashboard,
     forms,
@@ -135,5 +136,6 @@ routers = [
     staff_articles.router,
     staff_sends.router,
     admin.router,
+    admin_roles.router,
     staff_inbound.router,
 ]
