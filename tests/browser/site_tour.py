@@ -21,8 +21,17 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import api_tokens, dispatch, incidents, links, suppressions, throttle
+from newsletter import (
+    api_tokens,
+    dispatch,
+    incidents,
+    links,
+    role_defaults,
+    suppressions,
+    throttle,
+)
 from newsletter.articles.store import import_article
+from newsletter.audience import announcement_audience
 from newsletter.consent import by_member
 from newsletter.db import session_scope
 from newsletter.delivery.announcements import schedule_announcement
@@ -34,6 +43,9 @@ from newsletter.models import (
     InboundEvent,
     IncidentKind,
     MemberStatus,
+    Send,
+    SendKind,
+    SendStatus,
     StaffRole,
     utcnow,
 )
@@ -118,6 +130,7 @@ def furnish(site: Site) -> Places:
         places.params |= {"member_id": str(long.id), "slug": "npq"}
         confirm = links.confirm_url(pending.id, pending.token_version)
         manage = links.manage_url(ann.id, ann.token_version)
+        address = links.address_url(ann.id, ann.token_version, "ann.archer@example.net")
         ann_id, ann_version = ann.id, ann.token_version
 
     article_id, send_id = _publish_and_send()
@@ -132,14 +145,35 @@ def furnish(site: Site) -> Places:
             actor=f"staff:{ADMIN}",
         )
         places.params |= {"article_id": str(article_id), "send_id": str(announcement.id)}
+        places.params["role_id"] = str(role_defaults.list_roles(session)[0].id)
+        past = _past_announcement(session)
     places.params["event_id"] = str(_bounces())
     unsubscribe = links.unsubscribe_url(ann_id, send_id, ann_version)
     places.tokens = {
         "/confirm/{token}": _path(confirm),
         "/manage/{token}": _path(manage),
         "/unsubscribe/{token}": _path(unsubscribe),
+        "/confirm/address/{token}": _path(address),
+        "/archive/{send_id}": f"/archive/{past}",
     }
     return places
+
+
+def _past_announcement(session: Session) -> int:
+    """An announcement that went last week: the public archive shows it."""
+    went = utcnow() - timedelta(days=7)
+    send = Send(
+        kind=SendKind.ANNOUNCEMENT,
+        status=SendStatus.SENT,
+        started_at=went,
+        finished_at=went,
+        subject="Autumn conference: thank you",
+        body_markdown="Thank you for coming to the **autumn conference**.",
+        audience=announcement_audience([]).to_json(),
+    )
+    session.add(send)
+    session.flush()
+    return send.id
 
 
 def _publish_and_send() -> tuple[int, int]:
