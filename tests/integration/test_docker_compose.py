@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from newsletter.config import ENV_PREFIX, Settings
+from newsletter.config import ENV_PREFIX, Settings, load_settings
 from tests.support.cli_parse import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +38,28 @@ def test_environment_names_real_settings(service: str) -> None:
     assert environment["NEWSLETTER_SMTP_HOST"] == "mailpit"
 
 
+# What an operator sets for the values compose requires (`${NAME:?message}`).
+OPERATOR_VALUES = {
+    "NEWSLETTER_SECRET_KEY": "x" * 40,
+    "NEWSLETTER_FROM_ADDRESS": "School Leaders Network <news@news.school-leaders.org.uk>",
+    "NEWSLETTER_BASE_URL": "https://news.school-leaders.org.uk",
+}
+REQUIRED = re.compile(r"^\$\{(NEWSLETTER_[A-Z_]+):\?[^}]*\}$")
+
+
 def test_production_values_pass_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in SERVICES["web"]["environment"].items():
-        monkeypatch.setenv(name, str(value).replace("${NEWSLETTER_SECRET_KEY:?", "x" * 40 + "${"))
-    Settings()  # raises, naming the variable, if any value is rejected
+    environment = SERVICES["web"]["environment"]
+    assert environment["NEWSLETTER_ENVIRONMENT"] == "production"
+    for name, value in environment.items():
+        required = REQUIRED.match(str(value))
+        monkeypatch.setenv(name, OPERATOR_VALUES[required.group(1)] if required else str(value))
+    load_settings()  # raises, naming the variable, if any value is refused (production too)
+
+
+def test_compose_asks_for_what_production_refuses_to_guess() -> None:
+    environment = SERVICES["web"]["environment"]
+    for name in OPERATOR_VALUES:
+        assert REQUIRED.match(str(environment[name])), f"{name} must be required from the operator"
 
 
 def test_the_image_installs_the_project() -> None:
