@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-
 from newsletter.config import get_settings
 from newsletter.web.app import create_app as create_web_app
 from tests.web.conftest import PASSWORD, make_staff
