@@ -50,8 +50,12 @@ log = logging.getLogger(__name__)
 MEMBER_EMAIL_DIR = Path(__file__).resolve().parent / "templates" / "web" / "email"
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
-MAIL_PER_ADDRESS = throttle.Limit("member-mail:address", 3, timedelta(hours=1))
-MAIL_PER_CLIENT = throttle.Limit("member-mail:client", 10, timedelta(hours=1))
+MAIL_PER_ADDRESS = throttle.Limit(
+    "member-mail:address", 3, timedelta(hours=1), key=throttle.address_key
+)
+MAIL_PER_CLIENT = throttle.Limit(
+    "member-mail:client", 10, timedelta(hours=1), key=throttle.client_key
+)
 
 OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
 ACTOR = "member"
