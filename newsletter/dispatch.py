@@ -82,6 +82,17 @@ def _deliver(send_id: int, ids: list[int], urgent: bool) -> None:
         _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")
 
 
+def password_reset_requested(email: str) -> None:
+    """Someone asked for a password-reset link for this address: a worker sends it, if the
+    address is a staff account's (the web app calls this after its response)."""
+    if is_inline():
+        from newsletter import password_reset
+
+        password_reset.send_link(email)
+    else:
+        _enqueue("newsletter.send_password_reset", [email], "urgent")
+
+
 def worker_running() -> bool:
     from workers.celery_app import worker_running as running
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -67,6 +67,24 @@ def count(session: Session, limit: Limit, key: str, now: datetime | None = None)
         )
         or 0
     )
+
+
+def recent(
+    session: Session, limit: Limit, key: str, now: datetime | None = None
+) -> tuple[int, datetime | None]:
+    """How many hits the bucket has in the window, and when the last one was."""
+    since = (now or utcnow()) - limit.window
+    found = session.execute(
+        select(func.count(), func.max(ThrottleHit.created_at)).where(
+            ThrottleHit.bucket == limit.bucket(key), ThrottleHit.created_at > since
+        )
+    ).one()
+    last = found[1]
+    if isinstance(last, str):  # SQLite hands back MAX() of a datetime column as text
+        last = datetime.fromisoformat(last)
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return int(found[0] or 0), last
 
 
 def exceeded(session: Session, limit: Limit, key: str, now: datetime | None = None) -> bool:

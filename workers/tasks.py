@@ -60,6 +60,13 @@ def recovery_sweep() -> None:
     jobs.sweep()
 
 
+@app.task(name="newsletter.send_password_reset", **WHEN_THE_DATABASE_IS_BACK)
+def send_password_reset(email: str) -> None:
+    from newsletter import password_reset
+
+    password_reset.send_link(email)
+
+
 @app.task(name="newsletter.poll_inbound")
 def poll_inbound() -> None:
     from newsletter.config import get_settings

@@ -9,7 +9,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
-from newsletter import api_tokens, audit, consent, preferences, staff, suppressions, topic_rules
+from newsletter import (
+    api_tokens,
+    audit,
+    consent,
+    preferences,
+    staff,
+    staff_sessions,
+    suppressions,
+    topic_rules,
+)
 from newsletter.consent import Change
 from newsletter.inbound import reports
 from newsletter.member_csv import CsvFormatError, export_members, import_members
@@ -330,6 +339,19 @@ async def staff_update(
     return RedirectResponse("/staff/admin/staff", 303)
 
 
+@router.post("/staff/{user_id}/sessions", response_class=HTMLResponse)
+def staff_sessions_end(
+    user_id: Id, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """Sign an account out of every browser (a lost laptop, a copied cookie)."""
+    user = staff.get_staff(session, user_id)
+    if user is None:
+        raise HTTPException(404, "There is no such staff account.")
+    staff.end_sessions(session, user, actor(_me(request)))
+    session.commit()
+    return RedirectResponse("/staff/admin/staff", 303)
+
+
 def _staff_page(
     request: Request,
     session: Session,
@@ -337,7 +359,12 @@ def _staff_page(
     errors: forms.Errors,
     status_code: int = 200,
 ) -> Response:
-    context = {"users": staff.list_staff(session), "values": values, "errors": errors}
+    context = {
+        "users": staff.list_staff(session),
+        "sessions": staff_sessions.active_counts(session),
+        "values": values,
+        "errors": errors,
+    }
     return render(request, "admin/staff.html", context, status_code)
 
 
