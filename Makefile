@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need, as COMMAND:PACKAGE (installed when COMMAND is missing from
-# PATH, /usr/sbin included). To add one, add a word here: nothing else changes.
-TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd
+# PATH, /usr/sbin included). To add one, add a word here: nothing else changes. prometheus
+# brings promtool, which checks the alert rules in docs/monitoring/ (a 19 MB download).
+TEST_PACKAGES := redis-server:redis-server chromium:chromium dovecot:dovecot-imapd \
+	spamassassin:spamassassin spamd:spamd spamc:spamc promtool:prometheus
 # Waits (up to 10 minutes) for another apt or dpkg to finish instead of failing at once.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
@@ -31,6 +33,8 @@ system-packages:
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null || exit 1; \
 		: "installing dovecot-imapd starts its daemon; the tests start their own"; \
 		case "$$missing" in *dovecot-imapd*) doveadm stop >/dev/null 2>&1 || true;; esac; \
+		: "nor is the Prometheus server wanted, only its promtool"; \
+		case "$$missing" in *prometheus*) invoke-rc.d prometheus stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 demo: $(STAMP)

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from newsletter.audience import DigestArticle, digest_groups
+from newsletter.audience import DigestArticle, History, digest_groups
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -104,7 +104,7 @@ def groups_for(topics: frozenset[str], bench_articles: list[BenchArticle]) -> li
         ],
         watermark=None,
         until=max(a.published_at for a in bench_articles),
-        already_alerted=set(),
+        history=History(),
         topic_order=[ids[s] for s in sorted(SLUGS)],
     )
     return [

@@ -7,11 +7,11 @@ import secrets
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
 EMBEDDED_BROKER = "embedded"
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     SMTP_SSL: bool = False
     SMTP_TIMEOUT: float = Field(default=30.0, gt=0)
     FROM_ADDRESS: str = "School Leaders Network <news@localhost>"
+    REPLY_TO: str | None = None  # where members' replies go, when not to FROM_ADDRESS
+    POSTAL_ADDRESS: str = ""  # the organisation's postal address, in every email's footer
     BASE_URL: str = "http://localhost:8000"
     SECRET_KEY: str | None = None
     DKIM_PRIVATE_KEY_PATH: Path | None = None
@@ -63,6 +65,13 @@ class Settings(BaseSettings):
     SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
+    # Running it: logs, metrics, liveness, and who is told when something is wrong.
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    METRICS_PORT: int = Field(default=0, ge=0, le=65535)  # worker's and beat's; 0 = none
+    METRICS_DIR: Path | None = None  # prefork pools' metric files; default VAR_DIR/metrics
+    HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
+    WATCH_SECONDS: float = Field(default=60.0, gt=0)
+    ALERT_EMAILS: Annotated[list[str], NoDecode] = Field(default=[])  # comma-separated
     # The return path (newsletter/inbound/): VERP envelope senders, the mailto unsubscribe
     # address, and what comes back to them. Unset addresses are derived from FROM_ADDRESS.
     BOUNCE_LOCALPART: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
@@ -87,6 +96,12 @@ class Settings(BaseSettings):
     SNS_CERT_URL_PATTERN: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
     MAILGUN_SIGNING_KEY: str | None = None  # unset: the Mailgun webhook is off
 
+    @field_validator("REPLY_TO", "DKIM_PRIVATE_KEY_PATH", "DKIM_SELECTOR", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${NAME:-}` as an empty string: that means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -101,6 +116,13 @@ class Settings(BaseSettings):
             ("redis://", "rediss://", "memory://")
         ):
             raise ValueError(f"must be '{EMBEDDED_BROKER}' or a redis:// URL")
+        return value
+
+    @field_validator("ALERT_EMAILS", mode="before")
+    @classmethod
+    def _alert_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("EMAIL_BACKEND")
@@ -142,6 +164,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def embedded_broker_path(self) -> Path:
+        """The embedded broker's SQLite file (ADR 0004)."""
+        return (self.VAR_DIR / "broker.sqlite").resolve()
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.METRICS_DIR or self.VAR_DIR / "metrics"
 
     @property
     def secret_key(self) -> str:

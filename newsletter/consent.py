@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from newsletter.models import (
     Member,
     MemberStatus,
     OptOut,
+    Topic,
     utcnow,
 )
 
@@ -113,11 +114,9 @@ def record(
     """Store one event; a change that changes nothing is not recorded."""
     if old == new:
         return
-    if member.id is None:
-        session.flush()
     session.add(
         ConsentEvent(
-            member_id=member.id,
+            member=member,
             field=field,
             topic_id=topic_id,
             old_value=old,
@@ -141,7 +140,72 @@ def history(session: Session, member_id: int) -> list[ConsentEvent]:
     )
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One consent event as people read it: the topic by its slug, "" shown as "off"."""
+
+    at: datetime
+    field: ConsentField
+    topic: str | None
+    old: str
+    new: str
+    source: ConsentSource
+    actor: str
+    reason: str
+
+    @property
+    def what(self) -> str:
+        return f"{self.field.value} {self.topic}" if self.topic else self.field.value
+
+    def change_text(self) -> str:
+        return f"{self.old or 'off'} → {self.new or 'off'}"
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "at": self.at.isoformat(),
+            "field": self.field.value,
+            "topic": self.topic,
+            "old": self.old,
+            "new": self.new,
+            "source": self.source.value,
+            "actor": self.actor,
+            "reason": self.reason,
+        }
+
+
+def history_entries(session: Session, member_id: int) -> list[HistoryEntry]:
+    """The member's consent record, oldest first, with topic slugs."""
+    rows = session.execute(
+        select(ConsentEvent, Topic.slug)
+        .outerjoin(Topic, Topic.id == ConsentEvent.topic_id)
+        .where(ConsentEvent.member_id == member_id)
+        .order_by(ConsentEvent.created_at, ConsentEvent.id)
+    )
+    return [
+        HistoryEntry(
+            e.created_at, e.field, slug, e.old_value, e.new_value, e.source, e.actor, e.reason
+        )
+        for e, slug in rows
+    ]
+
+
 # --- opt-outs ------------------------------------------------------------------------------
+
+
+def opt_outs_of(session: Session, member: Member) -> list[KeptUnsubscribed]:
+    """The member's standing opt-outs (the whole list first, then topics by slug), each as
+    what turning it back on would report."""
+    found = []
+    if member.opted_out_at is not None and member.opted_out_source is not None:
+        found.append(KeptUnsubscribed(None, member.opted_out_at, member.opted_out_source))
+    rows = session.execute(
+        select(Topic.slug, OptOut.created_at, OptOut.source)
+        .join(Topic, Topic.id == OptOut.topic_id)
+        .where(OptOut.member_id == member.id)
+        .order_by(Topic.slug)
+    )
+    found.extend(KeptUnsubscribed(slug, at, source) for slug, at, source in rows)
+    return found
 
 
 def opt_outs(session: Session, member_id: int | None) -> dict[int, OptOut]:
@@ -168,7 +232,8 @@ def allowed_subscriptions(
     current = {s.topic_id for s in member.subscriptions}
     if member.opted_out_at is not None and member.opted_out_source is not None:
         kept_all = [KeptUnsubscribed(None, member.opted_out_at, member.opted_out_source)]
-        return {t: f for t, f in wanted.items() if t in current}, kept_all if wanted else []
+        asks_more = any(t not in current for t in wanted)
+        return {t: f for t, f in wanted.items() if t in current}, kept_all if asks_more else []
     stuck = opt_outs(session, member.id)
     allowed: dict[int, Frequency] = {}
     kept: list[KeptUnsubscribed] = []
@@ -224,9 +289,15 @@ def note_subscription_changes(
 
 
 def set_status(session: Session, member: Member, status: MemberStatus, change: Change) -> None:
-    """Change the member's status, recording it; leaving by their own action sticks."""
+    """Change the member's status, recording it; leaving by their own action sticks.
+
+    Becoming active stores where the consent comes from (the change's reason, else its
+    source) and when. A complaint is always a whole-list opt-out via `complaint`, whoever
+    records it: an export writes `complained` as `unsubscribed` with that opt-out.
+    """
     old = member.status
     member.status = status
+    now = utcnow()
     record(
         session,
         member,
@@ -234,14 +305,22 @@ def set_status(session: Session, member: Member, status: MemberStatus, change: C
         change,
         old=old.value if old else "",
         new=status.value,
+        at=now,
     )
-    if status == MemberStatus.UNSUBSCRIBED and change.makes_opt_outs:
+    if status == MemberStatus.COMPLAINED:
+        if member.opted_out_source != ConsentSource.COMPLAINT:
+            member.opted_out_at = now
+            member.opted_out_source = ConsentSource.COMPLAINT
+    elif status == MemberStatus.UNSUBSCRIBED and change.makes_opt_outs:
         if member.opted_out_at is None:
-            member.opted_out_at = utcnow()
+            member.opted_out_at = now
             member.opted_out_source = change.source
     elif status in (MemberStatus.ACTIVE, MemberStatus.PENDING) and change.lifts_opt_outs:
         member.opted_out_at = None
         member.opted_out_source = None
+    if status == MemberStatus.ACTIVE and old != MemberStatus.ACTIVE:
+        member.consent_basis = (change.reason.strip() or change.source.value)[:300]
+        member.consent_at = now
 
 
 def may_reactivate(member: Member, change: Change) -> KeptUnsubscribed | None:
@@ -265,7 +344,47 @@ def lift_opt_outs(session: Session, member: Member, change: Change) -> None:
     member.opted_out_source = None
 
 
-def set_paused(session: Session, member: Member, paused: bool, change: Change) -> None:
-    old = "paused" if member.paused else ""
+def set_paused(
+    session: Session,
+    member: Member,
+    paused: bool,
+    change: Change,
+    until: datetime | None = None,
+) -> None:
+    """Pause (until a time, or until the member resumes) or resume; recorded as "paused" or
+    "paused until TIME"."""
+    old = _pause_text(member.paused, member.paused_until)
     member.paused = paused
-    record(session, member, ConsentField.PAUSE, change, old=old, new="paused" if paused else "")
+    member.paused_until = until if paused else None
+    record(session, member, ConsentField.PAUSE, change, old=old, new=_pause_text(paused, until))
+
+
+def _pause_text(paused: bool, until: datetime | None) -> str:
+    if not paused:
+        return ""
+    return f"paused until {until.astimezone(UTC).isoformat()}" if until else "paused"
+
+
+def end_pauses(session: Session, now: datetime | None = None) -> int:
+    """Resume the members whose pause has reached its end; the resume is recorded with the
+    source of the change that set the pause (which chose its end)."""
+    now = now or utcnow()
+    ended = list(
+        session.scalars(
+            select(Member).where(
+                Member.paused.is_(True),
+                Member.paused_until.is_not(None),
+                Member.paused_until <= now,
+            )
+        )
+    )
+    for member in ended:
+        source = session.scalar(
+            select(ConsentEvent.source)
+            .where(ConsentEvent.member_id == member.id, ConsentEvent.field == ConsentField.PAUSE)
+            .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+            .limit(1)
+        )
+        change = Change(source or ConsentSource.IMPORT, SYSTEM_ACTOR, reason="the pause ended")
+        set_paused(session, member, False, change)
+    return len(ended)

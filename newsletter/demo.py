@@ -31,14 +31,26 @@ from newsletter.config import get_settings
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.delivery.progress import describe_send, is_settled, list_sends
-from newsletter.member_csv import import_members
-from newsletter.models import Deadline, DeadlineKind, Frequency, Send, utcnow
-from newsletter.rendering import write_previews
+from newsletter.member_import import import_members
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    Deadline,
+    DeadlineKind,
+    Frequency,
+    Member,
+    Send,
+    Topic,
+    utcnow,
+)
+from newsletter.rendering import ArticleView, Recipient, write_previews
+from newsletter.rendering.previews import PreviewContent
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+# Package data, so an installed wheel runs the demo too (the repository's samples/ links here).
+SAMPLES = Path(__file__).resolve().parent / "samples"
 BREAKING_SAMPLE = "funding-condition-improvement-grants.md"
 WAIT_SECONDS = 180
+ANNOUNCEMENT_SUBJECT = "Regional SENCO network meeting: book your place"
 
 
 def demo_environment(var_dir: Path, smtp_port: int) -> dict[str, str]:
@@ -86,7 +98,12 @@ def worker_process(var_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 def import_samples(console: Console) -> list[int]:
     with db.session_scope() as session:
-        report = import_members(session, (SAMPLES / "members.csv").read_text(), actor="demo")
+        report = import_members(
+            session,
+            (SAMPLES / "members.csv").read_text(),
+            actor="demo",
+            consent_basis="sample members of the demo",
+        )
         if report.errors:
             raise RuntimeError(f"sample members are invalid: {report.errors}")
     console.print(f"Imported {len(report.rows)} members from samples/members.csv")
@@ -143,7 +160,7 @@ def schedule_demo_announcement(timezone: ZoneInfo) -> datetime:
     with db.session_scope() as session:
         schedule_announcement(
             session,
-            subject="Regional SENCO network meeting: book your place",
+            subject=ANNOUNCEMENT_SUBJECT,
             body_markdown=(SAMPLES / "announcement.md").read_text(encoding="utf-8"),
             topic_slugs=["npq", "itt"],
             roles=[],
@@ -151,6 +168,29 @@ def schedule_demo_announcement(timezone: ZoneInfo) -> datetime:
             actor="demo",
         )
     return at
+
+
+def preview_content() -> tuple[Recipient, PreviewContent]:
+    """The demo's own articles, announcement and first member, for previews/."""
+    with db.session_scope() as session:
+        names = dict(session.execute(select(Topic.id, Topic.name)).all())
+        articles = session.scalars(
+            select(Article)
+            .where(Article.status == ArticleStatus.PUBLISHED)
+            .order_by(Article.published_at, Article.id)
+        )
+        views = [ArticleView.from_model(article, names) for article in articles]
+        member = session.scalars(select(Member).order_by(Member.id)).first()
+        assert member is not None
+        follows = tuple(
+            sorted((names[s.topic_id], s.frequency.value) for s in member.subscriptions)
+        )
+        recipient = Recipient(member.id, member.email, member.name, member.token_version, follows)
+        topics = dict(follows)
+    body = (SAMPLES / "announcement.md").read_text(encoding="utf-8")
+    return recipient, PreviewContent(
+        views, topics=topics, announcement=(ANNOUNCEMENT_SUBJECT, body)
+    )
 
 
 def wait_until_settled() -> None:
@@ -228,12 +268,13 @@ def run(console: Console, var_dir: Path) -> None:
             )
             jobs.due_sends(now=at)
             wait_until_settled()
-    previews = write_previews(var_dir / "previews")
+    previews = write_previews(var_dir / "previews", *preview_content())
     console.print(sends_table())
     lines = [
         f"\n{catcher.count()} emails caught. Look at them:",
         f"  outbox:   {outbox / 'index.html'} (open it in a browser; the .eml files are beside it)",
-        f"  previews: {var_dir / 'previews'} ({len(previews)} files, every kind of email)",
+        f"  previews: {var_dir / 'previews'} ({len(previews)} files, every kind of email, "
+        "with the demo's articles)",
         f"  worker:   {var_dir / 'worker.log'}",
         "\nThe staff console on this data: make yourself an account, start the web app, then sign "
         "in at http://127.0.0.1:8000/staff (members' pages: http://127.0.0.1:8000/):",

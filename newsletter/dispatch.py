@@ -17,6 +17,9 @@ from newsletter.config import EMBEDDED_BROKER, get_settings
 from newsletter.db import session_scope
 from newsletter.models import Send, SendKind
 
+# The task queues: urgent (alert batches), fanout, send (other batches), schedule (beat's checks).
+QUEUES = ("urgent", "fanout", "send", "schedule")
+
 _inline: ContextVar[bool] = ContextVar("newsletter_dispatch_inline", default=False)
 
 
@@ -108,3 +111,14 @@ def worker_hint() -> str | None:
         "no worker is running: the work is queued and will be done once you start "
         "`newsletter worker` (or run the command again with --inline)"
     )
+
+
+def ping_workers() -> list[str]:
+    """Node names of the workers answering Celery's ping (Redis only: the embedded broker has
+    no broadcast)."""
+    if get_settings().BROKER_URL == EMBEDDED_BROKER:
+        return []
+    from workers.celery_app import producer
+
+    replies = producer().control.ping(timeout=1.0) or []
+    return sorted(name for reply in replies for name in reply)

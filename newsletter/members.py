@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -124,10 +125,9 @@ def upsert_member(
     member = find_member(session, email)
     created = member is None
     if member is None:
-        member = Member(email=email, name="", role="", status=status, subscriptions=[])
+        member = Member(email=email, name="", role="", subscriptions=[])
         session.add(member)
-        session.flush()
-        consent.record(session, member, consent.ConsentField.STATUS, change, new=status.value)
+        consent.set_status(session, member, status, change)
     if name is not None:
         member.name = name.strip()
     if role is not None:
@@ -149,20 +149,75 @@ def upsert_member(
     return Upserted(member, created, kept)
 
 
+def edit_member(
+    session: Session,
+    member: Member,
+    name: str,
+    role: str,
+    topics: Mapping[str, Frequency],
+    status: MemberStatus,
+    change: Change,
+) -> Upserted:
+    """A staff member's edit of one member (the console's member page).
+
+    What the member opted out of themselves stays off and comes back in `kept`, unless the
+    change is an admin's override with a written reason: then it is turned back on, and the
+    reason goes into the consent record and the audit log.
+    """
+    before = consent.opt_outs_of(session, member)
+    done = upsert_member(session, member.email, name, role, topics, change=change)
+    if status != member.status:
+        refused = consent.may_reactivate(member, change) if status == MemberStatus.ACTIVE else None
+        if refused is not None:
+            done.kept.append(refused)
+        else:
+            audit.record(
+                session,
+                change.actor,
+                "member.status",
+                "member",
+                member.id,
+                before=member.status.value,
+                after=status.value,
+            )
+            consent.set_status(session, member, status, change)
+    session.flush()
+    after = {(o.topic, o.source) for o in consent.opt_outs_of(session, member)}
+    lifted = [o.message() for o in before if (o.topic, o.source) not in after]
+    if change.override_opt_out and lifted:
+        audit.record(
+            session,
+            change.actor,
+            "member.override_opt_out",
+            "member",
+            member.id,
+            reason=change.reason,
+            lifted=lifted,
+        )
+    return done
+
+
 def set_subscriptions(
-    session: Session, member: Member, topics: Mapping[str, Frequency], change: Change
+    session: Session,
+    member: Member,
+    topics: Mapping[str, Frequency],
+    change: Change,
+    topic_ids: Mapping[str, int] | None = None,
 ) -> list[KeptUnsubscribed]:
     """Make the member's subscriptions `topics`, recording each change in the consent record.
 
     Topics the member opted out of are left off unless `change` may lift the opt-out; they come
-    back as KeptUnsubscribed for the caller to report.
+    back as KeptUnsubscribed for the caller to report. `topic_ids` ({slug: id}, every topic)
+    saves looking them up when many members are set at once.
     """
-    by_slug = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(topics)))}
-    missing = set(topics) - set(by_slug)
+    if topic_ids is None:
+        query = select(Topic.slug, Topic.id).where(Topic.slug.in_(topics))
+        topic_ids = dict(session.execute(query).all())
+    missing = set(topics) - set(topic_ids)
     if missing:
         raise MemberError(f"unknown topic {sorted(missing)[0]!r}")
-    slugs = {topic.id: slug for slug, topic in by_slug.items()}
-    asked = {by_slug[slug].id: frequency for slug, frequency in topics.items()}
+    slugs = {topic_ids[slug]: slug for slug in topics}
+    asked = {topic_ids[slug]: frequency for slug, frequency in topics.items()}
     wanted, kept = consent.allowed_subscriptions(session, member, asked, change, slugs)
     before = {s.topic_id: s.frequency for s in member.subscriptions}
     to_add = dict(wanted)
@@ -201,6 +256,32 @@ def list_members(session: Session) -> list[dict[str, Any]]:
         }
         for m in members
     ]
+
+
+def describe_member(session: Session, member: Member) -> dict[str, Any]:
+    """Everything about one member's consent, for `members show` and the API: their choices,
+    standing opt-outs, where their consent comes from, and the record of every change."""
+    slugs = dict(session.execute(select(Topic.id, Topic.slug)).all())
+    opt_outs = consent.opt_outs_of(session, member)
+    return {
+        "email": member.email,
+        "name": member.name,
+        "role": member.role,
+        "status": member.status.value,
+        "paused": member.paused,
+        "paused_until": iso_time(member.paused_until),
+        "subscriptions": subscriptions_of(member, slugs),
+        "consent": {"basis": member.consent_basis, "at": iso_time(member.consent_at)},
+        "opted_out": [
+            {"topic": o.topic, "source": o.source.value, "at": o.since.isoformat()}
+            for o in opt_outs
+        ],
+        "history": [e.as_json() for e in consent.history_entries(session, member.id)],
+    }
+
+
+def iso_time(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def roles_in_use(session: Session) -> list[str]:

@@ -97,6 +97,7 @@ class DeadlineKind(enum.StrEnum):
     CLOSES = "closes"
     EFFECTIVE = "effective"
     ANNOUNCEMENT = "announcement"
+    COMPLETE_BY = "complete_by"  # spent, used or finished by then: not an application closing
 
 
 class SendKind(enum.StrEnum):
@@ -200,6 +201,12 @@ class Member(Base):
     opted_out_source: Mapped[ConsentSource | None] = mapped_column(
         _enum(ConsentSource, "opted_out_source")
     )
+    # Where the member's consent to be emailed comes from ("confirm", "association membership
+    # terms", ...) and when it was given: set when they become active (consent.set_status).
+    consent_basis: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end of a pause (None: until the member resumes); beat resumes ended pauses.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -263,14 +270,16 @@ class OptOut(Base):
     source: Mapped[ConsentSource] = mapped_column(_enum(ConsentSource))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    member: Mapped[Member] = relationship()
+
 
 class ConsentEvent(Base):
     """One change to a member's subscriptions, status, pause or address: the consent record.
 
     For SUBSCRIPTION, `topic_id` names the topic and old/new are frequencies ("" = not
     subscribed); for STATUS they are MemberStatus values; for PAUSE "" or "paused" (or the
-    paused-until time); for EMAIL the addresses. `actor` is a staff email, "token:NAME" for an
-    API token, "cli:USER", "member" or "system".
+    paused-until time); for EMAIL the addresses. `actor` is "staff:EMAIL" for a staff member,
+    "token:NAME" for an API token, "cli:USER", "member" or "system".
     """
 
     __tablename__ = "consent_event"
@@ -286,6 +295,9 @@ class ConsentEvent(Base):
     actor: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Lets a new member's first events be added before the member has an id (no extra flush).
+    member: Mapped[Member] = relationship()
 
 
 class DigestWatermark(Base):
@@ -571,3 +583,57 @@ class ThrottleHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ProcessKind(enum.StrEnum):
+    WORKER = "worker"
+    BEAT = "beat"
+
+
+class ProcessHeartbeat(Base):
+    """A worker or beat that is running, or was: each writes its row every HEARTBEAT_SECONDS,
+    so `newsletter status`, the dashboard and /metrics see every process on every host."""
+
+    __tablename__ = "process_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # worker@host-pid
+    kind: Mapped[ProcessKind] = mapped_column(_enum(ProcessKind))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IncidentKind(enum.StrEnum):
+    STUCK_SEND = "stuck_send"
+    MISSED_SEND = "missed_send"
+    DIGEST_NOT_RUN = "digest_not_run"
+    BACKEND_REFUSING = "backend_refusing"
+    NO_WORKER = "no_worker"
+
+
+class Incident(Base):
+    """Something wrong that admins are told about once (by email) and see until it is over.
+
+    `key` names the occurrence ("stuck_send:42", "digest_not_run:daily:2026-11-30"): the watch
+    finds it again on every pass and the row is not duplicated. It is resolved when the watch no
+    longer finds it; dismissed by staff, it stays out of sight until it ends.
+    """
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind))
+    summary: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str] = mapped_column(String(320), default="")
+    # Telling the admins: claimed by one watcher at a time (two beats may run), then done.
+    notify_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notify_error: Mapped[str] = mapped_column(Text, default="")

@@ -14,15 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import audit, consent, links, throttle
-from newsletter.audience import Audience
+from newsletter.audience import Audience, send_scope
 from newsletter.config import get_settings
 from newsletter.consent import Change, by_member
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
@@ -41,13 +38,15 @@ from newsletter.models import (
     Topic,
     utcnow,
 )
-from newsletter.rendering import OutgoingMessage, Recipient, prepare_confirm, prepare_welcome
-from newsletter.rendering.build import EmailSpec, prepare
-from newsletter.rendering.environment import TEMPLATE_DIR, EmailTemplates
+from newsletter.rendering import (
+    OutgoingMessage,
+    Recipient,
+    prepare_confirm,
+    prepare_manage_link,
+    prepare_welcome,
+)
 
 log = logging.getLogger(__name__)
-
-MEMBER_EMAIL_DIR = Path(__file__).resolve().parent / "templates" / "web" / "email"
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
 MAIL_PER_ADDRESS = throttle.Limit(
@@ -343,16 +342,8 @@ def cancel_stale_deliveries(session: Session, member: Member) -> int:
 
 
 def unsubscribe_scope(audience: Audience, subscriptions: list[tuple[int, Frequency]]) -> set[int]:
-    """Which of a member's topics (id, frequency) one send was for.
-
-    A send about topics (alert, reminder, announcement) was for those topics, whatever the
-    frequency; a digest (no topics) was for the member's topics taken at its frequency.
-    """
-    if audience.topic_ids is not None:
-        return {topic for topic, _ in subscriptions if topic in audience.topic_ids}
-    if audience.frequencies is None:
-        return {topic for topic, _ in subscriptions}
-    return {topic for topic, frequency in subscriptions if frequency in audience.frequencies}
+    """Which of a member's topics (id, frequency) one send was for (audience.send_scope)."""
+    return send_scope(audience, subscriptions)
 
 
 def _send_scope(send: Send, member: Member) -> set[int]:
@@ -387,16 +378,8 @@ def _welcome_email(session: Session, member: Member) -> OutgoingMessage:
 
 
 def _manage_link_email(session: Session, member: Member) -> OutgoingMessage:
-    spec = EmailSpec("manage_link", {"topics": chosen_topics(session, member)}, bulk=False)
-    return prepare(spec, _member_email_templates()).personalise(_recipient(member))
-
-
-@lru_cache(maxsize=1)
-def _member_email_templates() -> EmailTemplates:
-    """The email templates, plus the manage-link email kept beside the web pages."""
-    templates = EmailTemplates()
-    templates.env.loader = jinja2.FileSystemLoader([MEMBER_EMAIL_DIR, TEMPLATE_DIR])
-    return templates
+    topics = chosen_topics(session, member)
+    return prepare_manage_link(topics=topics).personalise(_recipient(member))
 
 
 def send_messages(messages: list[OutgoingMessage]) -> None:

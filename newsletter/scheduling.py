@@ -53,6 +53,15 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
     return moment.astimezone(UTC)
 
 
+def check_passed(moment: datetime, now: datetime) -> datetime:
+    """A time to act "as of" must have come: a digest run as of a time to come would count
+    the articles published until then as covered, and they would reach no digest; a reminder
+    would go early, counting the days from the wrong day."""
+    if require_aware(moment) > now:
+        raise SchedulingError("that time is still to come; give one that has passed")
+    return moment
+
+
 # Digests -----------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ admins add addresses by hand and remove them, giving a reason that the audit tra
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -94,3 +96,22 @@ def remove_suppression(session: Session, suppression_id: int, reason: str, actor
         reason=reason.strip()[:2000],
     )
     return row.email
+
+
+def restore_suppression(
+    session: Session,
+    email: str,
+    reason: SuppressionReason,
+    note: str,
+    at: datetime,
+    actor: str,
+) -> bool:
+    """Put an address on the list as an import file has it (its reason and time); False when
+    it is there already (an import never takes an address off)."""
+    if session.scalar(select(Suppression.id).where(Suppression.email == email)) is not None:
+        return False
+    session.add(Suppression(email=email, reason=reason, note=note[:2000], created_at=at))
+    audit.record(
+        session, actor, "suppression.add", "suppression", email, note=note, source="import"
+    )
+    return True

@@ -88,6 +88,31 @@ def db_url(
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def every_email(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, bytes]:
+    """One message of every kind, sent through the real pipeline on SQLite (see
+    tests/support/every_email.py); made once per run for the tests that read them."""
+    import os
+
+    from tests.support.every_email import environment, send_every_kind
+
+    folder = tmp_path_factory.mktemp("every-email")
+    shutil.copy(sqlite_template, folder / "newsletter.db")
+    url = f"sqlite:///{folder / 'newsletter.db'}"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in list(os.environ):
+            if name.startswith("NEWSLETTER_"):
+                monkeypatch.delenv(name)
+        environment(monkeypatch, url, folder / "var")
+        try:
+            return send_every_kind()
+        finally:
+            db.get_engine(url).dispose()
+            get_settings.cache_clear()
+
+
 @pytest.fixture
 def session(db_url: str) -> Iterator[Session]:
     with db.session_scope(db_url) as session:
@@ -145,6 +170,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.support.spamassassin import REPORT
+
+    if REPORT:
+        terminalreporter.section("SpamAssassin scores (tests/integration/test_email_spam.py)")
+        for line in REPORT:
+            terminalreporter.write_line(line)
     if not _SERVER_OUTCOMES:
         return
     terminalreporter.section("tests by real server used")

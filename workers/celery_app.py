@@ -29,22 +29,19 @@ from celery.schedules import crontab
 from kombu import Connection, Exchange, Queue
 
 from newsletter.config import EMBEDDED_BROKER, Settings, get_settings
+from newsletter.dispatch import QUEUES
+from workers.operations import HeartbeatScheduler, WorkerHeartbeat
 
-QUEUES = ("urgent", "fanout", "send", "schedule")
 TASKS_MODULE = "workers.tasks"
 
 
 def broker_url(settings: Settings) -> str:
     if settings.BROKER_URL != EMBEDDED_BROKER:
         return settings.BROKER_URL
-    path = embedded_broker_path(settings)
+    path = settings.embedded_broker_path
     url = f"sqla+sqlite:///{path}"
     _prepare_embedded_broker(url, path)
     return url
-
-
-def embedded_broker_path(settings: Settings) -> Path:
-    return (settings.VAR_DIR / "broker.sqlite").resolve()
 
 
 @lru_cache(maxsize=8)
@@ -101,6 +98,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
         "scheduled-sends": {
             "task": "newsletter.start_due_sends",
             "schedule": timedelta(seconds=settings.SCHEDULE_CHECK_SECONDS),
+            "options": check,
+        },
+        "end-pauses": {
+            "task": "newsletter.end_pauses",
+            "schedule": timedelta(minutes=1),
             "options": check,
         },
         "recovery-sweep": {
@@ -168,7 +170,9 @@ def make_app(settings: Settings) -> Celery:
         enable_utc=True,
         beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
+        beat_scheduler=HeartbeatScheduler,
     )
+    app.steps["worker"].add(WorkerHeartbeat)
     if embedded:
         app.steps["consumer"].add(FastPolling)
     return app
@@ -192,7 +196,9 @@ def producer() -> Celery:
 
 
 def _pid_dir(settings: Settings) -> Path:
-    return settings.VAR_DIR / "run"
+    from newsletter.observability.heartbeat import run_dir
+
+    return run_dir(settings)
 
 
 @signals.worker_init.connect

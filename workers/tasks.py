@@ -8,7 +8,8 @@ otherwise a batch would wait for the recovery sweep, and a fan-out or a day's di
 not happen at all. Beat's periodic checks need no retry: the next check does the work.
 
 The checks take an optional `as_of` (ISO 8601), like a digest run, to do the work due at
-that moment rather than now.
+that moment rather than now. It is the caller's clock (beat's, or a fast one in tests/faults),
+so it is not held to this machine's; a person's `--as-of` still to come is refused by the CLI.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
+from newsletter import consent
+from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
+from newsletter.observability.logs import log_context
 from workers.celery_app import app
 
 WHEN_THE_DATABASE_IS_BACK = {
@@ -37,7 +41,8 @@ def fan_out_article(article_id: int) -> None:
 
 @app.task(name="newsletter.deliver_batch", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
-    jobs.deliver(send_id, delivery_ids)
+    with log_context(send_id=send_id):
+        jobs.deliver(send_id, delivery_ids)
 
 
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)
@@ -53,6 +58,12 @@ def run_reminders(as_of: str | None = None) -> None:
 @app.task(name="newsletter.start_due_sends")
 def start_due_sends(as_of: str | None = None) -> None:
     jobs.due_sends(_moment(as_of))
+
+
+@app.task(name="newsletter.end_pauses")
+def end_pauses(as_of: str | None = None) -> None:
+    with session_scope() as session:
+        consent.end_pauses(session, _moment(as_of))
 
 
 @app.task(name="newsletter.recovery_sweep")

@@ -1,5 +1,5 @@
 """Dates in an article's prose and what they mean: a window opening or closing, a change taking
-effect, or something to be announced.
+effect, something to be done by then (money spent, work in place), or something to be announced.
 
 Pure functions of the text and the article's first-publication date (the "reference"): a date
 already past on that day is history, not a deadline, and is left out.
@@ -34,6 +34,13 @@ _ANCHORED_CUES = {
         r"|must be (?:received|submitted|returned|made)(?: by)?"
     ),
     DeadlineKind.OPENS: r"opens|open|opening|open from|opens from|re-?opens|launch(?:es)?",
+    # Not an application closing: what must be done with something already granted or decided.
+    DeadlineKind.COMPLETE_BY: (
+        r"(?:must|should|has to|have to|needs? to|to|will need to) be (?:fully )?"
+        r"(?:spent|used|committed|implemented|in place|carried out|delivered)"
+        r"(?: by| before| no later than| not later than)?"
+        r"|(?:spend|use|commit) (?:the|your|their|this|any|all)(?: \w+){0,2} (?:by|before)"
+    ),
     DeadlineKind.EFFECTIVE: (
         r"from|with effect from|effective|effective from|as of|starting|starting from|starts?"
         r"|begins|beginning|commences|commencing|comes into (?:force|effect)|takes effect"

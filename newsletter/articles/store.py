@@ -101,7 +101,9 @@ def import_article(
     except ParseError as exc:
         raise ArticleError(str(exc)) from None
     reference = parsed.first_published or today or _today()
-    found = find_deadlines(f"{parsed.title}\n{parsed.text}", reference)
+    # The body first: where the title and a sentence give one date, the sentence is kept (a
+    # reminder quotes it; quoting the title would only say the title again).
+    found = find_deadlines(f"{parsed.text}\n{parsed.title}", reference)
     article = _new_article(parsed, text, digest, source or filename, found)
     _tag(session, article, parsed, list(topics) if topics else list(parsed.topics))
     staff_priority = Priority.BREAKING if breaking else parsed.priority

@@ -62,7 +62,7 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("newsletter.cli.db:app", "Create or upgrade the database.", group=True),
     "topics": Entry("newsletter.cli.topics:app", "List and add topics.", group=True),
     "members": Entry(
-        "newsletter.cli.members:app", "Add, list, import and export members.", group=True
+        "newsletter.cli.members:app", "Add, show, list, import and export members.", group=True
     ),
     "articles": Entry(
         "newsletter.cli.articles:app",
@@ -89,10 +89,25 @@ COMMANDS: dict[str, Entry] = {
         "Create and list staff accounts for the web console.",
         group=True,
     ),
+    "status": Entry(
+        "newsletter.cli.status:status",
+        "Show workers, beat, queues, sends in progress, the last digests and what is wrong.",
+        group=False,
+    ),
+    "health": Entry(
+        "newsletter.cli.health:health",
+        "Exit 0 if this machine's web app, worker, beat or inbound server is alive, else 1.",
+        group=False,
+    ),
+    "dkim-record": Entry(
+        "newsletter.cli.dkim:dkim_record",
+        "Print the DKIM TXT record to publish for NEWSLETTER_DKIM_PRIVATE_KEY_PATH.",
+        group=False,
+    ),
 }
 
 # Commands that must run before (or without) a migrated database, or check it themselves.
-NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve"}
+NO_DATABASE_CHECK = {"db", "demo", "worker", "beat", "serve", "status", "health", "dkim-record"}
 
 
 def load_command(name: str) -> TyperCommand | TyperGroup:

@@ -36,6 +36,10 @@ def serve(
         f"{addresses.unsubscribe} on {host}:{port}",
         highlight=False,
     )
+    if settings.METRICS_PORT:  # what came back, counted by kind (one process: no folder)
+        from newsletter.observability import metrics
+
+        metrics.serve(settings.METRICS_PORT)
     try:
         serve_forever(settings, host, port)
     except OSError as exc:

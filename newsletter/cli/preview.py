@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from newsletter.cli.common import USAGE_ERROR, console, fail, open_session
 from newsletter.config import ConfigError
+from newsletter.delivery.digests import next_digest
 from newsletter.members import MemberError, find_member, normalise_email
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, Topic
+from newsletter.models import Article, ArticleStatus, ArticleTopic, Frequency, Member, Topic, utcnow
 from newsletter.preferences import chosen_topics
 from newsletter.rendering import (
     KINDS,
@@ -22,8 +24,14 @@ from newsletter.rendering import (
     TemplateError,
     TopicGroup,
 )
-from newsletter.rendering.previews import decoded_part, prepare_preview, write_preview
+from newsletter.rendering.previews import (
+    PreviewContent,
+    decoded_part,
+    prepare_preview,
+    write_preview,
+)
 from newsletter.rendering.samples import SAMPLE_RECIPIENT
+from newsletter.scheduling import DIGEST_FREQUENCIES
 
 DIGEST_SIZE = 8
 
@@ -36,23 +44,31 @@ def preview(
     member_email: str | None = typer.Option(
         None, "--member", help="Member's email address (default: a sample member)."
     ),
+    frequency: str | None = typer.Option(
+        None, "--frequency", help="daily or weekly: which of the member's digests (digest)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML part to this file."),
     eml: Path | None = typer.Option(None, "--eml", help="Write the whole message to this file."),
 ) -> None:
-    """Render an email as a member would get it; prints the text part unless --out/--eml."""
+    """Render an email as a member would get it; prints the text part unless --out/--eml.
+
+    `preview digest --member X` shows exactly X's next digest: computed the way the digest run
+    computes it, from now on."""
     if kind not in KINDS:
         fail(f"unknown kind of email {kind!r} (expected one of {', '.join(KINDS)})")
     with open_session() as session:
         member = _member(session, member_email) if member_email else None
         article = _article(session, article_id) if article_id is not None else None
-        recipient = _recipient(member) if member else SAMPLE_RECIPIENT
+        content = PreviewContent([article] if article else None, topics=None)
+        recipient = SAMPLE_RECIPIENT
+        if member is not None:
+            chosen = _digest_frequency(member, frequency) if kind == "digest" else None
+            content = _member_content(session, member, article, chosen)
+            recipient = _recipient(session, member, chosen)
+        elif kind == "digest":
+            content = replace(content, groups=_latest_groups(session, article))
         try:
-            prepared = prepare_preview(
-                kind,
-                article=article,
-                groups=_digest_groups(session, member, article) if kind == "digest" else None,
-                topics=chosen_topics(session, member) if member else None,
-            )
+            prepared = prepare_preview(kind, content=content)
             message = prepared.personalise(recipient)
         except (TemplateError, RecipientError, ConfigError) as exc:
             fail(str(exc))
@@ -69,6 +85,55 @@ def preview(
     for path in (out, eml):
         if path is not None:
             console.print(f"Wrote {path}", soft_wrap=True, highlight=False)
+
+
+def _digest_frequency(member: Member, asked: str | None) -> Frequency:
+    """The digest to show: the one asked for, or the member's only one (weekly if both)."""
+    theirs = {s.frequency for s in member.subscriptions} & set(DIGEST_FREQUENCIES)
+    if asked is not None:
+        if asked not in {f.value for f in DIGEST_FREQUENCIES}:
+            fail(f"unknown digest frequency {asked!r} (expected daily or weekly)", USAGE_ERROR)
+        if Frequency(asked) not in theirs:
+            fail(f"{member.email} gets no {asked} digest")
+        return Frequency(asked)
+    if not theirs:
+        fail(f"{member.email} gets no digest: every topic they follow arrives as it is published")
+    return Frequency.WEEKLY if Frequency.WEEKLY in theirs else Frequency.DAILY
+
+
+def _member_content(
+    session: Session, member: Member, article: ArticleView | None, frequency: Frequency | None
+) -> PreviewContent:
+    topics = chosen_topics(session, member)
+    if frequency is None:
+        return PreviewContent([article] if article else None, topics=topics)
+    groups = next_digest_groups(session, member, frequency)
+    if not groups:
+        console.print(
+            f"{member.email}'s next {frequency.value} digest would be empty: none is sent.",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(0)
+    return PreviewContent(groups=groups, frequency=frequency.value, topics=topics)
+
+
+def next_digest_groups(session: Session, member: Member, frequency: Frequency) -> list[TopicGroup]:
+    """The member's next digest as the digest run would compose it now (digests.next_digest:
+    the same articles, watermark, look-back and what they have had in any email)."""
+    groups = next_digest(session, member.id, frequency, utcnow())
+    topics = {t.id: t for t in session.scalars(select(Topic))}
+    names = {topic_id: topic.name for topic_id, topic in topics.items()}
+    wanted = [article_id for _, ids in groups for article_id in ids]
+    found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(wanted)))}
+    return [
+        TopicGroup(
+            topics[topic_id].slug,
+            topics[topic_id].name,
+            [ArticleView.from_model(found[i], names) for i in ids if i in found],
+        )
+        for topic_id, ids in groups
+    ]
 
 
 def _member(session: Session, email: str) -> Member:
@@ -88,19 +153,26 @@ def _article(session: Session, article_id: int) -> ArticleView:
     return ArticleView.from_model(article, _topic_names(session))
 
 
-def _recipient(member: Member) -> Recipient:
-    return Recipient(member.id, member.email, member.name, member.token_version)
+def _recipient(session: Session, member: Member, digest: Frequency | None) -> Recipient:
+    """The member, following their topics (those of the digest's frequency, for a digest)."""
+    names = _topic_names(session)
+    follows = tuple(
+        sorted(
+            (names[s.topic_id], s.frequency.value)
+            for s in member.subscriptions
+            if digest is None or s.frequency == digest
+        )
+    )
+    return Recipient(member.id, member.email, member.name, member.token_version, follows)
 
 
 def _topic_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Topic.id, Topic.name)).all())
 
 
-def _digest_groups(
-    session: Session, member: Member | None, article: ArticleView | None
-) -> list[TopicGroup] | None:
-    """The chosen article, then the latest published ones in the member's topics (all topics
-    without a member), grouped by topic; None, for the sample digest, when there are none."""
+def _latest_groups(session: Session, article: ArticleView | None) -> list[TopicGroup] | None:
+    """Without a member: the chosen article, then the latest published ones, grouped by
+    topic; None, for the sample digest, when there are none."""
     topics = {t.id: t for t in session.scalars(select(Topic))}
     query = (
         select(ArticleTopic.topic_id, Article)
@@ -109,8 +181,6 @@ def _digest_groups(
         .order_by(Article.published_at.desc(), Article.id.desc())
         .limit(DIGEST_SIZE)
     )
-    if member is not None:
-        query = query.where(ArticleTopic.topic_id.in_([s.topic_id for s in member.subscriptions]))
     names = {topic_id: topic.name for topic_id, topic in topics.items()}
     grouped: dict[int, list[ArticleView]] = {}
     for topic_id, row in session.execute(query).all():

@@ -13,16 +13,20 @@ from zoneinfo import ZoneInfo
 import typer
 
 from newsletter import dispatch
-from newsletter.cli.common import check_ready, console, warn
+from newsletter.cli.common import USAGE_ERROR, check_ready, console, fail, warn
 from newsletter.config import get_settings
-from newsletter.scheduling import parse_local
+from newsletter.models import utcnow
+from newsletter.scheduling import SchedulingError, check_passed, parse_local
 
 
 def as_of_option() -> str | None:
     return typer.Option(
         None,
         "--as-of",
-        help="Act as if it were this time (ISO 8601; without an offset, in the service's zone).",
+        help=(
+            "Act as if it were this time, which must have passed (ISO 8601; without an "
+            "offset, in the service's zone)."
+        ),
     )
 
 
@@ -33,10 +37,18 @@ def inline_option() -> bool:
 
 
 def parse_as_of(text: str | None) -> datetime | None:
+    """The --as-of time, or None for now. A time still to come is a usage error (exit 2): a
+    digest run as of then would count articles not yet published as covered.
+
+    Only a person's --as-of is held to the real clock: beat's checks are given its own clock,
+    which a test may run fast (tests/faults/fast_clock.py)."""
     if text is None:
         return None
     zone = get_settings().TIMEZONE
-    moment = parse_local(text, ZoneInfo(zone))
+    try:
+        moment = check_passed(parse_local(text, ZoneInfo(zone)), utcnow())
+    except SchedulingError as exc:
+        fail(f"--as-of {text}: {exc}", code=USAGE_ERROR)
     if not has_time(text):
         warn(f"--as-of {text!r} has no time of day: read as {text.strip()} 00:00 {zone}")
     return moment

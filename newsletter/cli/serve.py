@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from newsletter.cli.common import check_ready
@@ -16,9 +18,20 @@ def serve(
     # docker-compose.yml starts the web app only once its `migrate` job has finished, so an
     # unmigrated database here is a mistake to name, not a race to wait out. The broker is
     # checked too: publishing from the console queues the alerts.
+    from newsletter.config import get_settings
+    from newsletter.observability import logs, multiproc
+
     check_ready(database=True, broker=True, email=True)
+    settings = get_settings()
+    # Before anything imports the metrics (the app does): uvicorn's worker processes count
+    # requests into files that /metrics adds up.
+    multiproc.use_folder(settings, "web")
     import uvicorn
 
+    options: dict[str, Any] = {}
+    log_config = logs.uvicorn_config(settings)
+    if log_config is not None:
+        options["log_config"] = log_config
     uvicorn.run(
         "newsletter.web.app:create_app",
         factory=True,
@@ -27,4 +40,5 @@ def serve(
         workers=workers,
         proxy_headers=True,
         server_header=False,
+        **options,
     )

@@ -1,4 +1,8 @@
-"""Alerts: an article has been published; write its send and the Delivery row of each recipient."""
+"""Alerts: an article has been published; write its send and the Delivery row of each recipient.
+
+A member a digest has already carried the article to (its fan-out ran late) is left out: one
+article reaches a member once (ADR 0011).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.audience import alert_audience
-from newsletter.delivery import ledger
+from newsletter.delivery import history, ledger
 from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import Article, ArticleStatus, ArticleTopic, SendKind, utcnow
 
@@ -42,6 +46,7 @@ def assigned_topic_ids(session: Session, article_id: int) -> list[int]:
 def fan_out_article(session: Session, article_id: int, now: datetime | None = None) -> FanOut:
     """Create the article's alert send once; a second call finds it and adds nobody."""
     now = now or utcnow()
+    history.serialise(session, exclusive=False)
     article = session.get(Article, article_id)
     if article is None or article.status != ArticleStatus.PUBLISHED:
         return FanOut(None, False, 0, f"article {article_id} is not published; nothing sent")
@@ -61,6 +66,8 @@ def fan_out_article(session: Session, article_id: int, now: datetime | None = No
     )
     if not created:
         return FanOut(send_id, False, 0, "this article's alert was already sent")
-    recipients = add_audience(session, send_id, audience, now)
+    assert article.published_at is not None
+    had = history.members_who_had(session, article_id, article.published_at)
+    recipients = add_audience(session, send_id, audience, now, leave_out=had)
     ledger.complete_sends(session, now, [send_id])  # finishes at once when nobody is due
     return FanOut(send_id, True, recipients)

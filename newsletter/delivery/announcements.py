@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from newsletter import audit
 from newsletter.audience import Audience, announcement_audience
 from newsletter.config import Settings
-from newsletter.delivery import ledger
+from newsletter.delivery import history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import Member, Send, SendKind, SendStatus, Topic, utcnow
@@ -168,7 +168,10 @@ class Retried:
 
 def retry_send(session: Session, send_id: int, actor: str, now: datetime | None = None) -> Retried:
     """Re-queue a send's failed and deferred deliveries now (never a sent one), or start a
-    missed send now."""
+    missed send now.
+
+    An alert's or digest's failed row gave its articles back to the member's digests: those
+    the member has had since are left out of the retry."""
     now = now or utcnow()
     send = get_send(session, send_id)
     if send.status == SendStatus.MISSED:
@@ -176,6 +179,7 @@ def retry_send(session: Session, send_id: int, actor: str, now: datetime | None 
     elif send.status in (SendStatus.SCHEDULED, SendStatus.CANCELLED):
         raise SendError(f"send {send_id} is {send.status.value}; there is nothing to retry")
     else:
+        history.leave_out_what_was_had(session, send)
         retried = Retried(
             failed=ledger.requeue_failed(session, send_id, now),
             deferred=ledger.requeue_deferred(session, send_id, now),

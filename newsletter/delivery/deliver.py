@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter.audience import Audience, groups_of, variant_key
+from newsletter.audience import Audience, groups_of, send_scope, variant_key
 from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import ledger
@@ -30,13 +30,21 @@ from newsletter.models import (
     Member,
     Send,
     SendKind,
+    Subscription,
     Topic,
     utcnow,
 )
+from newsletter.observability import metrics
 from newsletter.scheduling import days_left
 
 if TYPE_CHECKING:
-    from newsletter.rendering import ArticleView, OutgoingMessage, PreparedEmail, TopicGroup
+    from newsletter.rendering import (
+        ArticleView,
+        DeadlineView,
+        OutgoingMessage,
+        PreparedEmail,
+        TopicGroup,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +73,25 @@ def deliver_batch(
     error or Ctrl-C part-way returns the rows it had claimed to `deferred`, due at once;
     a worker leaves them to the sweep, which takes them back after SENDING_TIMEOUT_SECONDS."""
     settings = settings or get_settings()
+    set_aside: Counter[DeliveryStatus] = Counter()
     with session_scope() as session:
-        claimed = ledger.claim(session, send_id, delivery_ids, utcnow())
+        claimed = ledger.claim(session, send_id, delivery_ids, utcnow(), set_aside)
+        kind = session.scalar(select(Send.kind).where(Send.id == send_id))
     report = BatchReport(claimed=len(claimed))
+    counts = set_aside
     if claimed:
         try:
-            counts, report.error = _compose_and_send(send_id, claimed, settings)
+            handed_over, report.error = _compose_and_send(send_id, claimed, settings)
         except BaseException as exc:
             if release_on_error:
                 _release(claimed, exc)
             raise
-        report.counts = {status.value: n for status, n in counts.items()}
+        counts = counts + handed_over
+        report.counts = {status.value: n for status, n in handed_over.items()}
+    if kind is not None:
+        outcomes = {status.value: n for status, n in counts.items()}
+        metrics.count_emails(kind.value, outcomes)
+        log.info("batch of %d: %s", len(delivery_ids), outcomes, extra={"send_id": send_id})
     with session_scope() as session:
         ledger.complete_sends(session, utcnow(), [send_id])
     return report
@@ -118,6 +134,7 @@ def compose(
             )
         )
     }
+    follows = members_follow(session, send, wanted, settings)
     messages: list[tuple[ledger.Claimed, OutgoingMessage]] = []
     failures: list[ledger.Attempt] = []
     for row in claimed:
@@ -129,12 +146,37 @@ def compose(
                 ledger.Attempt(row, SendResult(Outcome.FAILED, None, f"cannot render: {exc}"))
             )
             continue
-        recipient = Recipient(member.id, member.email, member.name, member.token_version)
+        recipient = Recipient(
+            member.id, member.email, member.name, member.token_version, follows.get(member.id, ())
+        )
         try:
             messages.append((row, prepared.personalise(recipient)))
         except RecipientError as exc:
             failures.append(ledger.Attempt(row, SendResult(Outcome.FAILED, None, str(exc))))
     return messages, failures
+
+
+def members_follow(
+    session: Session, send: Send, member_ids: Sequence[int], settings: Settings
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """For each member, the (topic name, frequency) of their subscriptions this send is for:
+    the footer tells them why they got it. One query a batch."""
+    audience = Audience.from_json(send.audience or {})
+    names = _catalogue_for(session, send, settings).names
+    subscriptions: dict[int, list[tuple[int, Any]]] = {}
+    for member_id, topic_id, frequency in session.execute(
+        select(Subscription.member_id, Subscription.topic_id, Subscription.frequency).where(
+            Subscription.member_id.in_(member_ids)
+        )
+    ):
+        subscriptions.setdefault(member_id, []).append((topic_id, frequency))
+    follows = {}
+    for member_id, pairs in subscriptions.items():
+        scope = send_scope(audience, pairs)
+        follows[member_id] = tuple(
+            sorted((names[t], f.value) for t, f in pairs if t in scope and t in names)
+        )
+    return follows
 
 
 def load_ahead(settings: Settings) -> None:
@@ -198,6 +240,7 @@ def prepare(
     session: Session, send: Send, content: dict[str, Any] | None, settings: Settings
 ) -> PreparedEmail:
     from newsletter import rendering
+    from newsletter.rendering.build import ListTopic
 
     if send.kind == SendKind.ANNOUNCEMENT:
         return rendering.prepare_announcement(send.subject, send.body_markdown, send_id=send.id)
@@ -205,21 +248,39 @@ def prepare(
         frequency = (Audience.from_json(send.audience).frequencies or ())[0]
         groups = digest_topic_groups(session, send, groups_of(content), settings)
         return rendering.prepare_digest(frequency.value, groups, send_id=send.id)
-    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    catalogue = _catalogue_for(session, send, settings)
     article = session.get(Article, send.article_id) if send.article_id else None
     if article is None:
         raise LookupError(f"the article of send {send.id} no longer exists")
-    view = rendering.ArticleView.from_model(article, names)
+    view = rendering.ArticleView.from_model(article, catalogue.names)
     if send.kind == SendKind.ALERT:
-        return rendering.prepare_alert(view, send_id=send.id)
+        main = min((t for t in article.topics if t.assigned), key=lambda t: t.rank, default=None)
+        list_topic = (
+            ListTopic(catalogue.slugs[main.topic_id], catalogue.names[main.topic_id])
+            if main is not None and main.topic_id in catalogue.names
+            else None
+        )
+        return rendering.prepare_alert(view, send_id=send.id, list_topic=list_topic)
     deadline = session.get(Deadline, send.deadline_id) if send.deadline_id else None
     if deadline is None:
         raise LookupError(f"the deadline of send {send.id} no longer exists")
-    deadline_view = rendering.DeadlineView(
-        deadline.date, deadline.precision.value, deadline.kind.value, deadline.text
-    )
     left = days_left(deadline.date, send.started_at or utcnow(), ZoneInfo(settings.TIMEZONE))
-    return rendering.prepare_reminder(view, deadline_view, left, send_id=send.id)
+    deadlines = same_day_deadlines(article, deadline)
+    return rendering.prepare_reminder(view, deadlines, left, send_id=send.id)
+
+
+def same_day_deadlines(article: Article, deadline: Deadline) -> list[DeadlineView]:
+    """The reminded deadline and the article's others of its kind on the same day: one
+    reminder tells of them all (reminders.run_reminders sends one per day)."""
+    from newsletter.rendering import DeadlineView
+
+    alike = [
+        d
+        for d in sorted(article.deadlines, key=lambda d: d.id)
+        if d.id == deadline.id
+        or (d.date, d.kind, d.precision) == (deadline.date, deadline.kind, deadline.precision)
+    ]
+    return [DeadlineView(d.date, d.precision.value, d.kind.value, d.text) for d in alike]
 
 
 @dataclass

@@ -3,33 +3,38 @@
 A run is keyed by frequency and period ("digest:weekly:2026-W48"), so a second run finds the
 first and adds nothing. Members are streamed in chunks; each chunk's Delivery rows (holding the
 member's article ids, so a retry resends the same digest) and watermarks are written together
-in the run's transaction.
+in the run's transaction. What a member's digest holds is `next_digests` (for a chunk) or
+`next_digest` (for one member, as a preview shows it): an article any email has carried to
+them, or is carrying, stays out, and one an email failed to deliver comes back (ADR 0011).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, func, literal, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from newsletter.audience import (
     DigestArticle,
+    Groups,
+    History,
     digest_audience,
     digest_content,
     digest_groups,
     digest_starts,
 )
-from newsletter.config import Settings
-from newsletter.delivery import ledger
+from newsletter.config import Settings, get_settings
+from newsletter.delivery import history, ledger
 from newsletter.delivery.fanout import (
     add_deliveries,
     create_send,
+    in_range,
     insert_for,
     json_rows,
     may_receive,
@@ -38,12 +43,9 @@ from newsletter.models import (
     Article,
     ArticleStatus,
     ArticleTopic,
-    Delivery,
-    DeliveryStatus,
     DigestWatermark,
     Frequency,
     Member,
-    Send,
     SendKind,
     Subscription,
     Topic,
@@ -53,8 +55,13 @@ from newsletter.scheduling import DIGEST_FREQUENCIES, SchedulingError, digest_ke
 
 CHUNK = 1000
 
-# What one member's digest depends on besides the run's articles: topic starts, alerts had.
-DigestInputs = tuple[frozenset[tuple[int, datetime]], frozenset[int]]
+# What one member's digest depends on besides the run's articles: where each topic starts,
+# what they have had and been given back (the History, by identity), and (when something was
+# given back) since when they take each topic.
+DigestInputs = tuple[
+    frozenset[tuple[int, datetime, datetime]], int, frozenset[tuple[int, datetime]] | None
+]
+NOTHING_HAD = History()
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,23 @@ class DigestRun:
     period: str
 
 
+@dataclass(frozen=True)
+class DigestScope:
+    """What a run (or a preview) reads once: the published articles a member of this
+    frequency might be owed, up to `until`."""
+
+    frequency: Frequency
+    until: datetime
+    articles: list[DigestArticle]
+    topic_order: list[int]
+    # How far behind a member's last digest their next one looks for articles no email has
+    # carried to them: as long as a delivery can stay unsettled (ledger.settled_within), so
+    # an email that failed after the last digest gives its articles back, and an article
+    # whose publish committed after that digest read the articles still comes.
+    look_back: timedelta
+    sends: history.Sends  # the alerts and digests its members' histories are in
+
+
 def run_digest(
     session: Session, frequency: Frequency, now: datetime, settings: Settings
 ) -> DigestRun:
@@ -72,6 +96,7 @@ def run_digest(
         raise SchedulingError(f"there is no {frequency.value} digest (daily or weekly)")
     tz = ZoneInfo(settings.TIMEZONE)
     period = digest_period(frequency, now, tz)
+    history.serialise(session, exclusive=True)
     send_id, created = create_send(
         session,
         kind=SendKind.DIGEST,
@@ -82,11 +107,15 @@ def run_digest(
     )
     if not created:
         return DigestRun(send_id, False, 0, period)
-    articles = candidate_articles(session, frequency, now)
-    topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
+    scope = digest_scope(session, frequency, now, settings, leave_out=send_id)
     recipients = 0
     for members in member_chunks(session, frequency):
-        rows = compose_chunk(session, frequency, members, articles, topic_order, now)
+        digests = next_digests(session, scope, members)
+        contents: dict[int, dict[str, Any]] = {}  # members alike share one Groups
+        for groups in digests.values():
+            if groups and id(groups) not in contents:
+                contents[id(groups)] = digest_content(groups)
+        rows = [(m, contents[id(digests[m])]) for m in members if digests[m]]
         add_deliveries(session, send_id, rows)
         advance_watermarks(session, frequency, members, now)
         recipients += len(rows)
@@ -94,29 +123,72 @@ def run_digest(
     return DigestRun(send_id, True, recipients, period)
 
 
-def candidate_articles(
-    session: Session, frequency: Frequency, until: datetime
-) -> list[DigestArticle]:
-    """Published articles any member of this frequency might still be owed."""
-    floor = session.scalar(
-        select(func.min(DigestWatermark.until)).where(DigestWatermark.frequency == frequency)
+def next_digest(
+    session: Session,
+    member_id: int,
+    frequency: Frequency,
+    until: datetime,
+    settings: Settings | None = None,
+) -> Groups:
+    """What member `member_id`'s digest of `frequency` would hold if it ran at `until`, by
+    the rules and the code of the digest run itself (see `next_digests`); a preview shows
+    this. Empty: the member would get no digest. Reads only; whether the member may receive
+    mail at all (status, pause, suppression) is not its business."""
+    scope = digest_scope(session, frequency, until, settings or get_settings(), member_id)
+    return next_digests(session, scope, [member_id])[member_id]
+
+
+def digest_scope(
+    session: Session,
+    frequency: Frequency,
+    until: datetime,
+    settings: Settings,
+    member_id: int | None = None,
+    leave_out: int = 0,
+) -> DigestScope:
+    """The scope of a run at `until` (whose own send is `leave_out`), or of one member's next
+    digest."""
+    look_back = ledger.settled_within(settings)
+    floor = owed_since(session, frequency, member_id)
+    if floor is None:
+        return DigestScope(frequency, until, [], [], look_back, history.Sends({}, {}))
+    since = floor - look_back
+    articles = published_articles(
+        session, Article.published_at > since, Article.published_at <= until
     )
-    first = session.scalar(
-        select(func.min(Subscription.created_at)).where(Subscription.frequency == frequency)
+    sends = history.sends_since(session, since, [a.id for a in articles], leave_out)
+    topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
+    return DigestScope(frequency, until, articles, topic_order, look_back, sends)
+
+
+def owed_since(
+    session: Session, frequency: Frequency, member_id: int | None = None
+) -> datetime | None:
+    """The earliest moment after which some member (or this one) of this frequency might be
+    owed an article: the oldest watermark, or the oldest subscription (a first digest)."""
+    watermarks = select(func.min(DigestWatermark.until)).where(
+        DigestWatermark.frequency == frequency
     )
-    starts = [moment for moment in (floor, first) if moment is not None]
-    if not starts:
-        return []
-    query = (
+    subscriptions = select(func.min(Subscription.created_at)).where(
+        Subscription.frequency == frequency
+    )
+    if member_id is not None:
+        watermarks = watermarks.where(DigestWatermark.member_id == member_id)
+        subscriptions = subscriptions.where(Subscription.member_id == member_id)
+    starts = [session.scalar(watermarks), session.scalar(subscriptions)]
+    moments = [moment for moment in starts if moment is not None]
+    return min(moments) if moments else None
+
+
+def published_articles(session: Session, *where: ColumnElement[bool]) -> list[DigestArticle]:
+    """Published articles with their assigned topics (most relevant first), oldest first."""
+    found = session.execute(
         select(Article.id, Article.published_at)
-        .where(
-            Article.status == ArticleStatus.PUBLISHED,
-            Article.published_at > min(starts),
-            Article.published_at <= until,
-        )
+        .where(Article.status == ArticleStatus.PUBLISHED, *where)
         .order_by(Article.published_at, Article.id)
-    )
-    found = session.execute(query).all()
+    ).all()
+    if not found:
+        return []
     topics: dict[int, list[int]] = defaultdict(list)
     for article_id, topic_id in session.execute(
         select(ArticleTopic.article_id, ArticleTopic.topic_id)
@@ -127,7 +199,7 @@ def candidate_articles(
     return [DigestArticle(a.id, a.published_at, tuple(topics[a.id])) for a in found if topics[a.id]]
 
 
-def member_chunks(session: Session, frequency: Frequency) -> Any:
+def member_chunks(session: Session, frequency: Frequency) -> Iterator[list[int]]:
     """Ids of members who may receive mail and take some topic at this frequency, in chunks."""
     last = 0
     while True:
@@ -157,18 +229,65 @@ def member_chunks(session: Session, frequency: Frequency) -> Any:
         last = ids[-1]
 
 
-def compose_chunk(
-    session: Session,
-    frequency: Frequency,
-    members: Sequence[int],
-    articles: Sequence[DigestArticle],
-    topic_order: Sequence[int],
-    until: datetime,
-) -> list[tuple[int, dict[str, Any]]]:
-    """(member id, content) for each member of the chunk (ids in order) whose digest is not
-    empty."""
-    if not articles:
-        return []
+def next_digests(session: Session, scope: DigestScope, members: Sequence[int]) -> dict[int, Groups]:
+    """What the next digest of `scope.frequency` holds for each of these members (ids in
+    order); empty groups mean no digest.
+
+    A member's digest holds the articles of the topics they take at this frequency published
+    since their last digest (or, for a first one, since they subscribed to the topic), up to
+    `scope.until`, less every article an alert or digest of any frequency has carried to them
+    or is carrying. It looks `scope.look_back` behind their last digest for articles no email
+    carried to them, and further back for those an email which failed, or was cancelled or
+    suppressed, gave back. So an article reaches the member in the first of their emails
+    that is due, and later digests skip it.
+    """
+    subscribed = subscriptions_at(session, scope.frequency, members)
+    watermarks = watermarks_of(session, scope.frequency, members)
+    starts = [watermarks.get(m) or min(subscribed[m].values()) for m in members if subscribed[m]]
+    if not starts:
+        return {member: [] for member in members}
+    since = min(starts) - scope.look_back
+    candidates = {a.id for a in scope.articles}
+    found = history.chunk_histories(
+        session, members, [a for a in scope.articles if a.published_at > since], since, scope.sends
+    )
+    articles = with_given_back(session, scope.articles, found)
+    # Members mostly share their topics, watermark and history (history_of shares a History
+    # between members whose rows are alike): a chunk holds few digests. Histories are told
+    # apart by identity, which they keep for the whole loop: hashing them for each member
+    # cost a tenth of a 20,000-member run's own time.
+    digests: dict[DigestInputs, Groups] = {}
+    result: dict[int, Groups] = {}
+    relevant: dict[int, History] = {}
+    for member in members:
+        topics, watermark = subscribed[member], watermarks.get(member)
+        had = found.get(member, NOTHING_HAD)
+        if id(had) not in relevant:
+            relevant[id(had)] = History(had.had & candidates, had.given_back)
+        seen = relevant[id(had)]
+        key = (
+            digest_starts(topics, watermark, scope.look_back),
+            id(had),
+            frozenset(topics.items()) if seen.given_back else None,
+        )
+        if key not in digests:
+            digests[key] = digest_groups(
+                topics,
+                articles,
+                watermark=watermark,
+                until=scope.until,
+                history=seen,
+                topic_order=scope.topic_order,
+                look_back=scope.look_back,
+            )
+        result[member] = digests[key]
+    return result
+
+
+def subscriptions_at(
+    session: Session, frequency: Frequency, members: Sequence[int]
+) -> dict[int, dict[int, datetime]]:
+    """{member: {topic: subscribed at}} of the topics each takes at this frequency."""
     subscribed: dict[int, dict[int, datetime]] = defaultdict(dict)
     for member_id, topic_id, created_at in session.execute(
         select(Subscription.member_id, Subscription.topic_id, Subscription.created_at).where(
@@ -177,7 +296,13 @@ def compose_chunk(
         )
     ):
         subscribed[member_id][topic_id] = created_at
-    watermarks = dict(
+    return subscribed
+
+
+def watermarks_of(
+    session: Session, frequency: Frequency, members: Sequence[int]
+) -> dict[int, datetime]:
+    return dict(
         session.execute(
             select(DigestWatermark.member_id, DigestWatermark.until).where(
                 in_range(DigestWatermark.member_id, members),
@@ -185,60 +310,17 @@ def compose_chunk(
             )
         ).all()
     )
-    alerted = already_alerted(session, members, [a.id for a in articles])
-    # Members mostly share their topics, watermark and alerts: a chunk holds few distinct digests.
-    contents: dict[DigestInputs, dict[str, Any] | None] = {}
-    rows = []
-    for member_id in members:
-        since = subscribed[member_id]
-        watermark = watermarks.get(member_id)
-        seen = frozenset(alerted.get(member_id, ()))
-        key = (digest_starts(since, watermark), seen)
-        if key not in contents:
-            groups = digest_groups(
-                since,
-                articles,
-                watermark=watermark,
-                until=until,
-                already_alerted=set(seen),
-                topic_order=topic_order,
-            )
-            contents[key] = digest_content(groups) if groups else None
-        content = contents[key]
-        if content is not None:
-            rows.append((member_id, content))
-    return rows
 
 
-def already_alerted(
-    session: Session, members: Sequence[int], article_ids: Sequence[int]
-) -> dict[int, set[int]]:
-    """Which of these articles each member has already had as an alert."""
-    found: dict[int, set[int]] = defaultdict(set)
-    for member_id, article_id in session.execute(
-        select(Delivery.member_id, Send.article_id)
-        .join(Send, Send.id == Delivery.send_id)
-        .where(
-            Send.kind == SendKind.ALERT,
-            Send.article_id.in_(article_ids),
-            in_range(Delivery.member_id, members),
-            Delivery.status == DeliveryStatus.SENT,
-        )
-    ):
-        found[member_id].add(article_id)
-    return found
-
-
-def in_range(column: InstrumentedAttribute[int], members: Sequence[int]) -> ColumnElement[bool]:
-    """The rows of the chunk's id range (member_chunks gives ids in order); those of members in
-    between who are not in the chunk come too, and the caller ignores them.
-
-    A range is one index scan whatever the statistics say. On PostgreSQL a list of 1,000 ids
-    cost 4-9 ms a statement; `= ANY(array)` was quick until a process's second run (psycopg
-    keeps a generic plan) read all of digest_watermark for each chunk, the table's statistics
-    saying it was empty: ~50 ms a chunk at 100,000 members.
-    """
-    return column.between(members[0], members[-1])
+def with_given_back(
+    session: Session, articles: list[DigestArticle], found: dict[int, History]
+) -> list[DigestArticle]:
+    """The scope's articles, and any given back that were published before it starts."""
+    known = {a.id for a in articles}
+    missing = {i for h in found.values() for i in h.given_back} - known
+    if not missing:
+        return articles
+    return [*articles, *published_articles(session, Article.id.in_(missing))]
 
 
 def advance_watermarks(

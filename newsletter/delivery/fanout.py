@@ -7,7 +7,7 @@ twice adds nobody twice. Ids are then streamed back in batches for the delivery 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import TypeEngine
 
 from newsletter.audience import Audience
@@ -126,8 +126,15 @@ def create_send(
     return existing, False
 
 
-def add_audience(session: Session, send_id: int, audience: Audience, now: datetime) -> int:
-    """One Delivery row per member of the audience who may receive mail; returns rows added."""
+def add_audience(
+    session: Session,
+    send_id: int,
+    audience: Audience,
+    now: datetime,
+    leave_out: Collection[int] = (),
+) -> int:
+    """One Delivery row per member of the audience who may receive mail, but those in
+    `leave_out`; returns rows added."""
     members = (
         select(
             literal(send_id),
@@ -140,6 +147,9 @@ def add_audience(session: Session, send_id: int, audience: Audience, now: dateti
         .where(may_receive(), in_audience(audience))
         .order_by(Member.id)
     )
+    if leave_out:
+        left = json_rows(session, [{"member_id": m} for m in leave_out], member_id=Integer())
+        members = members.where(Member.id.not_in(select(left.c.member_id)))
     statement = (
         insert_for(session, Delivery)
         .from_select(
@@ -211,6 +221,18 @@ def json_rows(
     return select(
         *(func.json_extract(each.c.value, f"$.{name}").label(name) for name in columns)
     ).subquery()
+
+
+def in_range(column: InstrumentedAttribute[int], members: Sequence[int]) -> ColumnElement[bool]:
+    """The rows of a chunk's id range (`members` in order); those of members in between who
+    are not in the chunk come too, and the caller ignores them.
+
+    A range is one index scan whatever the statistics say. On PostgreSQL a list of 1,000 ids
+    cost 4-9 ms a statement; `= ANY(array)` was quick until a process's second run (psycopg
+    keeps a generic plan) read all of digest_watermark for each chunk, the table's statistics
+    saying it was empty: ~50 ms a chunk at 100,000 members.
+    """
+    return column.between(members[0], members[-1])
 
 
 def pending_batches(session: Session, send_id: int, size: int) -> Iterator[list[int]]:

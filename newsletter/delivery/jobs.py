@@ -14,6 +14,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import alerts, announcements, digests, fanout, ledger, reminders
 from newsletter.delivery.deliver import BatchReport, deliver_batch
 from newsletter.models import Frequency, utcnow
+from newsletter.observability import metrics
 
 
 def alert(article_id: int) -> alerts.FanOut:
@@ -26,7 +27,7 @@ def alert(article_id: int) -> alerts.FanOut:
 
 
 def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.DigestRun:
-    with session_scope() as session:
+    with metrics.timed_run(f"digest_{frequency.value}"), session_scope() as session:
         run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
     fanout.refresh_statistics(run.recipients)
     dispatch.queue_send(run.send_id)
@@ -34,7 +35,7 @@ def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.Diges
 
 
 def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
-    with session_scope() as session:
+    with metrics.timed_run("reminders"), session_scope() as session:
         runs = reminders.run_reminders(session, as_of or utcnow(), get_settings())
     for run in runs:
         dispatch.queue_send(run.send_id)
@@ -43,7 +44,7 @@ def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
 
 def due_sends(now: datetime | None = None) -> announcements.DueSends:
     grace = timedelta(minutes=get_settings().SCHEDULE_GRACE_MINUTES)
-    with session_scope() as session:
+    with metrics.timed_run("scheduled_sends"), session_scope() as session:
         due = announcements.start_due_sends(session, now or utcnow(), grace)
     for send_id in due.started:
         dispatch.queue_send(send_id)
@@ -60,7 +61,7 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
     """Re-queue lost and due work, then mark finished sends."""
     now = now or utcnow()
-    with session_scope() as session:
+    with metrics.timed_run("recovery_sweep"), session_scope() as session:
         queued = ledger.recover(session, now, get_settings())
     for send_id, ids in queued.items():
         dispatch.queue_deliveries(send_id, ids)

@@ -70,6 +70,17 @@ def backoff_from(settings: Settings) -> Backoff:
     )
 
 
+def settled_within(settings: Settings) -> timedelta:
+    """How long after it is made a delivery has at the latest been sent or failed, while the
+    workers and the recovery sweep run: every retry's wait at its longest, a stuck claim's
+    timeout on each attempt, a lost message's re-queue, and an hour to spare."""
+    backoff = backoff_from(settings)
+    waits = backoff.total_span() * (1 + backoff.jitter)
+    stuck = settings.SENDING_TIMEOUT_SECONDS * settings.RETRY_MAX_ATTEMPTS
+    lost = settings.REQUEUE_PENDING_AFTER_SECONDS
+    return waits + timedelta(seconds=stuck + lost, hours=1)
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -79,9 +90,14 @@ class Claimed:
 
 
 def claim(
-    session: Session, send_id: int, delivery_ids: Sequence[int], now: datetime
+    session: Session,
+    send_id: int,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    set_aside: Counter[DeliveryStatus] | None = None,
 ) -> list[Claimed]:
-    """Take the still-pending rows for sending; drop those whose member may no longer receive.
+    """Take the still-pending rows for sending; drop those whose member may no longer receive
+    (counted into `set_aside` by their new status, when given).
 
     The member's status, suppression and subscription are checked in the claiming statement
     itself, so an unsubscribe that lands after fan-out still stops the email.
@@ -101,7 +117,9 @@ def claim(
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        _set_aside(session, mine)
+        statuses = _set_aside(session, mine)
+        if set_aside is not None:
+            set_aside.update(statuses)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 

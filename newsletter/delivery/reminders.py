@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -37,7 +37,9 @@ class ReminderRun:
 def run_reminders(session: Session, now: datetime, settings: Settings) -> list[ReminderRun]:
     """Create every reminder due at `now` that does not exist yet (keyed by deadline and days).
 
-    Only deadlines known to the day are reminded: "closes in 7 days" needs a real date.
+    Only deadlines known to the day are reminded: "closes in 7 days" needs a real date. An
+    article's deadlines on one day make one reminder, keyed by the first of them (the key a
+    lone deadline has always had, so reminders already sent are found again).
     """
     tz = ZoneInfo(settings.TIMEZONE)
     today = local_date(now, tz)
@@ -55,7 +57,11 @@ def run_reminders(session: Session, now: datetime, settings: Settings) -> list[R
         .order_by(Deadline.date, Deadline.id)
     ).all()
     runs = []
+    days_done: set[tuple[int, date]] = set()
     for deadline, article in deadlines:
+        if (article.id, deadline.date) in days_done:
+            continue  # told of in the reminder of the article's first deadline that day
+        days_done.add((article.id, deadline.date))
         before = due_reminder(
             deadline.date, settings.REMINDER_DAYS, now, tz, settings.REMINDER_HOUR
         )

@@ -22,6 +22,7 @@ from newsletter.db import session_scope
 from newsletter.inbound import act, verp
 from newsletter.inbound.classify import Classification, classify
 from newsletter.models import InboundEvent
+from newsletter.observability import metrics
 
 EVIDENCE_CHARS = 64_000
 
@@ -141,4 +142,6 @@ def process_classified(
     except IntegrityError:
         # Another receiver recorded the same message between our check and our commit.
         return [Result.repeat(classified)]
+    for result in results:  # repeats are not counted again
+        metrics.count_inbound(result.kind)
     return results

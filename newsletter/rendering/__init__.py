@@ -11,6 +11,7 @@ from newsletter.rendering.emails import (
     prepare_announcement,
     prepare_confirm,
     prepare_digest,
+    prepare_manage_link,
     prepare_reminder,
     prepare_welcome,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "prepare_announcement",
     "prepare_confirm",
     "prepare_digest",
+    "prepare_manage_link",
     "prepare_reminder",
     "prepare_welcome",
     "write_previews",

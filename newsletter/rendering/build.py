@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from newsletter.config import get_settings
 from newsletter.inbound.verp import addresses
 from newsletter.rendering.environment import EmailTemplates, TemplateError, default_templates
 from newsletter.rendering.headers import (
+    Sender,
     address_line,
     feedback_id_line,
     parse_sender,
+    reply_to_line,
     unstructured_line,
 )
 from newsletter.rendering.inline import inline_css
@@ -23,6 +25,13 @@ from newsletter.rendering.skeleton import build_body, new_boundary
 TEST_MARKER = "[TEST] "
 
 
+class ListTopic(NamedTuple):
+    """The topic an email is filed under by mail clients (its List-Id)."""
+
+    slug: str
+    name: str
+
+
 @dataclass(frozen=True)
 class EmailSpec:
     """What to render: the templates of `kind` with `context`, and how to head the message."""
@@ -30,8 +39,10 @@ class EmailSpec:
     kind: str
     context: dict[str, Any] = field(default_factory=dict)
     send_id: int | None = None
-    bulk: bool = True  # list mail: List-Id, List-Unsubscribe, unsubscribe link in the footer
+    # List mail: List-Id, List-Unsubscribe, Precedence: bulk, an unsubscribe link in the footer.
+    bulk: bool = True
     auto_submitted: bool = True  # machine-written (RFC 3834), so auto-responders stay quiet
+    list_topic: ListTopic | None = None  # a List-Id of the topic's own instead of the list's
 
 
 @dataclass(frozen=True)
@@ -47,12 +58,14 @@ def render(
 ) -> Rendered:
     """Subject, text and inlined HTML of an email, for placeholders or for one member."""
     templates = templates or default_templates()
-    sender = parse_sender(get_settings().FROM_ADDRESS)
+    settings = get_settings()
+    sender = parse_sender(settings.FROM_ADDRESS)
     context = {
         **spec.context,
         "kind": spec.kind,
         "bulk": spec.bulk,
         "org_name": sender.name or "the newsletter",
+        "postal_address": settings.POSTAL_ADDRESS.strip(),
         "personal": personal,
     }
     parts = templates.render_email(spec.kind, context)
@@ -79,16 +92,18 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
     rendered = render(spec, placeholders.personal, templates)
     _check_placeholders(spec, placeholders, rendered)
     boundary = new_boundary()
-    fixed = [
-        address_line("From", sender.name, sender.address),
+    fixed = [address_line("From", sender.name, sender.address)]
+    if settings.REPLY_TO:
+        fixed.append(reply_to_line(settings.REPLY_TO))
+    fixed += [
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
     ]
     if spec.auto_submitted:
         fixed.append(b"Auto-Submitted: auto-generated\r\n")
     if spec.bulk:
-        list_name = sender.name or sender.domain
-        fixed.append(address_line("List-Id", list_name, f"newsletter.{sender.domain}"))
+        fixed.append(b"Precedence: bulk\r\n")
+        fixed.append(address_line("List-Id", *list_id(sender, spec.list_topic)))
         fixed.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
         fixed.append(feedback_id_line(spec.kind, spec.send_id, sender.domain))
     return PreparedEmail(
@@ -105,7 +120,16 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         bulk=spec.bulk,
         signer=signer,
         addresses=addresses(settings),
+        html_bytes=len(rendered.html.encode("utf-8")),
     )
+
+
+def list_id(sender: Sender, topic: ListTopic | None) -> tuple[str, str]:
+    """(name, id) of the List-Id: the newsletter's, or one per topic (RFC 2919)."""
+    name = sender.name or sender.domain
+    if topic is None:
+        return name, f"newsletter.{sender.domain}"
+    return f"{name}: {topic.name}", f"{topic.slug}.newsletter.{sender.domain}"
 
 
 def _check_placeholders(spec: EmailSpec, placeholders: Placeholders, rendered: Rendered) -> None:

@@ -7,29 +7,61 @@ sanitised and turned into text here, once per send.
 
 from __future__ import annotations
 
-from newsletter.rendering.build import EmailSpec, prepare
-from newsletter.rendering.content import html_to_text, markdown_html, plain_words, safe_html
-from newsletter.rendering.formatting import days_left_phrase, deadline_verb
+from newsletter.rendering.build import EmailSpec, ListTopic, prepare
+from newsletter.rendering.content import (
+    greeting_of,
+    html_to_text,
+    markdown_html,
+    plain_words,
+    repeats,
+    safe_html,
+    under_heading,
+)
+from newsletter.rendering.digest_budget import archive_url, plan_digest
+from newsletter.rendering.formatting import days_left_phrase, deadline_verb, preheader
 from newsletter.rendering.prepared import PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, TopicGroup
 
+# Gmail hides everything past ~102 KB of HTML, the unsubscribe link first: a digest stays under.
+DIGEST_HTML_BUDGET = 90_000
+# Room left for each member's own values, which are longer than the placeholders measured.
+PERSONAL_ALLOWANCE = 2_000
+DIGEST_SHOWN = 40  # articles shown in full; the rest are counted, with a link to the archive
+SUMMARY_CHARS = 300  # a digest shows the start of a longer summary
 
-def alert_spec(article: ArticleView, *, send_id: int) -> EmailSpec:
-    body_html = safe_html(article.body_html)
-    context = {"article": article, "body_html": body_html, "body_text": html_to_text(body_html)}
-    return EmailSpec("alert", context, send_id=send_id)
+
+def alert_spec(
+    article: ArticleView, *, send_id: int, list_topic: ListTopic | None = None
+) -> EmailSpec:
+    body_html = under_heading(safe_html(article.body_html))
+    context = {
+        "article": article,
+        "body_html": body_html,
+        "body_text": html_to_text(body_html),
+        # The summary is often the body's first paragraph: say it once.
+        "show_summary": bool(article.summary) and not repeats(article.summary, body_html),
+        "preheader": preheader(article.summary or article.title),
+    }
+    return EmailSpec("alert", context, send_id=send_id, list_topic=list_topic)
 
 
-def digest_spec(frequency: str, groups: list[TopicGroup], *, send_id: int) -> EmailSpec:
+def digest_spec(
+    frequency: str, groups: list[TopicGroup], *, send_id: int, shown: int = DIGEST_SHOWN
+) -> EmailSpec:
     groups = _without_repeats(groups)
     if not groups:
         # Articles withdrawn or deleted since fan-out: better no email than an empty one.
         raise LookupError(f"digest of send {send_id} has no articles left to show")
+    plan = plan_digest(groups, shown)
     context = {
         "frequency": frequency,
-        "groups": groups,
+        "groups": plan.shown,
         "topic_names": [group.name for group in groups],
-        "article_count": sum(len(group.articles) for group in groups),
+        "article_count": plan.total,
+        "more_count": plan.hidden,
+        "more_url": archive_url(groups) if plan.hidden else "",
+        "summary_chars": SUMMARY_CHARS,
+        "preheader": preheader(" · ".join(a.title for g in plan.shown for a in g.articles)),
     }
     return EmailSpec("digest", context, send_id=send_id)
 
@@ -47,27 +79,49 @@ def _without_repeats(groups: list[TopicGroup]) -> list[TopicGroup]:
 
 
 def reminder_spec(
-    article: ArticleView, deadline: DeadlineView, days_left: int, *, send_id: int
+    article: ArticleView,
+    deadlines: DeadlineView | list[DeadlineView],
+    days_left: int,
+    *,
+    send_id: int,
 ) -> EmailSpec:
+    """One reminder for the article's deadlines that fall on one day (usually one)."""
+    same_day = deadlines if isinstance(deadlines, list) else [deadlines]
+    deadline = same_day[0]
     context = {
         "article": article,
         "deadline": deadline,
         "days_left": days_left,
         "countdown": f"{deadline_verb(deadline.kind)} {days_left_phrase(days_left)}",
+        "quotes": _quotes(article.title, same_day),
+        "preheader": preheader(f"{deadline.label}: {article.title}"),
     }
     return EmailSpec("reminder", context, send_id=send_id)
 
 
+def _quotes(title: str, deadlines: list[DeadlineView]) -> list[str]:
+    """The sentences the deadlines were found in, each once, except one that only says the
+    title again (deadlines are found in the title too)."""
+    quotes: list[str] = []
+    for deadline in deadlines:
+        text = deadline.text.strip()
+        if text and text not in quotes and not repeats(text, title):
+            quotes.append(text)
+    return quotes
+
+
 def announcement_spec(subject: str, body_markdown: str, *, send_id: int) -> EmailSpec:
-    body_html = markdown_html(body_markdown)
+    body_html = under_heading(markdown_html(body_markdown))
+    # Staff who open with "Dear colleague," are not greeted over by "Hello Ann,".
+    greeting = greeting_of(body_html)
     context = {
         "announcement_subject": subject,
         "body_html": body_html,
         "body_text": html_to_text(body_html),
-        "preheader": plain_words(body_html),
+        "preheader": preheader(plain_words(body_html).removeprefix(greeting)),
+        "greets": bool(greeting),
     }
-    # Written by a person, not generated: auto-responders may answer it.
-    return EmailSpec("announcement", context, send_id=send_id, auto_submitted=False)
+    return EmailSpec("announcement", context, send_id=send_id)
 
 
 def confirm_spec(*, topics: dict[str, str]) -> EmailSpec:
@@ -78,25 +132,44 @@ def welcome_spec(*, topics: dict[str, str]) -> EmailSpec:
     return EmailSpec("welcome", {"topics": topics}, bulk=False)
 
 
-def prepare_alert(article: ArticleView, *, send_id: int) -> PreparedEmail:
-    """One article, breaking or for members who want news at once."""
-    return prepare(alert_spec(article, send_id=send_id))
+def manage_link_spec(*, topics: dict[str, str]) -> EmailSpec:
+    return EmailSpec("manage_link", {"topics": topics}, bulk=False)
+
+
+def prepare_alert(
+    article: ArticleView, *, send_id: int, list_topic: ListTopic | None = None
+) -> PreparedEmail:
+    """One article, breaking or for members who want news at once; `list_topic` (its main
+    topic) gives the alert a List-Id of its own, so mail clients can file each topic apart."""
+    return prepare(alert_spec(article, send_id=send_id, list_topic=list_topic))
 
 
 def prepare_digest(frequency: str, groups: list[TopicGroup], *, send_id: int) -> PreparedEmail:
     """Articles grouped by topic; call once per distinct set of groups (a content variant).
 
     An article in several groups is shown once, in the first; raises LookupError when no
-    group has any article.
+    group has any article. Past DIGEST_SHOWN articles, or the HTML budget, the rest are
+    counted with a link to them on the website.
     """
-    return prepare(digest_spec(frequency, groups, send_id=send_id))
+    shown = DIGEST_SHOWN
+    while True:
+        prepared = prepare(digest_spec(frequency, groups, send_id=send_id, shown=shown))
+        size = prepared.html_bytes + PERSONAL_ALLOWANCE
+        if size <= DIGEST_HTML_BUDGET or shown <= 1:
+            return prepared
+        # Long titles or summaries: show fewer, in proportion (rare; one more rendering).
+        shown = max(1, min(shown - 1, shown * DIGEST_HTML_BUDGET // size - 1))
 
 
 def prepare_reminder(
-    article: ArticleView, deadline: DeadlineView, days_left: int, *, send_id: int
+    article: ArticleView,
+    deadlines: DeadlineView | list[DeadlineView],
+    days_left: int,
+    *,
+    send_id: int,
 ) -> PreparedEmail:
-    """A deadline is `days_left` days away (0 is today)."""
-    return prepare(reminder_spec(article, deadline, days_left, send_id=send_id))
+    """Deadlines of the article `days_left` days away (0 is today), all on that one day."""
+    return prepare(reminder_spec(article, deadlines, days_left, send_id=send_id))
 
 
 def prepare_announcement(subject: str, body_markdown: str, *, send_id: int) -> PreparedEmail:
@@ -112,3 +185,8 @@ def prepare_confirm(*, topics: dict[str, str]) -> PreparedEmail:
 def prepare_welcome(*, topics: dict[str, str]) -> PreparedEmail:
     """Sent once a member has confirmed; topics as for prepare_confirm."""
     return prepare(welcome_spec(topics=topics))
+
+
+def prepare_manage_link(*, topics: dict[str, str]) -> PreparedEmail:
+    """The link a member asked for to manage their emails; topics as for prepare_confirm."""
+    return prepare(manage_link_spec(topics=topics))

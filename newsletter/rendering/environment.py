@@ -18,6 +18,8 @@ import jinja2
 from newsletter.rendering import formatting
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+# The manage-link email is kept beside the web pages that send it.
+WEB_EMAIL_DIR = TEMPLATE_DIR.parent / "web" / "email"
 
 
 class TemplateError(Exception):
@@ -36,10 +38,10 @@ def _autoescape(name: str | None) -> bool:
 
 
 class EmailTemplates:
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATE_DIR, *more: Path) -> None:
         self.directory = directory
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(directory),
+            loader=jinja2.FileSystemLoader([directory, *more]),
             autoescape=_autoescape,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -50,6 +52,9 @@ class EmailTemplates:
             frequency_phrase=formatting.frequency_phrase,
             join_and=formatting.join_and,
             plural=formatting.plural,
+            wrap=formatting.wrap,
+            wrap_items=formatting.wrap_items,
+            bracketed="[{}]".format,
         )
 
     def render(self, name: str, context: dict[str, Any]) -> str:
@@ -84,4 +89,5 @@ def _where(exc: BaseException, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def default_templates() -> EmailTemplates:
-    return EmailTemplates()
+    """The email templates, and the manage-link email kept beside the web pages."""
+    return EmailTemplates(TEMPLATE_DIR, WEB_EMAIL_DIR)

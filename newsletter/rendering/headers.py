@@ -22,6 +22,9 @@ from newsletter.rendering.formatting import CONTROL, clean
 ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 # An RFC 2047 encoded-word may be 75 characters: "=?utf-8?b?" + 60 base64 characters + "?=".
 ENCODED_WORD_BYTES = 45
+ENCODED_WORD_WRAPPING = len("=?utf-8?b??=")
+# RFC 2047: a line of a header holding encoded-words is at most 76 characters, the first too.
+MAX_ENCODED_LINE = 76
 MAX_LINE = 78
 MAX_WORD = 900  # RFC 5322 allows 998 characters a line; a longer word must be encoded
 FOLD = "\r\n "
@@ -36,7 +39,7 @@ def unstructured_line(name: str, value: str) -> bytes:
     value = clean(value)
     words = value.split(" ")
     if not value.isascii() or "=?" in value or max(map(len, words)) > MAX_WORD:
-        return f"{name}: {FOLD.join(_encoded_words(value))}\r\n".encode("ascii")
+        return f"{name}: {FOLD.join(_encoded_words(value, len(name) + 2))}\r\n".encode("ascii")
     lines = [f"{name}:"]
     for word in words:
         if len(lines[-1]) + 1 + len(word) > MAX_LINE and lines[-1] != f"{name}:":
@@ -60,11 +63,15 @@ def check_address(address: str) -> str:
     return address
 
 
-def _encoded_words(text: str) -> list[str]:
-    words, chunk = [], b""
+def _encoded_words(text: str, first_column: int = 1) -> list[str]:
+    """Encoded-words of whole characters; the first fits a line after `first_column`
+    characters ("Subject: "), each later one a folded line of its own."""
+    room = (MAX_ENCODED_LINE - first_column - ENCODED_WORD_WRAPPING) // 4 * 3
+    words: list[bytes] = []
+    chunk = b""
     for char in text:
         data = char.encode("utf-8")
-        if len(chunk) + len(data) > ENCODED_WORD_BYTES:
+        if len(chunk) + len(data) > (room if not words else ENCODED_WORD_BYTES) and chunk:
             words.append(chunk)
             chunk = b""
         chunk += data
@@ -87,10 +94,23 @@ def address_line(header: str, name: str, address: str) -> bytes:
     if not name:
         return f"{header}: {address}\r\n".encode("ascii")
     line = f"{header}: {display_name(name)} <{address}>"
-    if len(line) > MAX_LINE:
+    if len(line) > MAX_LINE or (not name.isascii() and len(line) > MAX_ENCODED_LINE):
         # Encoded-words can be folded between lines where a quoted string cannot.
-        line = f"{header}: " + FOLD.join([*_encoded_words(name), f"<{address}>"])
+        words = _encoded_words(name, len(header) + 2)
+        line = f"{header}: " + FOLD.join([*words, f"<{address}>"])
     return f"{line}\r\n".encode("ascii")
+
+
+def reply_to_line(value: str) -> bytes:
+    """The Reply-To header of NEWSLETTER_REPLY_TO ("Name <address>" or an address)."""
+    name, address = parseaddr(value)
+    try:
+        check_address(address)
+    except RecipientError:
+        raise ConfigError(
+            f"{ENV_PREFIX}REPLY_TO {value!r} must be like 'Name <replies@example.org>'"
+        ) from None
+    return address_line("Reply-To", name, address)
 
 
 def list_unsubscribe_line(url: str, mailto: str) -> bytes:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, fields
 
 from newsletter import links
-from newsletter.rendering.formatting import greeting
+from newsletter.rendering.formatting import follows_sentence, greeting
 from newsletter.rendering.views import Recipient
 
 
@@ -29,6 +29,7 @@ class Personal:
     manage_url: str
     unsubscribe_url: str
     confirm_url: str
+    follows: str  # "You follow Funding in a weekly digest.": why this member got the email
 
 
 FIELDS = tuple(f.name for f in fields(Personal))
@@ -64,4 +65,5 @@ def personal_values(recipient: Recipient, send_id: int | None, needed: set[str])
             else ""
         ),
         confirm_url=links.confirm_url(member, version) if "confirm_url" in needed else "",
+        follows=follows_sentence(recipient.follows) if "follows" in needed else "",
     )

@@ -48,12 +48,14 @@ class PreparedEmail:
         bulk: bool,
         signer: DkimSigner | None,
         addresses: Addresses,
+        html_bytes: int = 0,
     ) -> None:
         self.kind = kind
         self.subject = subject
         self.send_id = send_id
         self.domain = domain
         self.bulk = bulk
+        self.html_bytes = html_bytes  # the HTML part as rendered, placeholders in its holes
         self._fixed_headers = fixed_headers
         self._subject_lines = {False: subject_line, True: test_subject_line}
         self._skeleton = skeleton

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,15 +14,28 @@ from newsletter.rendering.emails import (
     prepare_announcement,
     prepare_confirm,
     prepare_digest,
+    prepare_manage_link,
     prepare_reminder,
     prepare_welcome,
 )
 from newsletter.rendering.prepared import OutgoingMessage, PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup
 
-KINDS = ("alert", "digest", "reminder", "announcement", "confirm", "welcome")
+KINDS = ("alert", "digest", "reminder", "announcement", "confirm", "welcome", "manage-link")
 PREVIEW_SEND_ID = 0  # previews belong to no send; their unsubscribe links name send 0
 DEFAULT_DAYS_LEFT = 7
+
+
+@dataclass(frozen=True)
+class PreviewContent:
+    """What previews show; whatever is not given comes from the samples."""
+
+    articles: list[ArticleView] | None = None  # the alert shows the first; reminders the first
+    # with a closing date ahead; the digest all of them
+    groups: list[TopicGroup] | None = None  # the digest's, when not the articles by topic
+    frequency: str = "weekly"
+    topics: dict[str, str] | None = None  # {topic name: frequency} for confirm and the like
+    announcement: tuple[str, str] | None = None  # (subject, Markdown)
 
 
 def prepare_preview(
@@ -32,37 +45,45 @@ def prepare_preview(
     groups: list[TopicGroup] | None = None,
     topics: dict[str, str] | None = None,
     today: date | None = None,
+    content: PreviewContent | None = None,
 ) -> PreparedEmail:
     """The email of `kind`; whatever content is not given comes from the samples."""
-    article = article or samples.sample_articles()[0]
-    topics = topics if topics is not None else samples.SAMPLE_TOPIC_CHOICES
+    content = content or PreviewContent([article] if article else None, groups, topics=topics)
+    articles = content.articles or samples.sample_articles()
+    chosen = content.topics if content.topics is not None else samples.SAMPLE_TOPIC_CHOICES
     if kind == "alert":
-        return prepare_alert(article, send_id=PREVIEW_SEND_ID)
+        return prepare_alert(articles[0], send_id=PREVIEW_SEND_ID)
     if kind == "digest":
-        return prepare_digest("weekly", groups or samples.sample_groups(), send_id=PREVIEW_SEND_ID)
+        groups = content.groups or samples.sample_groups(articles)
+        return prepare_digest(content.frequency, groups, send_id=PREVIEW_SEND_ID)
     if kind == "reminder":
-        article, deadline, days_left = _with_deadline_ahead(article, today or date.today())
+        article, deadline, days_left = _with_deadline_ahead(articles, today or date.today())
         return prepare_reminder(article, deadline, days_left, send_id=PREVIEW_SEND_ID)
     if kind == "announcement":
-        return prepare_announcement(
+        subject, body = content.announcement or (
             samples.SAMPLE_ANNOUNCEMENT_SUBJECT,
             samples.SAMPLE_ANNOUNCEMENT_MARKDOWN,
-            send_id=PREVIEW_SEND_ID,
         )
+        return prepare_announcement(subject, body, send_id=PREVIEW_SEND_ID)
     if kind == "confirm":
-        return prepare_confirm(topics=topics)
+        return prepare_confirm(topics=chosen)
     if kind == "welcome":
-        return prepare_welcome(topics=topics)
+        return prepare_welcome(topics=chosen)
+    if kind == "manage-link":
+        return prepare_manage_link(topics=chosen)
     raise ValueError(f"unknown kind of email {kind!r} (expected one of {', '.join(KINDS)})")
 
 
 def _with_deadline_ahead(
-    article: ArticleView, today: date
+    articles: list[ArticleView], today: date
 ) -> tuple[ArticleView, DeadlineView, int]:
-    """The article's next deadline and the days to it; a made-up one if it has none ahead."""
-    ahead = [d for d in article.deadlines if d.date >= today]
-    if ahead:
-        return article, ahead[0], (ahead[0].date - today).days
+    """The first of the articles with a closing date ahead, that date and the days to it (as
+    reminders are sent); a made-up date for the first article if none has one."""
+    for candidate in articles:
+        ahead = [d for d in candidate.deadlines if d.date >= today and d.kind == "closes"]
+        if ahead:
+            return candidate, ahead[0], (ahead[0].date - today).days
+    article = articles[0]
     kind = article.deadlines[0].kind if article.deadlines else "closes"
     made_up = DeadlineView(today + timedelta(days=DEFAULT_DAYS_LEFT), "day", kind)
     return replace(article, deadlines=[made_up]), made_up, DEFAULT_DAYS_LEFT
@@ -86,11 +107,16 @@ def write_preview(message: OutgoingMessage, html_file: Path | None, eml_file: Pa
             path.write_bytes(data)
 
 
-def write_previews(out_dir: Path, recipient: Recipient = samples.SAMPLE_RECIPIENT) -> list[Path]:
-    """An .html and an .eml of every kind of email, with sample content; returns the files."""
+def write_previews(
+    out_dir: Path,
+    recipient: Recipient = samples.SAMPLE_RECIPIENT,
+    content: PreviewContent | None = None,
+) -> list[Path]:
+    """An .html and an .eml of every kind of email, with this content (or the samples);
+    returns the files."""
     written = []
     for kind in KINDS:
-        message = prepare_preview(kind).personalise(recipient)
+        message = prepare_preview(kind, content=content).personalise(recipient)
         html_file, eml_file = out_dir / f"{kind}.html", out_dir / f"{kind}.eml"
         write_preview(message, html_file, eml_file)
         written += [html_file, eml_file]

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from newsletter.config import get_settings
-from newsletter.rendering.build import TEST_MARKER, EmailSpec, render
+from newsletter.rendering.build import TEST_MARKER, EmailSpec, list_id, render
 from newsletter.rendering.formatting import clean
 from newsletter.rendering.headers import parse_sender
 from newsletter.rendering.personal import FIELDS, personal_values
@@ -29,6 +29,8 @@ def reference_message(spec: EmailSpec, recipient: Recipient, *, test: bool = Fal
     rendered = render(spec, personal)
     message = EmailMessage()
     message["From"] = settings.FROM_ADDRESS
+    if settings.REPLY_TO:
+        message["Reply-To"] = settings.REPLY_TO
     message["To"] = Address(display_name=clean(recipient.name), addr_spec=recipient.email)
     message["Subject"] = (TEST_MARKER if test else "") + rendered.subject
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -38,7 +40,8 @@ def reference_message(spec: EmailSpec, recipient: Recipient, *, test: bool = Fal
     if spec.bulk:
         token = personal.unsubscribe_url.rpartition("/")[2]
         mailto = f"mailto:unsubscribe@{sender.domain}?subject=unsubscribe-{token}"
-        message["List-Id"] = f"{sender.name} <newsletter.{sender.domain}>"
+        message["Precedence"] = "bulk"
+        message["List-Id"] = "{} <{}>".format(*list_id(sender, spec.list_topic))
         message["List-Unsubscribe"] = f"<{personal.unsubscribe_url}>, <{mailto}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text, cte="quoted-printable")

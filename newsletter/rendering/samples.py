@@ -6,8 +6,13 @@ from datetime import date
 
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup, article_url
 
+SAMPLE_TOPIC_CHOICES = {"NPQ": "immediate", "Funding": "weekly", "Assessment": "daily"}
 SAMPLE_RECIPIENT = Recipient(
-    member_id=1, email="sam.sample@example.com", name="Sam Sample", token_version=1
+    member_id=1,
+    email="sam.sample@example.com",
+    name="Sam Sample",
+    token_version=1,
+    follows=tuple(SAMPLE_TOPIC_CHOICES.items()),
 )
 
 _ARTICLES = [
@@ -146,4 +151,3 @@ This year's sessions:
 
 [Book your free place](https://example.org/conference) before 1 May.
 """
-SAMPLE_TOPIC_CHOICES = {"NPQ": "immediate", "Funding": "weekly", "Assessment": "daily"}

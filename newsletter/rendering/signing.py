@@ -7,22 +7,30 @@ from pathlib import Path
 
 from newsletter.config import ENV_PREFIX, ConfigError, Settings
 
-# RFC 8058 asks for List-Unsubscribe and List-Unsubscribe-Post to be signed. Signing a header
-# the message lacks is deliberate: nobody can add it later without breaking the signature.
-SIGNED_HEADERS = [
+# RFC 8058 asks for List-Unsubscribe and List-Unsubscribe-Post to be signed. These are named
+# once more than the message has them (over-signing, RFC 6376 8.15): a second From or Subject,
+# or a Reply-To added on the way, then breaks the signature instead of riding on it.
+OVERSIGNED = [
     b"from",
     b"to",
     b"subject",
     b"date",
+    b"reply-to",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+]
+SIGNED_ONCE = [
     b"message-id",
     b"mime-version",
     b"content-type",
     b"list-id",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
     b"auto-submitted",
+    b"precedence",
     b"feedback-id",
 ]
+SIGNED_HEADERS = [*OVERSIGNED, *OVERSIGNED, *SIGNED_ONCE]
+# Relaxed for both: a relay that refolds a header or trims trailing space keeps it valid.
+CANONICALIZE = (b"relaxed", b"relaxed")
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class DkimSigner:
             self.domain.encode("ascii"),
             self.private_key,
             include_headers=SIGNED_HEADERS,
+            canonicalize=CANONICALIZE,
             linesep=b"\r\n",
         )
         return signature + message

@@ -16,6 +16,9 @@ class Recipient:
     email: str
     name: str
     token_version: int
+    # (topic name, frequency) of the member's subscriptions the email is sent for; None when
+    # the recipient is not a member, as for a staff test copy.
+    follows: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from newsletter import (
     api_tokens,
     audit,
     consent,
+    incidents,
     preferences,
     staff,
     staff_sessions,
@@ -21,9 +22,11 @@ from newsletter import (
 )
 from newsletter.consent import Change
 from newsletter.inbound import reports
-from newsletter.member_csv import CsvFormatError, export_members, import_members
-from newsletter.members import upsert_member
-from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser
+from newsletter.member_csv import CsvFormatError
+from newsletter.member_export import export_members
+from newsletter.member_import import import_members
+from newsletter.members import edit_member
+from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus, StaffUser, utcnow
 from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
@@ -100,9 +103,7 @@ def member_page(
     member_id: Id, request: Request, notice: str = "", session: Session = Depends(db_session)
 ) -> Response:
     found = _member(session, member_id)
-    values = {"name": found.name, "role": found.role, "status": found.status.value}
-    values.update(forms.frequency_values(preferences.subscription_map(session, found)))
-    return _member_page(request, session, found, values, {}, notice)
+    return _member_page(request, session, found, {}, {}, notice)
 
 
 @router.post("/members/{member_id}", response_class=HTMLResponse)
@@ -119,32 +120,38 @@ async def member_update(
     errors: forms.Errors = {}
     values = {"name": forms.text(form, "name", 200), "role": forms.text(form, "role", 100)}
     values["status"] = forms.text(form, "status", 20)
+    values["override"] = "yes" if forms.text(form, "override", 10) == "yes" else ""
+    values["reason"] = forms.text(form, "reason", 2000)
     chosen = forms.topic_frequencies(form, list_topics(session), errors)
     values.update(forms.frequency_values(chosen))
-    change = Change(ConsentSource.CONSOLE, who)
     if values["status"] not in {s.value for s in MemberStatus}:
         errors["status"] = "Choose a status."
-    elif values["status"] == MemberStatus.ACTIVE and (
-        kept := consent.may_reactivate(found, change)
-    ):
-        errors["status"] = kept.message()
+    if values["override"] and not values["reason"]:
+        errors["reason"] = (
+            "Say why the member is re-subscribed against their opt-out: it goes into their "
+            "consent record and the audit log."
+        )
     if errors:
         return _member_page(request, session, found, values, errors, "", 400)
-    upsert_member(session, found.email, values["name"], values["role"], chosen, change=change)
-    if found.status.value != values["status"]:
-        audit.record(
-            session,
-            who,
-            "member.status",
-            "member",
-            found.id,
-            before=found.status.value,
-            after=values["status"],
-        )
-        consent.set_status(session, found, MemberStatus(values["status"]), change)
-    session.flush()
+    change = Change(
+        ConsentSource.CONSOLE,
+        who,
+        reason=values["reason"] if values["override"] else "",
+        override_opt_out=bool(values["override"]),
+    )
+    edit = edit_member(
+        session,
+        found,
+        values["name"],
+        values["role"],
+        chosen,
+        MemberStatus(values["status"]),
+        change,
+    )
     preferences.cancel_stale_deliveries(session, found)
     session.commit()
+    if edit.kept:
+        return _member_page(request, session, found, {}, {}, "saved", kept=edit.kept)
     return RedirectResponse(f"/staff/admin/members/{member_id}?notice=saved", 303)
 
 
@@ -156,7 +163,10 @@ def _member_page(
     errors: forms.Errors,
     notice: str,
     status_code: int = 200,
+    kept: list[consent.KeptUnsubscribed] | None = None,
 ) -> Response:
+    if not values:
+        values = _member_values(session, found)
     history = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.object_type == "member", AuditEvent.object_id == str(found.id))
@@ -172,10 +182,19 @@ def _member_page(
         "notice": {"saved": "Saved.", "revoked": "Every link sent so far has stopped working."}.get(
             notice, ""
         ),
+        "kept": kept or [],
+        "opt_outs": consent.opt_outs_of(session, found),
+        "consent_record": list(reversed(consent.history_entries(session, found.id))),
         "history": list(history),
         "bounce_events": reports.member_history(session, found.id),
     }
     return render(request, "admin/member.html", context, status_code)
+
+
+def _member_values(session: Session, found: Member) -> dict[str, str]:
+    values = {"name": found.name, "role": found.role, "status": found.status.value}
+    values.update(forms.frequency_values(preferences.subscription_map(session, found)))
+    return values
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -191,12 +210,19 @@ async def import_csv(request: Request, session: Session = Depends(db_session)) -
     form = await read_form(request)
     partial = forms.text(form, "partial", 10) == "yes"
     values = {"text": forms.text(form, "text", 5_000_000), "partial": "yes" if partial else ""}
+    values["consent"] = forms.text(form, "consent", 300)
     errors: forms.Errors = {}
     text = await _csv_text(form, values, errors)
     report = None
     if not errors:
         try:
-            report = import_members(session, text, partial=partial, actor=actor(_me(request)))
+            report = import_members(
+                session,
+                text,
+                partial=partial,
+                actor=actor(_me(request)),
+                consent_basis=values["consent"],
+            )
         except CsvFormatError as exc:
             errors["file"] = str(exc)
     if errors or report is None:
@@ -495,3 +521,17 @@ def audit_log(
     context = {"events": list(events), "q": q, "page": page, "pages": _page_count(total)}
     context["total"] = total
     return render(request, "admin/audit.html", context)
+
+
+# --- incidents -----------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/dismiss")
+async def incident_dismiss(
+    incident_id: Id, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """Take an incident off the dashboard's banner (it still ends, or comes back, by itself)."""
+    await read_form(request)
+    incidents.dismiss(session, incident_id, actor(_me(request)), utcnow())
+    session.commit()
+    return RedirectResponse("/staff", status_code=303)

@@ -7,9 +7,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, public, staff, webhooks
+from newsletter.web import api, errors, ops, public, staff, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
-from newsletter.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from newsletter.web.middleware import (
+    BodyLimitMiddleware,
+    RequestMetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from newsletter.web.templating import STATIC_DIR
 
 
@@ -39,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost: counts every answer, 413s too
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(ops.router)
     app.include_router(public.router)
     for router in staff.routers:
         app.include_router(router)

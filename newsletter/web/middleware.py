@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
@@ -102,3 +103,32 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestMetricsMiddleware:
+    """Count each request by route (its template, e.g. /staff/sends/{send_id}), method and
+    status, and time it. Requests no route matched count as "unmatched"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from newsletter.observability import metrics
+
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics.count_request(route, scope["method"], status, time.perf_counter() - started)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from datetime import date
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import preferences
+from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
 from newsletter.links import manage_url
 from newsletter.members import MemberError
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
@@ -34,7 +37,10 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
     return render(
         request,
         "public/home.html",
-        {"topics": list_topics(session), "articles": _published(session, None, 0, 5)[0]},
+        {
+            "topics": list_topics(session),
+            "articles": published_articles(session, ArchiveFilter(), 0, 5)[0],
+        },
     )
 
 
@@ -245,12 +251,28 @@ def unsubscribe(token: str, request: Request, session: Session = Depends(db_sess
 
 
 @router.get("/articles", response_class=HTMLResponse)
-def articles(request: Request, page: int = 1, session: Session = Depends(db_session)) -> Response:
+def articles(
+    request: Request,
+    page: int = 1,
+    topic: list[str] = Query(default=[], max_length=50),
+    since: date | None = None,
+    until: date | None = None,
+    session: Session = Depends(db_session),
+) -> Response:
+    """Every published article; a digest's "and N more" link filters by topics and dates."""
     page = max(1, min(page, 10_000))
-    items, total = _published(session, None, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    chosen = topics_by_slug(session, [slug for slug in topic if SLUG.match(slug)])
+    wanted = ArchiveFilter([t.id for t in chosen] if topic else None, since, until)
+    items, total = published_articles(session, wanted, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     context = {"articles": items, "page": page, "pages": _pages(total), "topic": None}
+    context |= {"chosen": chosen, "since": since, "until": until, "params": _params(request)}
     context["topics"] = list_topics(session)
     return render(request, "public/articles.html", context)
+
+
+def _params(request: Request) -> list[tuple[str, str]]:
+    """The filters of this page, kept when paging."""
+    return [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
 
 
 @router.get("/topics/{slug}", response_class=HTMLResponse)
@@ -261,8 +283,10 @@ def topic(
     if found is None:
         raise HTTPException(404, "There is no such topic.")
     page = max(1, min(page, 10_000))
-    items, total = _published(session, found.id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    wanted = ArchiveFilter([found.id])
+    items, total = published_articles(session, wanted, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     context = {"articles": items, "page": page, "pages": _pages(total), "topic": found}
+    context |= {"chosen": [], "since": None, "until": None, "params": []}
     context["topics"] = list_topics(session)
     return render(request, "public/articles.html", context)
 
@@ -278,25 +302,6 @@ def article(article_id: Id, request: Request, session: Session = Depends(db_sess
         raise HTTPException(404, "There is no such article, or it has been withdrawn.")
     topics = [t.topic for t in found.topics if t.assigned]
     return render(request, "public/article.html", {"article": found, "topics": topics})
-
-
-def _published(
-    session: Session, topic_id: int | None, offset: int, limit: int
-) -> tuple[list[Article], int]:
-    query = select(Article).where(Article.status == ArticleStatus.PUBLISHED)
-    if topic_id is not None:
-        query = query.where(
-            Article.id.in_(
-                select(ArticleTopic.article_id).where(
-                    ArticleTopic.topic_id == topic_id, ArticleTopic.assigned.is_(True)
-                )
-            )
-        )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(Article.published_at.desc(), Article.id.desc()).offset(offset).limit(limit)
-    )
-    return list(items), total
 
 
 def _pages(total: int) -> int:

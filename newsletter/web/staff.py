@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from newsletter import audit, login_throttle
+from newsletter import audit, incidents, login_throttle
 from newsletter.delivery.progress import delivery_counts, list_sends
 from newsletter.inbound import reports
-from newsletter.models import Send, SendStatus
+from newsletter.models import Send, SendStatus, utcnow
+from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import (
     admin,
@@ -124,6 +125,8 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "members": dashboard.member_totals(session),
         "blocks": reports.policy_blocks(session),
         "complaint_levels": reports.recent_complaint_levels(session, [s["id"] for s in sends]),
+        "incidents": incidents.shown(session),
+        "problems": live_problems(session, utcnow(), request.app.state.settings),
     }
     return render(request, "staff/dashboard.html", context)
 

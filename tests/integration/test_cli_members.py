@@ -49,7 +49,9 @@ def test_partial_import_writes_the_good_rows(db_url: str, tmp_path: Path) -> Non
     csv_file = tmp_path / "members.csv"
     csv_file.write_text(GOOD_AND_BAD)
 
-    code, out, _ = run("members", "import", str(csv_file), "--partial")
+    code, out, _ = run(
+        "members", "import", str(csv_file), "--partial", "--consent", "membership terms"
+    )
 
     assert code == 1  # bad rows are still an error for scripts, but the good ones are in
     assert "Imported 3 rows" in out
@@ -145,6 +147,35 @@ def test_topics_seeded_and_added(db_url: str) -> None:
     assert code == 1 and "must be lower-case" in err
     code, out, _ = run("topics", "list", "--json")
     assert "send" in [t["slug"] for t in json.loads(out)]
+
+
+def test_members_show_prints_the_consent_record(db_url: str) -> None:
+    assert (
+        run("members", "add", "ann@example.com", "--topic", "funding=daily", "--consent", "x")[0]
+        == 0
+    )
+    assert run("members", "add", "ann@example.com", "--topic", "npq=weekly")[0] == 0
+
+    code, out, _ = run("members", "show", "Ann@Example.com", "--json")
+
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["subscriptions"] == {"npq": "weekly"}
+    assert shown["consent"]["basis"] == "x"
+    changes = [(e["field"], e["topic"], e["old"], e["new"], e["source"]) for e in shown["history"]]
+    assert changes == [
+        ("status", None, "", "active", "console"),
+        ("subscription", "funding", "", "daily", "console"),
+        ("subscription", "funding", "daily", "", "console"),
+        ("subscription", "npq", "", "weekly", "console"),
+    ]
+    assert all(e["actor"].startswith("cli:") for e in shown["history"])
+    code, out, _ = run("members", "show", "ann@example.com")
+    assert code == 0 and "Consent record" in out and "funding" in out and "daily → off" in out
+    code, _, err = run("members", "show", "nobody@example.com")
+    assert code == 1 and "there is no member" in err
+    code, _, err = run("members", "show", "not-an-address")
+    assert code == 2 and "invalid email address" in err
 
 
 def test_both_topic_syntaxes_are_read_and_one_is_printed(db_url: str, tmp_path: Path) -> None:

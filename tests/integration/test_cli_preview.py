@@ -7,11 +7,13 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from newsletter import dispatch
 from newsletter.cli import app
+from newsletter.delivery import jobs
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -19,6 +21,8 @@ from newsletter.models import (
     DatePrecision,
     Deadline,
     DeadlineKind,
+    Frequency,
+    Subscription,
     Topic,
 )
 from newsletter.rendering import KINDS
@@ -83,6 +87,7 @@ def test_preview_uses_the_member_and_articles_from_the_database(
         "members", "add", "ann@example.com", "--name", "Ann Archer", "--topic", "funding=weekly"
     )
     assert code == 0, err
+    subscribed_before_the_articles(session)
 
     code, out, err = run("preview", "digest", "--member", "ann@example.com")
     assert code == 0, err
@@ -96,6 +101,49 @@ def test_preview_uses_the_member_and_articles_from_the_database(
 
     code, out, _ = run("preview", "welcome", "--member", "ann@example.com")
     assert "Funding: in a weekly digest" in out
+
+    code, out, _ = run("preview", "manage-link", "--member", "ann@example.com")
+    assert code == 0 and "Manage your emails:" in out and "/manage/" in out
+
+
+def subscribed_before_the_articles(session: Session) -> None:
+    session.execute(update(Subscription).values(created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    session.commit()
+
+
+def test_digest_preview_is_exactly_the_members_next_digest(db_url: str, session: Session) -> None:
+    """Chloë takes Funding at once and NPQ weekly: her weekly digest holds NPQ news only, and
+    not what she has already had."""
+    add_article(session, "Capital grants open", "funding")
+    add_article(session, "NPQ spring cohort", "npq")
+    add_article(session, "NPQ scholarships", "npq")
+    session.commit()
+    code, _, err = run(
+        "members", "add", "chloe@example.com", "--name", "Chloë",
+        "--topic", "funding=immediate", "--topic", "npq=weekly",
+    )  # fmt: skip
+    assert code == 0, err
+    subscribed_before_the_articles(session)
+
+    code, out, err = run("preview", "digest", "--member", "chloe@example.com")
+    assert code == 0, err
+    assert "NPQ spring cohort" in out and "NPQ scholarships" in out
+    assert "Capital grants open" not in out
+    assert "You follow NPQ in a weekly digest." in " ".join(out.split())
+
+    with dispatch.inline():
+        jobs.digest(Frequency.WEEKLY)
+    code, out, _ = run("preview", "digest", "--member", "chloe@example.com")
+    assert code == 0
+    assert "next weekly digest would be empty" in out  # she has had them now
+
+
+def test_digest_preview_of_a_member_without_a_digest_says_so(db_url: str) -> None:
+    code, _, err = run("members", "add", "dan@example.com", "--topic", "npq=immediate")
+    assert code == 0, err
+    code, _, err = run("preview", "digest", "--member", "dan@example.com")
+    assert code == 1
+    assert "dan@example.com gets no digest" in " ".join(err.split())
 
 
 @pytest.mark.parametrize(

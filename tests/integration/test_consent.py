@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.orm import Session
 
 from newsletter import consent, preferences
 from newsletter.consent import Change, by_member
-from newsletter.member_csv import import_members
+from newsletter.member_import import import_members
 from newsletter.members import find_member, upsert_member
 from newsletter.models import (
     ConsentField,
@@ -145,3 +147,44 @@ def test_the_subscribe_form_does_not_lift_an_opt_out_until_the_member_confirms(
     assert member.status == MemberStatus.PENDING
     assert member.opted_out_at is not None  # a stranger could have typed the address
     assert consent.may_reactivate(member, IMPORT) is not None
+
+
+def test_becoming_active_stores_where_the_consent_comes_from(session: Session) -> None:
+    done = upsert_member(
+        session,
+        "bob@example.com",
+        topics={"npq": Frequency.WEEKLY},
+        change=Change(ConsentSource.API, "token:crm", reason="association membership terms"),
+    )
+    assert done.member.consent_basis == "association membership terms"
+    assert done.member.consent_at is not None
+    plain = upsert_member(session, "cat@example.com", change=API)
+    assert plain.member.consent_basis == "api"
+
+
+def test_a_complaint_is_a_whole_list_opt_out_whoever_records_it(session: Session) -> None:
+    member = _member(session, {"funding": Frequency.IMMEDIATE})
+    consent.set_status(session, member, MemberStatus.COMPLAINED, Change(ConsentSource.CONSOLE, "x"))
+    assert member.opted_out_source == ConsentSource.COMPLAINT
+    assert consent.may_reactivate(member, API) is not None
+
+
+def test_a_pause_with_an_end_is_resumed_when_it_ends(session: Session) -> None:
+    member = _member(session, {"funding": Frequency.IMMEDIATE})
+    until = datetime(2030, 1, 1, tzinfo=UTC)
+    consent.set_paused(session, member, True, by_member(ConsentSource.MANAGE_PAGE), until=until)
+    session.commit()
+
+    assert consent.end_pauses(session, until - timedelta(seconds=1)) == 0
+    assert member.paused
+    assert consent.end_pauses(session, until) == 1
+    assert not member.paused and member.paused_until is None
+    pauses = [
+        (e.old, e.new, e.source, e.actor)
+        for e in consent.history_entries(session, member.id)
+        if e.field == ConsentField.PAUSE
+    ]
+    assert pauses == [
+        ("", "paused until 2030-01-01T00:00:00+00:00", ConsentSource.MANAGE_PAGE, "member"),
+        ("paused until 2030-01-01T00:00:00+00:00", "", ConsentSource.MANAGE_PAGE, "system"),
+    ]

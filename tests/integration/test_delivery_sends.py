@@ -7,7 +7,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from newsletter.cli import app
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.backends import memory
-from newsletter.models import Send
+from newsletter.models import DigestWatermark, Member, Send
 from tests.support.delivery_data import add_article, add_member
 
 runner = CliRunner()
@@ -201,27 +201,76 @@ def test_a_test_copy_is_marked_and_not_counted(members: None, body: Path) -> Non
 
 
 def test_digest_and_reminder_commands_run_once(session: Session) -> None:
+    day = datetime.now(LONDON).date() - timedelta(days=3)  # --as-of must have passed
     add_member(session, "ann@example.com", {"funding": "daily"})
     add_article(
         session,
         "Funding news",
         ["funding"],
-        published_at=datetime(2026, 12, 2, 12, tzinfo=UTC),
-        closes=date(2026, 12, 10),
+        published_at=datetime.combine(day - timedelta(days=1), time(12), LONDON),
+        closes=day + timedelta(days=7),
     )
     session.commit()
 
-    first = run("digest", "run", "--frequency", "daily", "--as-of", "2026-12-03 07:00", "--inline")
-    second = run("digest", "run", "--frequency", "daily", "--as-of", "2026-12-03 09:00")
-    remind = run("reminders", "run", "--as-of", "2026-12-03 08:00", "--inline")
-    remind_again = run("reminders", "run", "--as-of", "2026-12-03 08:30", "--inline")
+    first = run("digest", "run", "--frequency", "daily", "--as-of", f"{day} 07:00", "--inline")
+    second = run("digest", "run", "--frequency", "daily", "--as-of", f"{day} 09:00")
+    remind = run("reminders", "run", "--as-of", f"{day} 08:00", "--inline")
+    remind_again = run("reminders", "run", "--as-of", f"{day} 08:30", "--inline")
     wrong = run("digest", "run", "--frequency", "hourly")
 
-    assert first[0] == 0 and "2026-12-03" in first[1] and "1 members" in first[1]
+    assert first[0] == 0 and str(day) in first[1] and "1 members" in first[1]
     assert second[0] == 0 and "already run" in second[1]
     assert remind[0] == 0 and remind_again[0] == 0 and "No reminder is due" in remind_again[1]
     assert wrong[0] == 1 and "unknown frequency" in wrong[2]
     assert received() == {"ann@example.com": 2}
     with session_scope() as s:
         keys = set(s.scalars(select(Send.key)))
-    assert keys == {"digest:daily:2026-12-03", next(k for k in keys if k.startswith("reminder:"))}
+    assert keys == {f"digest:daily:{day}", next(k for k in keys if k.startswith("reminder:"))}
+
+
+def watermark_of(address: str) -> datetime | None:
+    with session_scope() as s:
+        return s.scalar(
+            select(DigestWatermark.until)
+            .join(Member, Member.id == DigestWatermark.member_id)
+            .where(Member.email == address)
+        )
+
+
+def test_a_future_as_of_is_refused_and_changes_nothing(session: Session) -> None:
+    add_member(session, "ann@example.com", {"funding": "daily"})
+    add_article(session, "Funding news", ["funding"], closes=date.today() + timedelta(days=1))
+    session.commit()
+    soon = local(datetime.now(UTC) + timedelta(minutes=2))
+
+    digest = run("digest", "run", "--frequency", "daily", "--as-of", soon, "--inline")
+    remind = run("reminders", "run", "--as-of", soon, "--inline")
+
+    for code, _, err in (digest, remind):
+        assert code == 2
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert f"--as-of {soon}" in err and "still to come" in err
+    with session_scope() as s:
+        assert s.scalar(select(Send.id)) is None
+    assert watermark_of("ann@example.com") is None and received() == {}
+    # As of now, the article that a future cut-off would have buried reaches Ann.
+    assert run("digest", "run", "--frequency", "daily", "--inline")[0] == 0
+    assert received() == {"ann@example.com": 1}
+
+
+def test_a_past_as_of_never_moves_a_watermark_back(session: Session) -> None:
+    now = datetime.now(UTC)
+    add_member(session, "ann@example.com", {"funding": "daily"})
+    add_article(session, "Old news", ["funding"], published_at=now - timedelta(days=3))
+    add_article(session, "Recent news", ["funding"], published_at=now - timedelta(hours=1))
+    session.commit()
+
+    today = run("digest", "run", "--frequency", "daily", "--inline")
+    covered = watermark_of("ann@example.com")
+    back = run("digest", "run", "--frequency", "daily", "--as-of", local(now - timedelta(days=2)))
+
+    assert today[0] == 0 and "1 members" in today[1]
+    assert back[0] == 0 and "0 members" in back[1]
+    assert covered is not None and covered >= now
+    assert watermark_of("ann@example.com") == covered
+    assert received() == {"ann@example.com": 1}

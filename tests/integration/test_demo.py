@@ -49,3 +49,9 @@ def test_demo_sends_everything_and_leaves_browsable_emails(tmp_path: Path) -> No
     assert f"export NEWSLETTER_VAR_DIR={var_dir} " in out and "staff create" in out
     previews = list((var_dir / "previews").glob("*.html"))
     assert {p.stem for p in previews} >= {"alert", "digest", "reminder", "announcement"}
+    assert (var_dir / "previews" / "manage-link.html").exists()
+    # The previews show the demo's own articles and announcement, not the built-in samples.
+    digest = (var_dir / "previews" / "digest.html").read_text()
+    assert "Condition improvement grants" in digest
+    assert "Revamped National Professional Qualifications" not in digest
+    assert "Regional SENCO network" in (var_dir / "previews" / "announcement.html").read_text()

@@ -32,7 +32,7 @@ def test_ci_runs_make_test_in_a_clean_clone_of_head_with_nothing_beside_it(
         f"""{{ echo "args: $*"; echo "pwd: $PWD"; echo "beside: $(ls -A ..)"
   echo "head: $(git rev-parse HEAD)"; echo "dirty: $(git status --porcelain)"
   echo "tracked: $(git ls-files | wc -l)"
-  echo "files: $(find . -path ./.git -prune -o -type f -print | wc -l)"
+  echo "files: $(find . -path ./.git -prune -o \\( -type f -o -type l \\) -print | wc -l)"
 }} > {shlex.quote(str(seen))}
 """,
     )

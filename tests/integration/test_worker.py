@@ -169,6 +169,32 @@ def test_breaking_alert_through_the_worker_reaches_each_subscriber_once(
         assert len(list(s.scalars(select(Send.id)))) == 2  # the alert and one weekly digest
 
 
+def test_daily_and_weekly_topics_of_one_article_bring_it_once_through_the_worker(
+    env: dict[str, str], session: Session, smtp: SmtpTestServer, tmp_path: Path
+) -> None:
+    add_member(session, "mix@example.com", {"assessment": "daily", "itt": "weekly"})
+    add_article(session, "Assessment and ITT", ["assessment", "itt"])
+    add_article(session, "ITT only", ["itt"])
+    session.commit()
+
+    with celery_worker(env, tmp_path / "worker.log"):
+        now = datetime.now(UTC)
+        jobs.digest(Frequency.DAILY, now)
+        jobs.digest(Frequency.WEEKLY, now)
+        smtp.wait_for(2)
+        wait_until_idle()
+
+    assert smtp.recipients() == ["mix@example.com", "mix@example.com"]
+    digests = {}
+    for message in smtp.messages:
+        parsed = message.parsed()
+        text = parsed.get_body(preferencelist=("plain",))
+        assert text is not None
+        digests["daily" if "daily" in parsed["Subject"] else "weekly"] = text.get_content()
+    assert "Assessment and ITT" in digests["daily"] and "ITT only" not in digests["daily"]
+    assert "ITT only" in digests["weekly"] and "Assessment and ITT" not in digests["weekly"]
+
+
 def test_scheduled_announcement_goes_once_at_its_time_with_two_beats(
     env: dict[str, str], session: Session, smtp: SmtpTestServer, tmp_path: Path
 ) -> None:

@@ -7,15 +7,21 @@ for until it is ready, and is always stopped (SIGTERM, then SIGKILL) when the bl
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.support.servers import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 ALL_QUEUES = "urgent,fanout,send,schedule"
 
 
@@ -25,6 +31,16 @@ def child_env(overrides: dict[str, str]) -> dict[str, str]:
     env.update(overrides)
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str, str]:
+    """Settings for this process and, passed on as `env`, for the processes it starts."""
+    from newsletter.config import get_settings
+
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return values
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.2) -> None:
@@ -50,14 +66,7 @@ def _child(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    stop_process(process)  # SIGTERM is a warm shutdown: the task in hand is finished
 
 
 def _ready(process: subprocess.Popen[bytes], log: Path, marker: str) -> Callable[[], bool]:
@@ -109,3 +118,56 @@ def celery_beat(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
     with _child(argv, env, log) as process:
         wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
         yield process
+
+
+@contextmanager
+def newsletter_worker(
+    env: dict[str, str],
+    log: Path,
+    *,
+    name: str | None = None,
+    concurrency: int = 2,
+    metrics_port: int | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`newsletter worker` as an operator starts it (node name, metrics port); yields once
+    it reports ready."""
+    argv = [sys.executable, "-m", "newsletter", "worker", "--concurrency", str(concurrency)]
+    if name:
+        argv += ["--name", name]
+    if metrics_port:
+        argv += ["--metrics-port", str(metrics_port)]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, " ready."), 90, f"worker not ready (log: {log})")
+        yield process
+
+
+@contextmanager
+def newsletter_beat(
+    env: dict[str, str], log: Path, *, metrics_port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`newsletter beat` (with its heartbeat and the watch); yields once it has started."""
+    argv = [sys.executable, "-m", "newsletter", "beat"]
+    if metrics_port:
+        argv += ["--metrics-port", str(metrics_port)]
+    with _child(argv, env, log) as process:
+        wait_for(_ready(process, log, "beat: Starting"), 90, f"beat not started (log: {log})")
+        yield process
+
+
+@contextmanager
+def side_by_side(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
+    """Enter several of the context managers above at once (each waits for its process to be
+    ready, which takes seconds), and leave them all at the end."""
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(managers)) as pool:
+            futures = [pool.submit(manager.__enter__) for manager in managers]
+        entered, failures = [], []
+        for manager, future in zip(managers, futures, strict=True):
+            if future.exception() is None:
+                stack.push(manager.__exit__)
+                entered.append(future.result())
+            else:
+                failures.append(future.exception())
+        if failures:
+            raise failures[0]  # type: ignore[misc]
+        yield entered

@@ -15,6 +15,7 @@ from newsletter.rendering.emails import (
     announcement_spec,
     confirm_spec,
     digest_spec,
+    manage_link_spec,
     reminder_spec,
     welcome_spec,
 )
@@ -36,6 +37,7 @@ def sample_spec(kind: str) -> EmailSpec:
         ),
         "confirm": lambda: confirm_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
         "welcome": lambda: welcome_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
+        "manage-link": lambda: manage_link_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
     }
     return specs[kind]()
 

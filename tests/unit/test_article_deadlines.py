@@ -66,6 +66,23 @@ def test_by_until_no_later_than_and_closes_on_are_closing_dates() -> None:
     ]
 
 
+def test_money_to_be_spent_by_a_date_is_not_an_application_closing() -> None:
+    reference = date(2026, 11, 20)
+    assert found("Grants must be spent by 31 March 2028.", reference) == [
+        ("2028-03-31", "day", "complete_by")
+    ]
+    assert found("Schools should spend the funding by 31 August 2027.", reference) == [
+        ("2027-08-31", "day", "complete_by")
+    ]
+    assert found("New systems must be in place by 1 September 2027.", reference) == [
+        ("2027-09-01", "day", "complete_by")
+    ]
+    # Bids and applications still close.
+    assert found("Bids must be submitted by 18 December 2026.", reference) == [
+        ("2026-12-18", "day", "closes")
+    ]
+
+
 def test_weekday_prefix_and_ordinal_with_the_year_taken_from_the_weekday() -> None:
     # 27 March was a Friday in 2020, not in 2021: the weekday picks the year.
     text = "The portal closes at 5pm on Friday 27th March."

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from newsletter.audience import (
     Audience,
     DigestArticle,
+    History,
     alert_audience,
     announcement_audience,
     claim_verdict,
@@ -15,8 +16,12 @@ from newsletter.audience import (
     digest_groups,
     digest_starts,
     groups_of,
+    history_of,
+    holds,
     may_receive,
+    merge_histories,
     variant_key,
+    without_articles,
 )
 from newsletter.models import DeliveryStatus, Frequency, MemberStatus, Priority
 
@@ -72,7 +77,7 @@ def groups(**kwargs: object) -> list[tuple[int, list[int]]]:
     options: dict[str, object] = {
         "watermark": T0,
         "until": at(100),
-        "already_alerted": set(),
+        "history": History(),
         "topic_order": [FUNDING, ITT, NPQ],
     }
     options.update(kwargs)
@@ -85,7 +90,7 @@ def test_digest_holds_each_article_once_under_its_first_topic() -> None:
 
 
 def test_digest_skips_articles_already_alerted_and_before_the_watermark() -> None:
-    assert groups(already_alerted={10}) == [(FUNDING, [13]), (NPQ, [11])]
+    assert groups(history=History(had=frozenset({10}))) == [(FUNDING, [13]), (NPQ, [11])]
     assert groups(watermark=at(2)) == [(FUNDING, [13])]
 
 
@@ -121,3 +126,73 @@ def test_same_content_same_variant_and_content_round_trips() -> None:
     again = digest_content([(FUNDING, [10, 13]), (NPQ, [11])])
     assert variant_key(content) == variant_key(again)
     assert variant_key(content) != variant_key(digest_content([(FUNDING, [10])]))
+
+
+# One article once -------------------------------------------------------------------------
+
+LOOK_BACK = timedelta(hours=4)
+
+
+def test_a_row_on_its_way_holds_its_articles_a_failed_one_gives_them_back() -> None:
+    assert {s for s in DeliveryStatus if holds(s)} == {
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.DEFERRED,
+        DeliveryStatus.SENT,
+    }
+    found = history_of(
+        [
+            (1, False, (10, 11)),  # a digest that failed...
+            (1, True, (11,)),  # ...but 11 also came in an alert
+            (2, True, (10,)),
+            (3, False, (10, 11)),
+            (4, True, (11,)),
+            (4, False, (11, 10)),
+        ]
+    )
+    assert found[1] == History(had=frozenset({11}), given_back=frozenset({10}))
+    assert found[2] == History(had=frozenset({10}))
+    assert found[3] == History(given_back=frozenset({10, 11}))
+    assert found[4] == found[1]
+    assert merge_histories(found[3], found[2]) == History(frozenset({10}), frozenset({11}))
+
+
+def test_an_article_had_in_any_email_stays_out_of_every_digest() -> None:
+    had = History(had=frozenset({11, 13}))
+    assert groups(history=had) == [(FUNDING, [10])]
+    assert groups(history=had, watermark=None) == [(FUNDING, [10])]
+
+
+def test_a_digest_looks_back_only_for_what_no_email_carried() -> None:
+    # Watermark at 3 h: 10 and 11 lie behind it, 11 within the look-back.
+    late = groups(watermark=at(3), look_back=timedelta(hours=1.5))
+    assert late == [(FUNDING, [13]), (NPQ, [11])]
+    assert groups(
+        watermark=at(3), look_back=timedelta(hours=1.5), history=History(frozenset({11}))
+    ) == [(FUNDING, [13])]
+    # Not from before they subscribed to the topic, look-back or not.
+    assert groups(
+        watermark=at(3), look_back=LOOK_BACK, subscribed={FUNDING: at(0.5), NPQ: at(2.5)}
+    ) == [(FUNDING, [10, 13])]
+
+
+def test_what_a_failed_email_gave_back_comes_from_before_the_look_back() -> None:
+    back = History(given_back=frozenset({10}))
+    assert groups(watermark=at(50), history=back) == [(FUNDING, [10])]
+    assert groups(watermark=at(50), history=back, subscribed={FUNDING: at(2)}) == []
+    assert without_articles([(FUNDING, [10, 13]), (NPQ, [11])], {11, 13}) == [(FUNDING, [10])]
+
+
+def test_digest_starts_cover_what_the_look_back_reads() -> None:
+    moments = [T0, at(1.5), at(2.5), at(3.5)]
+    inputs = [
+        (dict(zip(topics, times, strict=True)), watermark)
+        for topics in [(FUNDING,), (FUNDING, NPQ)]
+        for times in itertools.product(moments, repeat=len(topics))
+        for watermark in [None, *moments]
+    ]
+    for (a, mark_a), (b, mark_b) in itertools.combinations(inputs, 2):
+        if digest_starts(a, mark_a, LOOK_BACK) == digest_starts(b, mark_b, LOOK_BACK):
+            assert groups(subscribed=a, watermark=mark_a, look_back=LOOK_BACK) == groups(
+                subscribed=b, watermark=mark_b, look_back=LOOK_BACK
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import dkim
@@ -44,15 +45,23 @@ def configure(monkeypatch: pytest.MonkeyPatch, key: Path | None, selector: str |
     get_settings.cache_clear()
 
 
-def test_signed_messages_verify_and_cover_the_unsubscribe_headers(
+def signed_alert(
     monkeypatch: pytest.MonkeyPatch, key_pair: tuple[Path, bytes]
-) -> None:
+) -> tuple[bytes, Callable[..., bytes | None]]:
+    """An alert signed with the key, and a DNS lookup that publishes the key."""
     private, txt_record = key_pair
     configure(monkeypatch, private, "news2026")
-    data = prepare_alert(sample_articles()[0], send_id=41).personalise(ANN).data
 
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
         return txt_record if name == b"news2026._domainkey.mail.localhost." else None
+
+    return prepare_alert(sample_articles()[0], send_id=41).personalise(ANN).data, dns
+
+
+def test_signed_messages_verify_and_cover_the_unsubscribe_headers(
+    monkeypatch: pytest.MonkeyPatch, key_pair: tuple[Path, bytes]
+) -> None:
+    data, dns = signed_alert(monkeypatch, key_pair)
 
     assert data.startswith(b"DKIM-Signature: ")
     assert dkim.verify(data, dnsfunc=dns)
@@ -88,3 +97,22 @@ def test_an_unreadable_key_fails_before_any_message(
     configure(monkeypatch, tmp_path / "missing.pem", "news2026")
     with pytest.raises(ConfigError, match="cannot read"):
         prepare_confirm(topics={})
+
+
+def test_relaxed_and_over_signed_so_an_added_header_breaks_the_signature(
+    monkeypatch: pytest.MonkeyPatch, key_pair: tuple[Path, bytes]
+) -> None:
+    data, dns = signed_alert(monkeypatch, key_pair)
+
+    tags = dict(t.strip().split("=", 1) for t in str(parse(data)["DKIM-Signature"]).split(";"))
+    assert tags["c"] == "relaxed/relaxed"
+    signed = tags["h"].replace(" ", "").split(":")
+    for name in ("from", "to", "subject", "date", "reply-to", "list-unsubscribe",
+                 "list-unsubscribe-post"):  # fmt: skip
+        assert signed.count(name) == 2, name  # once more than the message has it
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert dkim.verify(
+        head.replace(b"\r\nSubject:", b"\r\nSubject:  ") + b"\r\n\r\n" + body, dnsfunc=dns
+    )
+    for added in (b"Reply-To: attacker@example.net\r\n", b"Subject: Act now\r\n"):
+        assert not dkim.verify(head + b"\r\n" + added + b"\r\n" + body, dnsfunc=dns)

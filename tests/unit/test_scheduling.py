@@ -13,6 +13,7 @@ from newsletter.scheduling import (
     Backoff,
     Due,
     SchedulingError,
+    check_passed,
     check_schedulable,
     days_left,
     digest_due_at,
@@ -131,3 +132,11 @@ def test_backoff_jitter_spreads_retries() -> None:
     now = utc(2026, 5, 1, 9)
     rng = random.Random(1)
     assert len({backoff.next_attempt(1, now, rng) for _ in range(20)}) > 1
+
+
+def test_an_as_of_time_must_have_passed() -> None:
+    now = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
+    assert check_passed(now, now) == now
+    assert check_passed(now - timedelta(days=400), now) == now - timedelta(days=400)
+    with pytest.raises(SchedulingError, match="still to come"):
+        check_passed(now + timedelta(seconds=1), now)

@@ -19,9 +19,10 @@ from tests.web.conftest import PASSWORD, make_staff, signed_in
 from tests.web.helpers import csrf_of
 
 # Pages anyone may open; every other route must refuse a visitor who has not signed in.
+# (/healthz, /readyz and /metrics are for probes and Prometheus: the proxy keeps them inside.)
 PUBLIC = re.compile(
     r"^/($|subscribe|confirm/|manage|unsubscribe/|articles|topics/|static|openapi\.json"
-    r"|staff/login$|staff/password-reset|webhooks/)"
+    r"|staff/login$|staff/password-reset|webhooks/|healthz$|readyz$|metrics$)"
 )
 
 

@@ -96,7 +96,7 @@ def test_sends_are_scheduled_read_and_cancelled(admin: TestClient, db_url: str) 
     with session_scope(db_url) as session:
         stored = session.get(Send, send["id"])
         assert stored is not None and stored.status == SendStatus.CANCELLED
-        assert stored.created_by == "api:Website CMS"
+        assert stored.created_by == "token:Website CMS"
 
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     too_late = admin.post("/api/v1/sends", json=body | {"scheduled_at": past}, headers=auth)
