@@ -20,9 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
+from newsletter.articles.sanitise import sanitise
 from newsletter.db import Base
 
 
@@ -340,6 +341,11 @@ class Article(Base):
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="Deadline.date"
     )
+
+    @validates("body_html")
+    def _clean_once(self, _key: str, html: str) -> str:
+        # Cleaned when written, whoever writes it, so that pages can show it as stored.
+        return sanitise(html) if html else html
 
 
 class ArticleTopic(Base):
