@@ -266,12 +266,19 @@ def _check_row(row: MemberRow) -> None:
 def read_file(path: Path) -> str:
     if path.stat().st_size > MAX_BYTES:
         raise CsvFormatError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MB")
-    data = path.read_bytes()
+    try:
+        return decode_csv(path.read_bytes())
+    except CsvFormatError as exc:
+        raise CsvFormatError(f"{path}: {exc}") from None
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16 with one as Excel saves it."""
     try:
         marked = decode_marked(data)
         return marked if marked is not None else data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise CsvFormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ accounts, topic keyword rules, API tokens and the audit log. Admins only (ADMIN_
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
@@ -22,7 +24,7 @@ from newsletter import (
 )
 from newsletter.consent import Change
 from newsletter.inbound import reports
-from newsletter.member_csv import CsvFormatError
+from newsletter.member_csv import CsvFormatError, decode_csv
 from newsletter.member_export import export_members
 from newsletter.member_import import import_members
 from newsletter.members import edit_member
@@ -241,11 +243,10 @@ async def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors
         if not values["text"]:
             errors["file"] = "Choose a CSV file, or paste the rows."
         return values["text"]
-    data = await upload.read()
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        errors["file"] = f"The file is not UTF-8 text ({exc.reason} at byte {exc.start})."
+        return decode_csv(await upload.read())
+    except CsvFormatError as exc:
+        errors["file"] = f"The file is {exc}."
         return ""
 
 
@@ -451,11 +452,18 @@ def tokens(request: Request, session: Session = Depends(db_session)) -> Response
 @router.post("/tokens", response_class=HTMLResponse)
 async def token_create(request: Request, session: Session = Depends(db_session)) -> Response:
     form = await read_form(request)
-    values = {"name": forms.text(form, "name", 300)}
+    values = {"name": forms.text(form, "name", 300), "expires": forms.text(form, "expires", 20)}
+    scopes = forms.texts(form, "scope", 30)
+    values["scopes"] = " ".join(scopes)
+    expires, problem = _expiry(values["expires"])
+    if problem:
+        return _tokens_page(request, session, values, {"expires": problem}, "", 400)
     try:
-        _, plaintext = api_tokens.create_token(session, values["name"], actor(_me(request)))
+        _, plaintext = api_tokens.create_token(
+            session, values["name"], actor(_me(request)), scopes, expires
+        )
     except api_tokens.ApiTokenError as exc:
-        return _tokens_page(request, session, values, {"name": str(exc)}, "", 400)
+        return _tokens_page(request, session, values, {exc.field: str(exc)}, "", 400)
     session.commit()
     # Shown once, in this answer only: it is stored hashed and cannot be shown again.
     return _tokens_page(request, session, {}, {}, plaintext)
@@ -473,6 +481,17 @@ def token_revoke(
     return RedirectResponse("/staff/admin/tokens", 303)
 
 
+def _expiry(raw: str) -> tuple[datetime | None, str]:
+    """The start of the chosen day (UTC): the token works until then. ("", no expiry.)"""
+    if not raw:
+        return None, ""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None, "Give the date as YYYY-MM-DD, or leave it empty."
+    return datetime.combine(day, time.min, tzinfo=UTC), ""
+
+
 def _tokens_page(
     request: Request,
     session: Session,
@@ -486,6 +505,8 @@ def _tokens_page(
         "values": values,
         "errors": errors,
         "new_token": new_token,
+        "scopes": api_tokens.SCOPES,
+        "now": utcnow(),
     }
     headers = {"Cache-Control": "no-store"}
     return render(request, "admin/tokens.html", context, status_code, headers)

@@ -21,7 +21,16 @@ from newsletter.delivery.deliver import prepare, transmit
 from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
-from newsletter.models import Member, Send, SendKind, SendStatus, StaffUser, Topic, utcnow
+from newsletter.models import (
+    Member,
+    Send,
+    SendKind,
+    SendStatus,
+    StaffRole,
+    StaffUser,
+    Topic,
+    utcnow,
+)
 from newsletter.rendering import (
     OutgoingMessage,
     Recipient,
@@ -37,6 +46,8 @@ from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/sends", include_in_schema=False, dependencies=STAFF_ONLY)
 
+# Fictional, with links that open nothing.
+SAMPLE_PREVIEW = Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
 # The preview is an email, not a page of ours: its own styles, never a script.
 PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -160,15 +171,20 @@ async def preview(request: Request, session: Session = Depends(db_session)) -> R
     if draft.content_problems():
         return _preview_response(_note("Write a subject and a message to see a preview."))
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
-    recipient = _preview_recipient(session, draft.preview_for)
+    recipient = _preview_recipient(session, draft.preview_for, _me(request))
     return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
 
 
-def _preview_recipient(session: Session, email: str) -> Recipient:
-    """The member's name and address, but links that open nothing: a preview is not a key."""
-    member = find_member(session, email.lower()) if email else None
+def _preview_recipient(session: Session, email: str, me: StaffUser) -> Recipient:
+    """The member's name and address, but links that open nothing: a preview is not a key.
+    A preview shows the member's name, so only an admin may preview as any member; others as
+    themselves or as the fictional sample member."""
+    email = email.strip().lower()
+    if not email or (me.role is not StaffRole.ADMIN and email != me.email.lower()):
+        return SAMPLE_PREVIEW
+    member = find_member(session, email)
     if member is None:
-        return Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
+        return SAMPLE_PREVIEW
     return Recipient(0, member.email, member.name, 0)
 
 
@@ -290,5 +306,4 @@ def send_preview(send_id: Id, request: Request, session: Session = Depends(db_se
         prepared = prepare(session, send, None, request.app.state.settings)
     except LookupError as exc:
         return _preview_response(_note(f"No preview: {exc}."))
-    recipient = Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
-    return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
+    return _preview_response(decoded_part(prepared.personalise(SAMPLE_PREVIEW), "html"))

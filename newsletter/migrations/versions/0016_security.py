@@ -2,7 +2,7 @@
 scopes and expiry, background jobs for long console work.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0008
 """
 
 from collections.abc import Sequence
