@@ -96,6 +96,16 @@ def password_reset_requested(email: str) -> None:
         _enqueue("newsletter.send_password_reset", [email], "urgent")
 
 
+def job_queued(job_id: int) -> None:
+    """A console job (a large import) was committed: a worker does it while its page waits."""
+    if is_inline():
+        from newsletter import console_jobs
+
+        console_jobs.run(job_id)
+    else:
+        _enqueue("newsletter.run_job", [job_id], "fanout")
+
+
 def worker_running() -> bool:
     from workers.celery_app import worker_running as running
 

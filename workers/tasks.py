@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
-from newsletter import consent
+from newsletter import consent, console_jobs
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
@@ -76,6 +76,11 @@ def send_password_reset(email: str) -> None:
     from newsletter import password_reset
 
     password_reset.send_link(email)
+
+
+@app.task(name="newsletter.run_job", **WHEN_THE_DATABASE_IS_BACK)
+def run_job(job_id: int) -> None:
+    console_jobs.run(job_id)
 
 
 @app.task(name="newsletter.poll_inbound")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -15,6 +15,7 @@ from newsletter import (
     api_tokens,
     audit,
     consent,
+    console_jobs,
     incidents,
     preferences,
     staff,
@@ -33,6 +34,7 @@ from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
 from newsletter.web.deps import Id, db_session
+from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)
@@ -109,11 +111,13 @@ def member_page(
 
 
 @router.post("/members/{member_id}", response_class=HTMLResponse)
-async def member_update(
-    member_id: Id, request: Request, session: Session = Depends(db_session)
+def member_update(
+    member_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     found = _member(session, member_id)
-    form = await read_form(request)
     who = actor(_me(request))
     if forms.text(form, "action", 30) == "revoke-links":
         preferences.revoke_links(session, found, who)
@@ -208,13 +212,20 @@ def import_form(request: Request) -> Response:
 
 
 @router.post("/members-import", response_class=HTMLResponse)
-async def import_csv(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def import_csv(
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     partial = forms.text(form, "partial", 10) == "yes"
     values = {"text": forms.text(form, "text", 5_000_000), "partial": "yes" if partial else ""}
     values["consent"] = forms.text(form, "consent", 300)
     errors: forms.Errors = {}
-    text = await _csv_text(form, values, errors)
+    text = _csv_text(form, values, errors)
+    if not errors and console_jobs.runs_in_background(text):
+        options = {"partial": partial, "consent": values["consent"]}
+        return start_job(session, request, background, console_jobs.MEMBER_IMPORT, text, options)
     report = None
     if not errors:
         try:
@@ -237,14 +248,14 @@ async def import_csv(request: Request, session: Session = Depends(db_session)) -
     return render(request, "admin/import.html", context, status_code)
 
 
-async def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> str:
+def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> str:
     upload = forms.upload(form, "file")
     if upload is None:
         if not values["text"]:
             errors["file"] = "Choose a CSV file, or paste the rows."
         return values["text"]
     try:
-        return decode_csv(await upload.read())
+        return decode_csv(upload.file.read())
     except CsvFormatError as exc:
         errors["file"] = f"The file is {exc}."
         return ""
@@ -270,8 +281,9 @@ def suppression(
 
 
 @router.post("/suppression", response_class=HTMLResponse)
-async def suppression_add(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def suppression_add(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"email": forms.text(form, "email", 320), "note": forms.text(form, "note", 2000)}
     try:
         suppressions.add_suppression(session, values["email"], values["note"], actor(_me(request)))
@@ -282,10 +294,12 @@ async def suppression_add(request: Request, session: Session = Depends(db_sessio
 
 
 @router.post("/suppression/{suppression_id}/remove", response_class=HTMLResponse)
-async def suppression_remove(
-    suppression_id: Id, request: Request, session: Session = Depends(db_session)
+def suppression_remove(
+    suppression_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
-    form = await read_form(request)
     reason = forms.text(form, "reason", 2000)
     try:
         suppressions.remove_suppression(session, suppression_id, reason, actor(_me(request)))
@@ -327,8 +341,9 @@ def staff_users(request: Request, session: Session = Depends(db_session)) -> Res
 
 
 @router.post("/staff", response_class=HTMLResponse)
-async def staff_create(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def staff_create(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"email": forms.text(form, "email", 320), "role": forms.text(form, "role", 20)}
     password = form.get("password")
     try:
@@ -348,10 +363,12 @@ async def staff_create(request: Request, session: Session = Depends(db_session))
 
 
 @router.post("/staff/{user_id}", response_class=HTMLResponse)
-async def staff_update(
-    user_id: Id, request: Request, session: Session = Depends(db_session)
+def staff_update(
+    user_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
-    form = await read_form(request)
     user = staff.get_staff(session, user_id)
     if user is None:
         raise HTTPException(404, "There is no such staff account.")
@@ -404,10 +421,14 @@ def topic_rules_page(request: Request, session: Session = Depends(db_session)) -
 
 
 @router.post("/topics/{slug}/rules", response_class=HTMLResponse)
-async def rule_add(slug: str, request: Request, session: Session = Depends(db_session)) -> Response:
+def rule_add(
+    slug: str,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     if not SLUG_PATTERN.match(slug):
         raise HTTPException(404, "There is no such topic.")
-    form = await read_form(request)
     values = {f"phrase-{slug}": forms.text(form, "phrase", 200)}
     values[f"weight-{slug}"] = forms.text(form, "weight", 20) or "1"
     try:
@@ -450,8 +471,9 @@ def tokens(request: Request, session: Session = Depends(db_session)) -> Response
 
 
 @router.post("/tokens", response_class=HTMLResponse)
-async def token_create(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def token_create(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"name": forms.text(form, "name", 300), "expires": forms.text(form, "expires", 20)}
     scopes = forms.texts(form, "scope", 30)
     values["scopes"] = " ".join(scopes)
@@ -548,11 +570,13 @@ def audit_log(
 
 
 @router.post("/incidents/{incident_id}/dismiss")
-async def incident_dismiss(
-    incident_id: Id, request: Request, session: Session = Depends(db_session)
+def incident_dismiss(
+    incident_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     """Take an incident off the dashboard's banner (it still ends, or comes back, by itself)."""
-    await read_form(request)
     incidents.dismiss(session, incident_id, actor(_me(request)), utcnow())
     session.commit()
     return RedirectResponse("/staff", status_code=303)

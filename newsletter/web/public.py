@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from starlette.datastructures import FormData
 
 from newsletter import preferences
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
@@ -53,8 +54,9 @@ def subscribe_form(request: Request, session: Session = Depends(db_session)) -> 
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-async def subscribe(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def subscribe(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     topics = list_topics(session)
     errors: forms.Errors = {}
     values = {
@@ -139,8 +141,9 @@ def manage_request_form(request: Request) -> Response:
 
 
 @router.post("/manage", response_class=HTMLResponse)
-async def manage_request(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def manage_request(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"email": forms.text(form, "email", 320)}
     try:
         messages = preferences.request_manage_link(
@@ -172,11 +175,13 @@ def manage(
 
 
 @router.post("/manage/{token}", response_class=HTMLResponse)
-async def manage_update(
-    token: str, request: Request, session: Session = Depends(db_session)
+def manage_update(
+    token: str,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     member = preferences.member_from_manage_token(session, token)
-    form = await read_form(request)
     action = forms.text(form, "action", 20)
     if action == "pause":
         preferences.set_paused(session, member, True)

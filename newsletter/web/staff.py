@@ -26,6 +26,7 @@ from newsletter.web import (
     staff_account,
     staff_articles,
     staff_inbound,
+    staff_jobs,
     staff_sends,
 )
 from newsletter.web.auth import (
@@ -157,4 +158,5 @@ routers = [
     staff_sends.router,
     admin.router,
     staff_inbound.router,
+    staff_jobs.router,
 ]

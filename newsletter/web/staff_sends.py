@@ -136,8 +136,9 @@ class Draft:
 
 
 @router.post("", response_class=HTMLResponse)
-async def schedule(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def schedule(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     draft = Draft.from_form(form)
     errors = draft.content_problems()
     if not draft.topics:
@@ -165,9 +166,11 @@ async def schedule(request: Request, session: Session = Depends(db_session)) -> 
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: Session = Depends(db_session)) -> Response:
+def preview(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     """The composed email as the chosen member would see it, shown in the compose page's frame."""
-    draft = Draft.from_form(await read_form(request))
+    draft = Draft.from_form(form)
     if draft.content_problems():
         return _preview_response(_note("Write a subject and a message to see a preview."))
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
@@ -197,9 +200,11 @@ def _preview_response(html: str) -> Response:
 
 
 @router.post("/test", response_class=HTMLResponse)
-async def send_test_of_draft(request: Request, session: Session = Depends(db_session)) -> Response:
+def send_test_of_draft(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     """A copy of the composed email to the signed-in staff member, marked [TEST]."""
-    draft = Draft.from_form(await read_form(request))
+    draft = Draft.from_form(form)
     errors = draft.content_problems()
     if errors:
         return _compose_page(request, session, draft, errors, "", 400)

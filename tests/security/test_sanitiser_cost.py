@@ -19,9 +19,7 @@ from newsletter.models import Article, ArticleStatus, utcnow
 runner = CliRunner()
 
 
-def test_deeply_nested_html_is_refused_at_import_with_one_line(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_deeply_nested_html_is_refused_at_import_with_one_line(db_url: str, tmp_path: Path) -> None:
     deep = tmp_path / "deep.html"
     deep.write_text("<h1>Deep</h1>" + "<div>" * 5000 + "text" + "</div>" * 5000)
 

@@ -5,7 +5,6 @@ a password reset by an emailed link that works once, for an hour; guessable pass
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -13,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsletter.db import session_scope
-from newsletter.delivery.backends.memory import clear
 from newsletter.models import StaffRole, StaffUser, utcnow
 from newsletter.staff import StaffError, check_password_rules, create_staff
 from newsletter.web.app import create_app
@@ -95,24 +93,6 @@ def test_an_admin_signs_an_account_out_everywhere(admin: TestClient, db_url: str
     assert not signed_in(cy)
     assert signed_in(admin)
     assert "staff.sessions_ended" in admin.get("/staff/admin/audit").text
-
-
-@pytest.fixture
-def staff_browser(db_url: str) -> Iterator[TestClient]:
-    """A browser on the app as `newsletter serve` runs it, doing the work it would queue for
-    a worker in this process (dispatch.inline), so the email is in the outbox at once."""
-    from newsletter import dispatch
-
-    app = create_app()
-
-    async def inline_app(scope, receive, send):  # type: ignore[no-untyped-def]
-        with dispatch.inline():
-            await app(scope, receive, send)
-
-    clear()
-    with TestClient(inline_app, base_url="http://localhost:8000") as client:
-        yield client
-    clear()
 
 
 def ask_for_a_reset(client: TestClient, email: str) -> int:
