@@ -42,7 +42,14 @@ demo: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check newsletter workers tests bench
-	$(BIN)/python -m pytest -p no:cacheprovider
+	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers), then the
+	@# timing-sensitive tests (tests/faults, and those marked `alone`) by themselves. Both parts
+	@# always run; either one failing fails the target.
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile -m "not (faults or alone)"; \
+	parallel=$$?; \
+	$(BIN)/python -m pytest -p no:cacheprovider -m "faults or alone"; \
+	alone=$$?; \
+	test $$parallel -eq 0 -a $$alone -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench

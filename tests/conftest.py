@@ -135,9 +135,11 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
 
 
 # --- What ran against which real server, printed at the end of every run -------------------
+# The figures travel on each test's report (user_properties), so they add up the same whether
+# the tests ran in this process or in pytest-xdist workers (`make test` runs them in two).
 
-_SERVER_LABELS: dict[str, list[str]] = {}
 _SERVER_OUTCOMES: dict[str, dict[str, int]] = {}
+_SPAMASSASSIN_LINES: list[str] = []
 
 
 def _servers_used(item: pytest.Item) -> list[str]:
@@ -157,24 +159,31 @@ def _servers_used(item: pytest.Item) -> list[str]:
     return labels
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        _SERVER_LABELS[item.nodeid] = _servers_used(item)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    from tests.support.spamassassin import REPORT
+
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    report.user_properties.append(("servers", _servers_used(item)))
+    if REPORT:
+        report.user_properties.append(("spamassassin", list(REPORT)))
+        REPORT.clear()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    properties = dict(report.user_properties)
+    _SPAMASSASSIN_LINES.extend(properties.get("spamassassin", []))
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        for label in _SERVER_LABELS.get(report.nodeid, []):
+        for label in properties.get("servers", []):
             outcomes = _SERVER_OUTCOMES.setdefault(label, {})
             outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from tests.support.spamassassin import REPORT
-
-    if REPORT:
+    if _SPAMASSASSIN_LINES:
         terminalreporter.section("SpamAssassin scores (tests/integration/test_email_spam.py)")
-        for line in REPORT:
+        for line in _SPAMASSASSIN_LINES:
             terminalreporter.write_line(line)
     if not _SERVER_OUTCOMES:
         return

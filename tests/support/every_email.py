@@ -22,7 +22,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement, send_test
 from newsletter.delivery.backends import memory
-from newsletter.member_csv import import_members
+from newsletter.member_import import import_members
 from newsletter.models import Frequency
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,12 @@ def send_every_kind() -> dict[str, bytes]:
 
 def _members() -> None:
     with session_scope() as session:
-        report = import_members(session, (SAMPLES / "members.csv").read_text(), actor="test")
+        report = import_members(
+            session,
+            (SAMPLES / "members.csv").read_text(),
+            actor="test",
+            consent_basis="sample members",
+        )
         assert not report.errors, report.errors
 
 
