@@ -26,6 +26,8 @@ from tests.web.conftest import PASSWORD, make_staff
 from tests.web.helpers import csrf_of
 from tests.web.server import newsletter_serve
 
+pytestmark = pytest.mark.alone  # a latency test: run by itself, not beside other tests
+
 STALL_SECONDS = 30.0
 HOME_REQUESTS = 100
 LIMIT_SECONDS = 0.2
