@@ -99,9 +99,9 @@ def password_reset_requested(email: str) -> None:
 def job_queued(job_id: int) -> None:
     """A console job (a large import) was committed: a worker does it while its page waits."""
     if is_inline():
-        from newsletter import console_jobs
+        from newsletter import background_jobs
 
-        console_jobs.run(job_id)
+        background_jobs.run(job_id)
     else:
         _enqueue("newsletter.run_job", [job_id], "fanout")
 

@@ -115,18 +115,20 @@ def subscribe(
     name: str,
     role: str,
     topics: Mapping[str, Frequency],
-    client: str,
+    client: str | None,
 ) -> list[OutgoingMessage]:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
     A new or lapsed address becomes pending with these choices and is sent a confirm email.
     An active member's subscriptions are not touched (anyone can type an address): they are
     sent their manage link instead. Raises MemberError for bad input, TooManyRequests.
+    `client` None: the allowance was taken when the request was made (member_requests).
     """
     email = normalise_email(email)
     if not topics:
         raise MemberError("choose at least one topic")
-    _take_mail_allowance(session, email, client)
+    if client is not None:
+        take_mail_allowance(session, email, client)
     if _suppressed(session, email):
         return []
     member = find_member(session, email)
@@ -163,10 +165,12 @@ def confirm(session: Session, token: str) -> tuple[Member, ConfirmOutcome, list[
     return member, ConfirmOutcome.CONFIRMED, [_welcome_email(session, member)]
 
 
-def request_manage_link(session: Session, email: str, client: str) -> list[OutgoingMessage]:
-    """Email a fresh manage link if the address is a member; the page says the same either way."""
+def request_manage_link(session: Session, email: str, client: str | None) -> list[OutgoingMessage]:
+    """Email a fresh manage link if the address is a member; the page says the same either way.
+    `client` None: the allowance was taken when the request was made (member_requests)."""
     email = normalise_email(email)
-    _take_mail_allowance(session, email, client)
+    if client is not None:
+        take_mail_allowance(session, email, client)
     member = find_member(session, email)
     if member is None or _suppressed(session, email):
         return []
@@ -175,7 +179,7 @@ def request_manage_link(session: Session, email: str, client: str) -> list[Outgo
     return [_manage_link_email(session, member)]
 
 
-def _take_mail_allowance(session: Session, email: str, client: str) -> None:
+def take_mail_allowance(session: Session, email: str, client: str) -> None:
     # Counted for unknown addresses too, so the limit itself reveals nothing.
     if throttle.exceeded(session, MAIL_PER_CLIENT, client) or throttle.exceeded(
         session, MAIL_PER_ADDRESS, email

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
-from newsletter import consent, console_jobs
+from newsletter import background_jobs, consent
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
@@ -80,7 +80,7 @@ def send_password_reset(email: str) -> None:
 
 @app.task(name="newsletter.run_job", **WHEN_THE_DATABASE_IS_BACK)
 def run_job(job_id: int) -> None:
-    console_jobs.run(job_id)
+    background_jobs.run(job_id)
 
 
 @app.task(name="newsletter.poll_inbound")

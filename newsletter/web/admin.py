@@ -14,8 +14,8 @@ from starlette.datastructures import FormData
 from newsletter import (
     api_tokens,
     audit,
+    background_jobs,
     consent,
-    console_jobs,
     incidents,
     preferences,
     staff,
@@ -223,9 +223,9 @@ def import_csv(
     values["consent"] = forms.text(form, "consent", 300)
     errors: forms.Errors = {}
     text = _csv_text(form, values, errors)
-    if not errors and console_jobs.runs_in_background(text):
+    if not errors and background_jobs.runs_in_background(text):
         options = {"partial": partial, "consent": values["consent"]}
-        return start_job(session, request, background, console_jobs.MEMBER_IMPORT, text, options)
+        return start_job(session, request, background, background_jobs.MEMBER_IMPORT, text, options)
     report = None
     if not errors:
         try:

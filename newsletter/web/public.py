@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
-from newsletter import preferences
+from newsletter import dispatch, member_requests, preferences
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
 from newsletter.links import manage_url
 from newsletter.members import MemberError
@@ -55,7 +55,10 @@ def subscribe_form(request: Request, session: Session = Depends(db_session)) -> 
 
 @router.post("/subscribe", response_class=HTMLResponse)
 def subscribe(
-    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     topics = list_topics(session)
     errors: forms.Errors = {}
@@ -73,7 +76,7 @@ def subscribe(
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
     try:
-        messages = preferences.subscribe(
+        job = member_requests.take_subscribe(
             session,
             email=values["email"],
             name=values["name"],
@@ -88,7 +91,8 @@ def subscribe(
         session.commit()
         return _too_many(request)
     session.commit()
-    preferences.send_messages(messages)
+    # The same for every address; who it is, and any email, is the worker's business.
+    background.add_task(dispatch.job_queued, job.id)
     return RedirectResponse("/subscribe/check-your-email", status_code=303)
 
 
@@ -142,13 +146,14 @@ def manage_request_form(request: Request) -> Response:
 
 @router.post("/manage", response_class=HTMLResponse)
 def manage_request(
-    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     values = {"email": forms.text(form, "email", 320)}
     try:
-        messages = preferences.request_manage_link(
-            session, values["email"], client_address(request)
-        )
+        job = member_requests.take_manage_link(session, values["email"], client_address(request))
     except MemberError as exc:
         context = {"values": values, "errors": {"email": _email_problem(exc)}}
         return render(request, "public/manage_request.html", context, 400)
@@ -156,7 +161,7 @@ def manage_request(
         session.commit()
         return _too_many(request)
     session.commit()
-    preferences.send_messages(messages)
+    background.add_task(dispatch.job_queued, job.id)
     return RedirectResponse("/manage/check-your-email", status_code=303)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
-from newsletter import console_jobs
+from newsletter import background_jobs
 from newsletter.articles import store
 from newsletter.articles.files import MAX_BYTES, ArticleFileError, decode
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority, StaffUser
@@ -85,10 +85,12 @@ def import_article(
     text, filename = _article_text(form, values, errors)
     if errors:
         return render(request, "staff/article_new.html", {"values": values, "errors": errors}, 400)
-    if console_jobs.runs_in_background(text):
+    if background_jobs.runs_in_background(text):
         options: dict[str, object] = {"filename": filename, "source": values["source"]}
         options |= {key: values[key] == "yes" for key in ("breaking", "publish")}
-        return start_job(session, request, background, console_jobs.ARTICLE_IMPORT, text, options)
+        return start_job(
+            session, request, background, background_jobs.ARTICLE_IMPORT, text, options
+        )
     try:
         outcome = store.import_article(
             session,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from newsletter import console_jobs, dispatch
+from newsletter import background_jobs, dispatch
 from newsletter.models import Job, JobStatus, StaffRole, StaffUser
 from newsletter.web.auth import STAFF_ONLY, actor
 from newsletter.web.deps import Id, db_session
@@ -27,7 +27,7 @@ def start_job(
 ) -> Response:
     """Store the work, answer with its progress page, and queue it after the response."""
     me: StaffUser = request.state.staff
-    job = console_jobs.start(session, kind, payload, dict(options), actor(me))
+    job = background_jobs.start(session, kind, payload, dict(options), actor(me))
     session.commit()
     background.add_task(dispatch.job_queued, job.id)
     return RedirectResponse(f"/staff/jobs/{job.id}", status_code=303)
@@ -40,7 +40,7 @@ def job_page(job_id: Id, request: Request, session: Session = Depends(db_session
     if job is None or (me.role is not StaffRole.ADMIN and job.created_by != actor(me)):
         raise HTTPException(404, "There is no such job.")
     waiting = job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-    if job.status is JobStatus.DONE and job.kind == console_jobs.ARTICLE_IMPORT:
+    if job.status is JobStatus.DONE and job.kind == background_jobs.ARTICLE_IMPORT:
         article_url = f"/staff/articles/{job.result['article_id']}"
         return RedirectResponse(f"{article_url}?notice={job.result['notice']}", 303)
     context = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from newsletter.console_jobs import BACKGROUND_CHARS
+from newsletter.background_jobs import BACKGROUND_CHARS
 from newsletter.db import session_scope
 from newsletter.models import Article, Job, Member, StaffRole
 from tests.web.conftest import make_staff, signed_in

@@ -6,7 +6,6 @@ waited for them.) The one latency assertion the issue asks for; see bench/ for t
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from newsletter.members import find_member
 from newsletter.models import Job, JobStatus, StaffRole
 from tests.security.test_background_jobs import big_csv
 from tests.support.smtp_server import Script, SmtpTestServer
-from tests.support.worker import celery_worker, use_env, wait_for
+from tests.support.worker import celery_worker, lowest_priority, use_env, wait_for
 from tests.web.conftest import PASSWORD, make_staff
 from tests.web.helpers import csrf_of
 from tests.web.server import newsletter_serve
@@ -70,14 +69,6 @@ def subscribe_in_the_background(base_url: str) -> threading.Thread:
     thread = threading.Thread(target=subscribe, daemon=True)
     thread.start()
     return thread
-
-
-def lowest_priority(pid: int) -> None:
-    """The worker and its pool processes below everything else on this shared machine: the
-    test asks whether the web app's event loop is free, not how Linux shares two cores."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for process in (pid, *map(int, children)):
-        os.setpriority(os.PRIO_PROCESS, process, 19)
 
 
 def job_status() -> JobStatus | None:

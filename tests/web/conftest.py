@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery.backends.memory import clear
 from newsletter.models import StaffRole
@@ -17,10 +19,22 @@ from tests.web.helpers import csrf_of
 PASSWORD = "correct horse battery staple"
 
 
+def inline_app(app: ASGIApp) -> ASGIApp:
+    """The app, doing inside each request what it would queue for a worker
+    (dispatch.inline): members' emails reach the memory backend before the TestClient call
+    returns, sent after the response as the web app hands them over."""
+
+    async def app_inline(scope: Scope, receive: Receive, send: Send) -> None:
+        with dispatch.inline():
+            await app(scope, receive, send)
+
+    return app_inline
+
+
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
     clear()
-    with TestClient(create_app(), base_url="http://localhost:8000") as test_client:
+    with TestClient(inline_app(create_app()), base_url="http://localhost:8000") as test_client:
         yield test_client
     clear()
 

@@ -1,6 +1,8 @@
-"""Long console work done by a worker while the page shows its progress: a large members CSV
-or a large article file. The request only stores the input in a Job row and answers at once;
-parsing tens of thousands of rows in a web thread held the site for minutes (issue 16).
+"""Work a worker does after the response: a large members CSV or article file from the console
+(its page shows the progress), and the public forms' requests (member_requests). The request
+only stores the input in a Job row and answers at once: parsing tens of thousands of rows in a
+web thread held the site for minutes, and mail sent in the request showed who is a member
+(issue 16).
 
 `start` (in the caller's transaction) then `dispatch.job_queued` after the commit; a worker
 calls `run`. The page reads `Job.status`, `done` of `total` and, when done, `result`.
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from newsletter import member_requests
 from newsletter.articles import store
 from newsletter.db import session_scope
 from newsletter.member_csv import CsvFormatError
@@ -75,6 +78,9 @@ def _finish(job_id: int, status: JobStatus, result: dict[str, Any], error: str) 
         job = session.get(Job, job_id)
         if job is None:
             return
+        if job.kind in FORGOTTEN_WHEN_DONE and status is JobStatus.DONE:
+            session.delete(job)  # a visitor's address, with nothing left to show
+            return
         job.status, job.result, job.error = status, result, error
         job.finished_at = utcnow()
         job.payload = ""  # the upload is not kept once it has been read
@@ -132,5 +138,20 @@ def _import_article(
     return {"article_id": outcome.article.id, "notice": notice, "title": outcome.article.title}
 
 
+def _member_request(kind: str) -> Runner:
+    def run_request(
+        session: Session, _job_id: int, email: str, details: dict[str, Any], _actor: str
+    ) -> dict[str, Any]:
+        return member_requests.carry_out(session, kind, email, details)
+
+    return run_request
+
+
 Runner = Callable[[Session, int, str, dict[str, Any], str], dict[str, Any]]
-RUNNERS: dict[str, Runner] = {MEMBER_IMPORT: _import_members, ARTICLE_IMPORT: _import_article}
+RUNNERS: dict[str, Runner] = {
+    MEMBER_IMPORT: _import_members,
+    ARTICLE_IMPORT: _import_article,
+    member_requests.SUBSCRIBE: _member_request(member_requests.SUBSCRIBE),
+    member_requests.MANAGE_LINK: _member_request(member_requests.MANAGE_LINK),
+}
+FORGOTTEN_WHEN_DONE = {member_requests.SUBSCRIBE, member_requests.MANAGE_LINK}
