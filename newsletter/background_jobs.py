@@ -1,5 +1,5 @@
 """Work a worker does after the response: a large members CSV or article file from the console
-(its page shows the progress), and the public forms' requests (member_requests). The request
+(its page shows the progress), and the public forms' requests (public_requests). The request
 only stores the input in a Job row and answers at once: parsing tens of thousands of rows in a
 web thread held the site for minutes, and mail sent in the request showed who is a member
 (issue 16).
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from newsletter import member_requests
+from newsletter import public_requests
 from newsletter.articles import store
 from newsletter.db import session_scope
 from newsletter.member_csv import CsvFormatError
@@ -142,7 +142,7 @@ def _member_request(kind: str) -> Runner:
     def run_request(
         session: Session, _job_id: int, email: str, details: dict[str, Any], _actor: str
     ) -> dict[str, Any]:
-        return member_requests.carry_out(session, kind, email, details)
+        return public_requests.carry_out(session, kind, email, details)
 
     return run_request
 
@@ -151,7 +151,7 @@ Runner = Callable[[Session, int, str, dict[str, Any], str], dict[str, Any]]
 RUNNERS: dict[str, Runner] = {
     MEMBER_IMPORT: _import_members,
     ARTICLE_IMPORT: _import_article,
-    member_requests.SUBSCRIBE: _member_request(member_requests.SUBSCRIBE),
-    member_requests.MANAGE_LINK: _member_request(member_requests.MANAGE_LINK),
+    public_requests.SUBSCRIBE: _member_request(public_requests.SUBSCRIBE),
+    public_requests.MANAGE_LINK: _member_request(public_requests.MANAGE_LINK),
 }
-FORGOTTEN_WHEN_DONE = {member_requests.SUBSCRIBE, member_requests.MANAGE_LINK}
+FORGOTTEN_WHEN_DONE = {public_requests.SUBSCRIBE, public_requests.MANAGE_LINK}

@@ -55,13 +55,15 @@ class Change:
     """Who makes a change and through what door; `reason` is written into the record.
 
     `override_opt_out` is for the console's one-member re-subscribe by an admin, and needs a
-    reason.
+    reason. `at` is when the member asked, when that was earlier than now (a request kept
+    while the database was unavailable, see newsletter.member_requests).
     """
 
     source: ConsentSource
     actor: str
     reason: str = ""
     override_opt_out: bool = False
+    at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.override_opt_out and not self.reason.strip():
@@ -124,7 +126,7 @@ def record(
             source=change.source,
             actor=change.actor,
             reason=change.reason,
-            created_at=at or utcnow(),
+            created_at=at or change.at or utcnow(),
         )
     )
 
@@ -256,7 +258,7 @@ def note_subscription_changes(
     change: Change,
 ) -> None:
     """Record each topic whose frequency changed, and keep the opt-outs in step with them."""
-    now = utcnow()
+    now = change.at or utcnow()
     for topic_id in sorted(set(before) | set(after)):
         old, new = before.get(topic_id), after.get(topic_id)
         if old == new:
@@ -297,7 +299,7 @@ def set_status(session: Session, member: Member, status: MemberStatus, change: C
     """
     old = member.status
     member.status = status
-    now = utcnow()
+    now = change.at or utcnow()
     record(
         session,
         member,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,50 +74,84 @@ def _driver_reason(exc: BaseException) -> str:
     return " ".join(first.split()).rstrip(".")
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    # WAL lets the web app, worker and CLI read while one of them writes;
-    # busy_timeout makes writers queue instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+DEFAULT_WAIT_SECONDS = 30.0
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for `url`; `options` go to create_engine (e.g. poolclass)."""
+def _tune_sqlite(wait_seconds: float):  # type: ignore[no-untyped-def]
+    def tune(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # WAL lets the web app, worker and CLI read while one of them writes;
+        # busy_timeout makes writers queue instead of failing at once.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return tune
+
+
+def make_engine(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, **options: Any) -> Engine:
+    """An engine whose connections wait up to `wait_seconds` for a lock (SQLite's writer
+    lock, a PostgreSQL row lock) before failing; a short wait also bounds the connection.
+    `options` go to create_engine (e.g. poolclass)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **options)
-        event.listen(engine, "connect", _tune_sqlite)
+        engine = create_engine(url, connect_args={"timeout": wait_seconds}, **options)
+        event.listen(engine, "connect", _tune_sqlite(wait_seconds))
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    # A host that drops packets would otherwise hang a command for minutes before saying so.
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **options)
+    if wait_seconds == DEFAULT_WAIT_SECONDS:
+        # A host that drops packets would otherwise hang a command for minutes before saying so.
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **options
+        )
+    milliseconds = int(wait_seconds * 1000)
+    connect_args = {
+        # A stopped server refuses at once; this bounds a server that does not answer at all.
+        "connect_timeout": max(2, round(wait_seconds)),
+        "options": f"-c lock_timeout={milliseconds} -c statement_timeout={4 * milliseconds}",
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One engine (and pool) per database URL for the life of the process."""
-    return _engine_for(url or get_settings().DATABASE_URL)
+_engines: dict[tuple[str, float], Engine] = {}
+_engines_lock = threading.Lock()
 
 
-@lru_cache(maxsize=16)
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+def get_engine(url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Engine:
+    """One engine (and pool) per database URL and wait for the life of the process."""
+    key = (url or get_settings().DATABASE_URL, wait_seconds)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = make_engine(*key)
+        return _engines[key]
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+def dispose_engines(url: str) -> None:
+    """Close every pooled connection to this database (tests drop their databases)."""
+    with _engines_lock:
+        engines = [engine for (each, _), engine in _engines.items() if each == url]
+    for engine in engines:
+        engine.dispose()
+
+
+def session_factory(
+    url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS
+) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url, wait_seconds), expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    session = session_factory(url)()
+def session_scope(
+    url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS
+) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error; its connection waits up
+    to `wait_seconds` for a lock or the server (see make_engine)."""
+    session = session_factory(url, wait_seconds)()
     try:
         yield session
         session.commit()

@@ -53,6 +53,20 @@ def article_published(article_id: int) -> None:
         _enqueue("newsletter.fan_out_article", [article_id], "fanout")
 
 
+def member_mail(send_id: int, delivery_ids: Sequence[int]) -> None:
+    """Members' own emails just committed (newsletter.member_mail): a task per BATCH_SIZE rows,
+    on the urgent queue, since the member is waiting for them."""
+    size = get_settings().BATCH_SIZE
+    for start in range(0, len(delivery_ids), size):
+        ids = list(delivery_ids[start : start + size])
+        if is_inline():
+            from newsletter import member_mail as mail
+
+            mail.deliver(send_id, ids)
+        else:
+            _enqueue("newsletter.deliver_member_mail", [send_id, ids], "urgent")
+
+
 def queue_send(send_id: int) -> int:
     """Hand every pending delivery of a send to the workers, a batch per task; returns batches."""
     from newsletter.delivery.fanout import pending_batches
@@ -62,7 +76,7 @@ def queue_send(send_id: int) -> int:
     with session_scope() as session:
         kind = session.scalar(select(Send.kind).where(Send.id == send_id))
         for ids in pending_batches(session, send_id, size):
-            _deliver(send_id, ids, urgent=kind == SendKind.ALERT)
+            _deliver(send_id, ids, kind)
             count += 1
     return count
 
@@ -73,15 +87,18 @@ def queue_deliveries(send_id: int, delivery_ids: Sequence[int]) -> None:
     with session_scope() as session:
         kind = session.scalar(select(Send.kind).where(Send.id == send_id))
     for start in range(0, len(delivery_ids), size):
-        _deliver(send_id, list(delivery_ids[start : start + size]), kind == SendKind.ALERT)
+        _deliver(send_id, list(delivery_ids[start : start + size]), kind)
 
 
-def _deliver(send_id: int, ids: list[int], urgent: bool) -> None:
-    if is_inline():
+def _deliver(send_id: int, ids: list[int], kind: SendKind | None) -> None:
+    if kind == SendKind.MEMBER_MAIL:
+        member_mail(send_id, ids)
+    elif is_inline():
         from newsletter.delivery.deliver import deliver_batch
 
         deliver_batch(send_id, ids, release_on_error=True)
     else:
+        urgent = kind == SendKind.ALERT
         _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")
 
 

@@ -5,14 +5,16 @@ token. Tokens carry the member's token_version: callers compare it with Member.t
 which the web app increments to revoke every old link at once.
 
 A token is `base64(ids).signature` (itsdangerous Signer, HMAC-SHA1 on the settings' secret key);
-the confirm token also carries a timestamp so that it expires. The signer is used directly
-rather than through a Serializer because a send signs two tokens per recipient and the
-Serializer costs ~20 microseconds a token against ~3 for the signer.
+the confirm and change-of-address tokens also carry a timestamp so that they expire, and the
+change-of-address token carries the new address (it is sent to that address only). The signer
+is used directly rather than through a Serializer because a send signs two tokens per recipient
+and the Serializer costs ~20 microseconds a token against ~3 for the signer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode
@@ -22,6 +24,8 @@ from newsletter.config import Settings, get_settings
 MANAGE_SALT = "newsletter.link.manage"
 UNSUBSCRIBE_SALT = "newsletter.link.unsubscribe"
 CONFIRM_SALT = "newsletter.link.confirm"
+ADDRESS_SALT = "newsletter.link.address"
+CALENDAR_SALT = "newsletter.link.calendar"
 CONFIRM_MAX_AGE_SECONDS = 7 * 86400
 
 
@@ -39,6 +43,26 @@ class _Signers:
     manage: Signer
     unsubscribe: Signer
     confirm: TimestampSigner
+    address: TimestampSigner
+    calendar: Signer
+
+
+@dataclass(frozen=True)
+class ConfirmLink:
+    """What a confirm token says: whose, which link version, and when it was made."""
+
+    member_id: int
+    token_version: int
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class AddressLink:
+    """What a change-of-address token says: whose, which link version, and the new address."""
+
+    member_id: int
+    token_version: int
+    email: str
 
 
 _cache: list[_Signers] = []
@@ -55,6 +79,8 @@ def _signers() -> _Signers:
         manage=Signer(key, salt=MANAGE_SALT),
         unsubscribe=Signer(key, salt=UNSUBSCRIBE_SALT),
         confirm=TimestampSigner(key, salt=CONFIRM_SALT),
+        address=TimestampSigner(key, salt=ADDRESS_SALT),
+        calendar=Signer(key, salt=CALENDAR_SALT),
     )
     _cache[:] = [signers]
     return signers
@@ -103,6 +129,11 @@ def confirm_token(member_id: int, token_version: int) -> str:
     return _signers().confirm.sign(_encode(member_id, token_version)).decode("ascii")
 
 
+def address_token(member_id: int, token_version: int, email: str) -> str:
+    payload = base64_encode(f"{int(member_id)}.{int(token_version)}.{email}")
+    return _signers().address.sign(payload).decode("ascii")
+
+
 def manage_url(member_id: int, token_version: int) -> str:
     return f"{get_settings().BASE_URL}/manage/{manage_token(member_id, token_version)}"
 
@@ -114,6 +145,25 @@ def unsubscribe_url(member_id: int, send_id: int, token_version: int) -> str:
 
 def confirm_url(member_id: int, token_version: int) -> str:
     return f"{get_settings().BASE_URL}/confirm/{confirm_token(member_id, token_version)}"
+
+
+def address_url(member_id: int, token_version: int, email: str) -> str:
+    token = address_token(member_id, token_version, email)
+    return f"{get_settings().BASE_URL}/confirm/address/{token}"
+
+
+def calendar_url(member_id: int, token_version: int, calendar_version: int) -> str:
+    """The member's private calendar feed; it carries its own version, so the member can
+    revoke it alone, and the token_version, so revoking every link revokes it too."""
+    payload = _encode(member_id, token_version, calendar_version)
+    token = _signers().calendar.sign(payload).decode("ascii")
+    return f"{get_settings().BASE_URL}/calendar/{token}.ics"
+
+
+def read_calendar_token(token: str) -> tuple[int, int, int]:
+    """(member_id, token_version, calendar_version) from a calendar token; raises BadLink."""
+    member_id, version, calendar_version = _unsign(_signers().calendar, token, 3)
+    return member_id, version, calendar_version
 
 
 def read_manage_token(token: str) -> tuple[int, int]:
@@ -132,12 +182,30 @@ def read_confirm_token(
     token: str, max_age_seconds: int = CONFIRM_MAX_AGE_SECONDS
 ) -> tuple[int, int]:
     """(member_id, token_version) from a confirm token; raises BadLink, expired after max_age."""
+    link = read_confirm_link(token, max_age_seconds)
+    return link.member_id, link.token_version
+
+
+def read_confirm_link(token: str, max_age_seconds: int = CONFIRM_MAX_AGE_SECONDS) -> ConfirmLink:
+    """A confirm token with the time it was made; raises BadLink, expired after max_age."""
+    payload, issued_at = _unsign_timed(_signers().confirm, token, max_age_seconds)
+    member_id, version = _decode(payload, 2)
+    return ConfirmLink(member_id, version, issued_at)
+
+
+def read_address_token(token: str, max_age_seconds: int = CONFIRM_MAX_AGE_SECONDS) -> AddressLink:
+    """A change-of-address token; raises BadLink, expired after max_age."""
+    payload, _ = _unsign_timed(_signers().address, token, max_age_seconds)
+    member_id, version, email = base64_decode(payload).decode("utf-8").split(".", 2)
+    return AddressLink(int(member_id), int(version), email)
+
+
+def _unsign_timed(signer: TimestampSigner, token: str, max_age: int) -> tuple[bytes, datetime]:
     try:
-        payload = _signers().confirm.unsign(token, max_age=max_age_seconds)
+        payload, issued_at = signer.unsign(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired:
         raise BadLink("this link has expired", expired=True) from None
     except BadSignature:
         raise BadLink("this link is not valid") from None
     _check_canonical(token)
-    member_id, version = _decode(payload, 2)
-    return member_id, version
+    return payload, issued_at.astimezone(UTC)

@@ -10,21 +10,22 @@ unsubscribed: the member opted out on DATE via SOURCE" while the rest of it is a
 opt-out the file carries is always applied (it only ever stops mail).
 
 A new member is active only when the row's `consent` column or the import's `consent_basis` says
-where their consent comes from; otherwise they are pending, and the caller sends them a
-confirmation email (ImportReport.to_confirm). A row with an explicit status restores that
-status (an export re-imported): active or paused still needs a stated consent.
+where their consent comes from; otherwise they are pending, and each chunk queues their
+confirmation email (newsletter.member_mail, sent by the workers once the chunk commits, within
+the sending rate limit; ImportReport.to_confirm lists them). A row with an explicit status
+restores that status (an export re-imported): active or paused still needs a stated consent.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, suppressions
+from newsletter import audit, consent, member_mail, role_defaults, suppressions
 from newsletter.consent import Change, KeptUnsubscribed
 from newsletter.member_csv import (
     COMPLAINED,
@@ -88,6 +89,7 @@ class _Job:
     actor: str
     basis: str
     topic_ids: Mapping[str, int]
+    role_topics: Mapping[str, Mapping[str, Frequency]]  # role_defaults.all_defaults
 
 
 def import_members(
@@ -111,7 +113,7 @@ def import_members(
     report.errors = sorted([*errors, *bad.values()], key=lambda e: e.line)
     if report.errors and not partial:
         return report
-    job = _Job(actor or audit.cli_actor(), basis, topic_ids)
+    job = _Job(actor or audit.cli_actor(), basis, topic_ids, role_defaults.all_defaults(session))
     done: list[_Written] = []
     report.chunks = write_in_chunks(
         session,
@@ -257,6 +259,8 @@ def _apply(
         member.name = row.name
     if row.role is not None:
         member.role = row.role
+    if created and not row.topics:
+        row = _with_role_defaults(row, member.role, job)
     kept += _apply_topics(session, member, row, change, job)
     _apply_opt_outs(session, member, row, created, job)
     was_active = not created and member.status == MemberStatus.ACTIVE
@@ -288,6 +292,7 @@ def _settle(session: Session, done: list[_Written], job: _Job, report: ImportRep
             kept_unsubscribed=written.kept,
         )
         if written.confirm:
+            member_mail.queue(session, member_mail.MemberMail.CONFIRM, written.member)
             report.to_confirm.append(written.member.id)
     done.clear()
 
@@ -332,6 +337,12 @@ def _whole_list_opt_out(row: MemberRow, member: Member | None) -> KeptUnsubscrib
     if row.opted_out is not None:
         return KeptUnsubscribed(None, row.opted_out.at, ConsentSource(row.opted_out.what))
     return None
+
+
+def _with_role_defaults(row: MemberRow, role: str, job: _Job) -> MemberRow:
+    """A new member's row without topics takes their role's defaults (if it has any)."""
+    defaults = job.role_topics.get(role.strip().casefold())
+    return replace(row, topics=dict(defaults)) if defaults else row
 
 
 def _apply_topics(

@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent
+from newsletter import audit, consent, role_defaults
 from newsletter.consent import Change, KeptUnsubscribed
 from newsletter.models import ConsentSource, Frequency, Member, MemberStatus, Subscription, Topic
 
@@ -119,7 +119,8 @@ def upsert_member(
     change: Change | None = None,
 ) -> Upserted:
     """Create or update a member; topics, when given, replace their subscriptions, except
-    the ones the member opted out of (returned in `kept`, see newsletter.consent)."""
+    the ones the member opted out of (returned in `kept`, see newsletter.consent). A new
+    member without topics is given their role's defaults (newsletter.role_defaults)."""
     change = change or Change(ConsentSource.CONSOLE, audit.cli_actor())
     email = normalise_email(email)
     member = find_member(session, email)
@@ -132,6 +133,8 @@ def upsert_member(
         member.name = name.strip()
     if role is not None:
         member.role = role.strip()
+    if created and not topics:
+        topics = role_defaults.defaults_for(session, member.role) or topics
     kept: list[KeptUnsubscribed] = []
     if topics is not None:
         kept = set_subscriptions(session, member, topics, change)

@@ -106,6 +106,8 @@ class SendKind(enum.StrEnum):
     DIGEST = "digest"
     REMINDER = "reminder"
     ANNOUNCEMENT = "announcement"
+    # A member's own emails (confirm, welcome, manage link, address change): newsletter.member_mail
+    MEMBER_MAIL = "member-mail"
 
 
 class SendStatus(enum.StrEnum):
@@ -208,6 +210,8 @@ class Member(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The end of a pause (None: until the member resumes); beat resumes ended pauses.
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # In the member's private calendar feed link: raising it revokes the old link alone.
+    calendar_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -253,6 +257,38 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     member: Mapped[Member] = relationship(back_populates="subscriptions")
+    topic: Mapped[Topic] = relationship()
+
+
+class MemberRole(Base):
+    """A role members choose when they subscribe (SENCO, phase leader...), with the topics
+    and frequencies admins chose as its defaults."""
+
+    __tablename__ = "member_role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    defaults: Mapped[list[RoleDefault]] = relationship(
+        back_populates="role", cascade="all, delete-orphan"
+    )
+
+
+class RoleDefault(Base):
+    """One topic a role starts with, and how often."""
+
+    __tablename__ = "role_default"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("member_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True
+    )
+    frequency: Mapped[Frequency] = mapped_column(_enum(Frequency))
+
+    role: Mapped[MemberRole] = relationship(back_populates="defaults")
     topic: Mapped[Topic] = relationship()
 
 

@@ -3,28 +3,25 @@
 Every change takes effect at once: in the same transaction, the member's pending and deferred
 deliveries that no longer apply to them are cancelled, so no later batch reaches them.
 
-Emails (confirm, welcome, manage link) are built here and returned; the caller sends them with
-`send_messages` after committing, so a slow mail server never holds a database lock.
+Emails (confirm, welcome, manage link) are queued in the caller's transaction through
+newsletter.member_mail and sent by a worker after the commit: no mail server or broker is waited
+for here.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, consent, links, throttle
+from newsletter import audit, consent, links, member_mail, role_defaults, throttle
 from newsletter.audience import Audience, send_scope
-from newsletter.config import get_settings
 from newsletter.consent import Change, by_member
-from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-from newsletter.delivery.deliver import transmit
 from newsletter.delivery.fanout import in_audience, may_receive
+from newsletter.member_mail import MemberMail
 from newsletter.members import MemberError, find_member, normalise_email, set_subscriptions
 from newsletter.models import (
     ConsentSource,
@@ -34,19 +31,11 @@ from newsletter.models import (
     Member,
     MemberStatus,
     Send,
+    SendKind,
     Suppression,
     Topic,
     utcnow,
 )
-from newsletter.rendering import (
-    OutgoingMessage,
-    Recipient,
-    prepare_confirm,
-    prepare_manage_link,
-    prepare_welcome,
-)
-
-log = logging.getLogger(__name__)
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
 MAIL_PER_ADDRESS = throttle.Limit(
@@ -64,12 +53,6 @@ class TooManyRequests(Exception):
     """The public asked for too many emails; nothing was sent or changed."""
 
 
-class ConfirmOutcome(StrEnum):
-    CONFIRMED = "confirmed"
-    ALREADY = "already"
-    GONE = "gone"  # unsubscribed (or bounced) since the email was sent: subscribe again
-
-
 @dataclass(frozen=True)
 class Unsubscribed:
     """What an unsubscribe removed (topic names) and whether anything is left."""
@@ -84,19 +67,34 @@ class Unsubscribed:
 
 def member_from_manage_token(session: Session, token: str) -> Member:
     member_id, version = links.read_manage_token(token)
-    return _current_member(session, member_id, version)
+    return current_member(session, member_id, version)
+
+
+def member_from_calendar_token(session: Session, token: str) -> Member:
+    """The member of a private calendar feed link that has not been revoked; raises BadLink."""
+    member_id, version, calendar_version = links.read_calendar_token(token)
+    member = current_member(session, member_id, version)
+    if member.calendar_version != calendar_version:
+        raise links.BadLink("this link is not valid")
+    return member
+
+
+def new_calendar_link(session: Session, member: Member) -> None:
+    """Revoke the member's calendar feed link: the next one has a new version."""
+    member.calendar_version += 1
+    audit.record(session, ACTOR, "member.calendar_link", "member", member.id)
 
 
 def member_and_send_from_unsubscribe_token(session: Session, token: str) -> tuple[Member, Send]:
     member_id, send_id, version = links.read_unsubscribe_token(token)
-    member = _current_member(session, member_id, version)
+    member = current_member(session, member_id, version)
     send = session.get(Send, send_id)
     if send is None:
         raise links.BadLink("this link is not valid")
     return member, send
 
 
-def _current_member(session: Session, member_id: int, version: int) -> Member:
+def current_member(session: Session, member_id: int, version: int) -> Member:
     member = session.scalar(
         select(Member).where(Member.id == member_id).options(selectinload(Member.subscriptions))
     )
@@ -116,24 +114,28 @@ def subscribe(
     role: str,
     topics: Mapping[str, Frequency],
     client: str | None,
-) -> list[OutgoingMessage]:
+) -> None:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
-    A new or lapsed address becomes pending with these choices and is sent a confirm email.
+    A new or lapsed address becomes pending with these choices (none: their role's defaults)
+    and is sent a confirm email.
     An active member's subscriptions are not touched (anyone can type an address): they are
-    sent their manage link instead. Raises MemberError for bad input, TooManyRequests.
-    `client` None: the allowance was taken when the request was made (member_requests).
+    sent their manage link instead. The emails go once the caller commits. Raises MemberError
+    for bad input, TooManyRequests.
+    `client` None: the allowance was taken when the request was made (public_requests).
     """
     email = normalise_email(email)
+    topics = topics or role_defaults.defaults_for(session, role)
     if not topics:
         raise MemberError("choose at least one topic")
     if client is not None:
         take_mail_allowance(session, email, client)
-    if _suppressed(session, email):
-        return []
+    if is_suppressed(session, email):
+        return
     member = find_member(session, email)
     if member is not None and member.status == MemberStatus.ACTIVE:
-        return [_manage_link_email(session, member)]
+        member_mail.queue(session, MemberMail.MANAGE_LINK, member)
+        return
     change = by_member(ConsentSource.SUBSCRIBE_FORM)
     if member is None:
         member = Member(email=email, subscriptions=[], paused=False)
@@ -145,38 +147,52 @@ def subscribe(
     set_subscriptions(session, member, topics, change)
     session.flush()
     audit.record(session, ACTOR, "member.subscribe", "member", member.id, topics=_text(topics))
-    return [_confirm_email(session, member)]
+    member_mail.queue(session, MemberMail.CONFIRM, member)
 
 
-def confirm(session: Session, token: str) -> tuple[Member, ConfirmOutcome, list[OutgoingMessage]]:
-    """Activate a pending member from their confirm link and welcome them; raises BadLink."""
-    member_id, version = links.read_confirm_token(token)
-    member = _current_member(session, member_id, version)
-    if member.status == MemberStatus.ACTIVE:
-        return member, ConfirmOutcome.ALREADY, []
-    if member.status != MemberStatus.PENDING:
-        return member, ConfirmOutcome.GONE, []
+def member_to_confirm(session: Session, token: str) -> Member:
+    """The pending member a confirm link is for; raises BadLink for a link that was altered,
+    has expired (links.CONFIRM_MAX_AGE_SECONDS), was revoked or has been used.
+
+    A link is used once the member is confirmed: it then works again only if it was made after
+    that confirmation (the member left, subscribed again and was sent a new one).
+    """
+    link = links.read_confirm_link(token)
+    member = current_member(session, link.member_id, link.token_version)
+    confirmed = member.confirmed_at
+    if member.status != MemberStatus.PENDING or (
+        confirmed is not None and link.issued_at <= confirmed
+    ):
+        raise links.BadLink("this link is not valid")
+    return member
+
+
+def confirm(session: Session, token: str) -> Member:
+    """Activate a pending member from their confirm link (a POST) and queue their welcome;
+    raises BadLink as member_to_confirm does, so a second use changes nothing."""
+    member = member_to_confirm(session, token)
     change = by_member(ConsentSource.CONFIRM)
     consent.set_status(session, member, MemberStatus.ACTIVE, change)
     consent.lift_opt_outs(session, member, change)
     member.confirmed_at = utcnow()
     session.flush()
     audit.record(session, ACTOR, "member.confirm", "member", member.id, email=member.email)
-    return member, ConfirmOutcome.CONFIRMED, [_welcome_email(session, member)]
+    member_mail.queue(session, MemberMail.WELCOME, member)
+    return member
 
 
-def request_manage_link(session: Session, email: str, client: str | None) -> list[OutgoingMessage]:
-    """Email a fresh manage link if the address is a member; the page says the same either way.
-    `client` None: the allowance was taken when the request was made (member_requests)."""
+def request_manage_link(session: Session, email: str, client: str | None) -> None:
+    """Queue a fresh manage link if the address is a member (a confirm email if they are still
+    pending); the page says the same either way. `client` None: the allowance was taken when
+    the request was made (public_requests)."""
     email = normalise_email(email)
     if client is not None:
         take_mail_allowance(session, email, client)
     member = find_member(session, email)
-    if member is None or _suppressed(session, email):
-        return []
-    if member.status == MemberStatus.PENDING:
-        return [_confirm_email(session, member)]
-    return [_manage_link_email(session, member)]
+    if member is None or is_suppressed(session, email):
+        return
+    kind = MemberMail.CONFIRM if member.status == MemberStatus.PENDING else MemberMail.MANAGE_LINK
+    member_mail.queue(session, kind, member)
 
 
 def take_mail_allowance(session: Session, email: str, client: str) -> None:
@@ -189,20 +205,24 @@ def take_mail_allowance(session: Session, email: str, client: str) -> None:
     throttle.hit(session, MAIL_PER_ADDRESS, email)
 
 
-def _suppressed(session: Session, email: str) -> bool:
+def is_suppressed(session: Session, email: str) -> bool:
     return session.scalar(select(Suppression.id).where(Suppression.email == email)) is not None
 
 
 # --- managing ------------------------------------------------------------------------------
 
 
-def update_topics(session: Session, member: Member, topics: Mapping[str, Frequency]) -> None:
+def update_topics(
+    session: Session,
+    member: Member,
+    topics: Mapping[str, Frequency],
+    change: Change = by_member(ConsentSource.MANAGE_PAGE),
+) -> None:
     """Replace the member's topics and frequencies; none at all means unsubscribed.
 
     Saving from a manage link also re-activates a member who had unsubscribed: the link
     itself proves they own the address.
     """
-    change = by_member(ConsentSource.MANAGE_PAGE)
     set_subscriptions(session, member, topics, change)
     if not topics:
         consent.set_status(session, member, MemberStatus.UNSUBSCRIBED, change)
@@ -258,10 +278,11 @@ def unsubscribe_from_send(
     member: Member,
     send: Send,
     change: Change = by_member(ConsentSource.ONE_CLICK),
+    keep: Set[int] = frozenset(),
 ) -> Unsubscribed:
     """Remove the topics that one send was for (the RFC 8058 one-click, or a mailto
-    unsubscribe answering that email); idempotent."""
-    scope = _send_scope(send, member)
+    unsubscribe answering that email), except the topic ids in `keep`; idempotent."""
+    scope = _send_scope(send, member) - keep
     before = {s.topic_id: s.frequency for s in member.subscriptions}
     removed = [s for s in member.subscriptions if s.topic_id in scope]
     for subscription in removed:
@@ -316,7 +337,9 @@ def cancel_stale_deliveries(session: Session, member: Member) -> int:
                 select(Delivery.send_id).where(
                     Delivery.member_id == member.id, Delivery.status.in_(OPEN_DELIVERY)
                 )
-            )
+            ),
+            # A member's own emails (a manage link, a notice of a new address) still go.
+            Send.kind != SendKind.MEMBER_MAIL,
         )
     ).all()
     cancelled = 0
@@ -358,50 +381,13 @@ def _send_scope(send: Send, member: Member) -> set[int]:
 # --- emails --------------------------------------------------------------------------------
 
 
-def _recipient(member: Member) -> Recipient:
-    return Recipient(member.id, member.email, member.name, member.token_version)
-
-
 def _topic_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Topic.id, Topic.name)).all())
 
 
 def chosen_topics(session: Session, member: Member) -> dict[str, str]:
-    """{topic name: frequency} for the emails that tell a member what they chose."""
-    names = _topic_names(session)
-    pairs = sorted((names[s.topic_id], s.frequency.value) for s in member.subscriptions)
-    return dict(pairs)
-
-
-def _confirm_email(session: Session, member: Member) -> OutgoingMessage:
-    return prepare_confirm(topics=chosen_topics(session, member)).personalise(_recipient(member))
-
-
-def _welcome_email(session: Session, member: Member) -> OutgoingMessage:
-    return prepare_welcome(topics=chosen_topics(session, member)).personalise(_recipient(member))
-
-
-def _manage_link_email(session: Session, member: Member) -> OutgoingMessage:
-    topics = chosen_topics(session, member)
-    return prepare_manage_link(topics=topics).personalise(_recipient(member))
-
-
-def send_messages(messages: list[OutgoingMessage]) -> None:
-    """Hand members' emails to the configured backend; failures are logged, not raised.
-
-    The member sees the same page either way and can ask again; raising would only turn a
-    mail server hiccup into an error page.
-    """
-    if not messages:
-        return
-    try:
-        results = transmit(messages, get_settings())
-    except BackendUnavailable as exc:
-        log.warning("could not send %d member emails: %s", len(messages), exc)
-        return
-    for message, result in zip(messages, results, strict=True):
-        if result.outcome != Outcome.SENT:
-            log.warning("member email %s not sent: %s", message.message_id, result.detail)
+    """{topic name: frequency} for the pages and emails that tell a member what they chose."""
+    return member_mail.chosen_topics(member, _topic_names(session))
 
 
 def _text(topics: Mapping[str, Frequency]) -> dict[str, str]:

@@ -7,6 +7,7 @@ Migrations run once per session into a template; each test gets a copy.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,11 @@ from newsletter.config import get_settings
 from tests.support.servers import PostgresServer, RedisServer, postgres_server, redis_server
 
 _counter = itertools.count()
+
+# pytest-xdist's workers are started with COLUMNS=80, which rich reads when the CLI's consoles are
+# made; without it they are as wide as a pipe gets. The CLI tests see the same either way.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +90,7 @@ def db_url(
     monkeypatch.setenv("NEWSLETTER_EMAIL_BACKEND", "memory")
     get_settings.cache_clear()
     yield url
-    db.get_engine(url).dispose()
+    db.dispose_engines(url)
     get_settings.cache_clear()
 
 
@@ -94,7 +100,6 @@ def every_email(
 ) -> dict[str, bytes]:
     """One message of every kind, sent through the real pipeline on SQLite (see
     tests/support/every_email.py); made once per run for the tests that read them."""
-    import os
 
     from tests.support.every_email import environment, send_every_kind
 
@@ -122,7 +127,6 @@ def session(db_url: str) -> Iterator[Session]:
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test reads the developer's environment or writes into the working tree's var/."""
-    import os
 
     for name in list(os.environ):
         if name.startswith("NEWSLETTER_"):

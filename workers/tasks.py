@@ -45,6 +45,11 @@ def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
         jobs.deliver(send_id, delivery_ids)
 
 
+@app.task(name="newsletter.deliver_member_mail", **WHEN_THE_DATABASE_IS_BACK)
+def deliver_member_mail(send_id: int, delivery_ids: list[int]) -> None:
+    jobs.member_mail(send_id, delivery_ids)
+
+
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)
 def run_digest(frequency: str, as_of: str | None = None) -> None:
     jobs.digest(Frequency(frequency), _moment(as_of))

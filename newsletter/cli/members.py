@@ -35,7 +35,7 @@ from newsletter.members import (
 from newsletter.models import ConsentSource
 from newsletter.topics import topics_by_slug
 
-app = typer.Typer(help="Add, list, import and export members.", no_args_is_help=True)
+app = typer.Typer(help="Add, show, list, import and export members.", no_args_is_help=True)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from newsletter.rendering import (
 )
 from newsletter.rendering.previews import (
     PreviewContent,
+    as_sent,
     decoded_part,
     prepare_preview,
     write_preview,
@@ -42,7 +43,9 @@ def preview(
         None, "--article", help="Article id (default: sample articles)."
     ),
     member_email: str | None = typer.Option(
-        None, "--member", help="Member's email address (default: a sample member)."
+        None,
+        "--member",
+        help="Member's email address (default: a fictional member, whose links lead nowhere).",
     ),
     frequency: str | None = typer.Option(
         None, "--frequency", help="daily or weekly: which of the member's digests (digest)."
@@ -67,13 +70,14 @@ def preview(
             recipient = _recipient(session, member, chosen)
         elif kind == "digest":
             content = replace(content, groups=_latest_groups(session, article))
+        recipient = as_sent(kind, recipient)
         try:
             prepared = prepare_preview(kind, content=content)
             message = prepared.personalise(recipient)
         except (TemplateError, RecipientError, ConfigError) as exc:
             fail(str(exc))
     if out is None and eml is None:
-        to = f"{recipient.name} <{recipient.email}>"
+        to = f"{recipient.name} <{recipient.email}>" if recipient.name else recipient.email
         for label, value in (("Subject", prepared.subject), ("To", to)):
             console.print(f"[bold]{label}:[/] {escape(value)}", soft_wrap=True, highlight=False)
         typer.echo(decoded_part(message, "plain"))

@@ -195,8 +195,8 @@ def send_test(session: Session, send_id: int, to: str, settings: Settings) -> Se
     from newsletter.rendering import Recipient
 
     send = get_send(session, send_id)
-    if send.kind == SendKind.DIGEST:
-        raise SendError("a digest differs for each member; test an announcement or an alert")
+    if send.kind in (SendKind.DIGEST, SendKind.MEMBER_MAIL):
+        raise SendError("each member's copy differs; test an announcement or an alert")
     address = normalise_email(to)
     member = session.scalar(select(Member).where(Member.email == address))
     recipient = (

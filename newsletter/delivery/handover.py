@@ -176,7 +176,7 @@ def _write(results: ResultWriter, attempt: ledger.Attempt, settings: Settings) -
     try:
         return results.write(attempt)
     except ResultsUnwritten as exc:
-        _write_when_back(exc.attempts, ledger.backoff_from(settings), settings)
+        write_when_back(exc.attempts, ledger.backoff_from(settings), settings)
         raise exc.cause from exc  # the rest of the batch waits for the sweep
 
 
@@ -184,11 +184,11 @@ def _finish(results: ResultWriter, backoff: Backoff, settings: Settings) -> None
     try:
         results.finish()
     except ResultsUnwritten as exc:
-        _write_when_back(exc.attempts, backoff, settings)
+        write_when_back(exc.attempts, backoff, settings)
         raise exc.cause from exc
 
 
-def _write_when_back(
+def write_when_back(
     attempts: Sequence[ledger.Attempt], backoff: Backoff, settings: Settings
 ) -> None:
     """The server has answered but the database went away before the answers were written:

@@ -59,7 +59,11 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
-    """Re-queue lost and due work, then mark finished sends."""
+    """Apply members' requests kept while the database was unavailable, re-queue lost and
+    due work, then mark finished sends."""
+    from newsletter import member_requests
+
+    member_requests.apply_kept()
     now = now or utcnow()
     with metrics.timed_run("recovery_sweep"), session_scope() as session:
         queued = ledger.recover(session, now, get_settings())
@@ -72,3 +76,9 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
 
 def deliver(send_id: int, delivery_ids: list[int]) -> BatchReport:
     return deliver_batch(send_id, delivery_ids)
+
+
+def member_mail(send_id: int, delivery_ids: list[int]) -> int:
+    from newsletter import member_mail as mail
+
+    return mail.deliver(send_id, delivery_ids)

@@ -6,6 +6,10 @@ pending -> cancelled (member left the audience) | suppressed (address on the sup
 sending -> cancelled | suppressed, when the member left between the claim and their turn
 A recovery sweep turns rows stuck in `sending` and due `deferred` rows back into `pending`,
 and marks a send finished when none of its rows is pending, sending or deferred.
+
+Members' own emails (newsletter/member_mail.py) use the same rows: their sends take new rows
+for a day (MEMBER_MAIL_OPEN), and their pending rows are queued again after a minute
+(MEMBER_MAIL_REQUEUE) rather than an hour, since a member is waiting for each of them.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from newsletter.models import (
     Member,
     MemberStatus,
     Send,
+    SendKind,
     SendStatus,
     Subscription,
     Suppression,
@@ -60,6 +65,10 @@ from newsletter.scheduling import Backoff
 
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
 _table = Delivery.__table__
+# A member-mail send takes rows during its UTC day: it cannot finish before the day is over
+# (with an hour to spare for a transaction still open at midnight).
+MEMBER_MAIL_OPEN = timedelta(hours=25)
+MEMBER_MAIL_REQUEUE = timedelta(minutes=1)
 
 
 def backoff_from(settings: Settings) -> Backoff:
@@ -95,12 +104,14 @@ def claim(
     delivery_ids: Sequence[int],
     now: datetime,
     set_aside: Counter[DeliveryStatus] | None = None,
+    condition: ColumnElement[bool] | None = None,
 ) -> list[Claimed]:
     """Take the still-pending rows for sending; drop those whose member may no longer receive
     (counted into `set_aside` by their new status, when given).
 
     The member's status, suppression and subscription are checked in the claiming statement
-    itself, so an unsubscribe that lands after fan-out still stops the email.
+    itself, so an unsubscribe that lands after fan-out still stops the email. `condition`
+    replaces that check (a member's own emails go to pending and unsubscribed members too).
     """
     if not delivery_ids:
         return []
@@ -109,9 +120,11 @@ def claim(
         Delivery.send_id == send_id,
         Delivery.status == DeliveryStatus.PENDING,
     )
+    if condition is None:
+        condition = wanted(send_audience(session, send_id))
     rows = session.execute(
         update(Delivery)
-        .where(mine, wanted(send_audience(session, send_id)))
+        .where(mine, condition)
         .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id, Delivery.member_id, Delivery.attempts, Delivery.content)
         .execution_options(synchronize_session=False)
@@ -190,6 +203,21 @@ def set_aside(session: Session, claimed: Claimed) -> dict[DeliveryStatus, int]:
     """A claimed row whose member left the audience after the claim: not sent, and why."""
     statuses = _set_aside(session, and_(*_still_claimed(claimed.id, claimed.attempts)))
     return {status: 1 for status in statuses}
+
+
+def put_aside(
+    session: Session, claimed: Claimed, status: DeliveryStatus, reason: str
+) -> DeliveryStatus | None:
+    """A claimed row that is not to be sent after all (cancelled, suppressed), and why;
+    None when the row is no longer ours."""
+    result = session.execute(
+        update(Delivery)
+        .where(*_still_claimed(claimed.id, claimed.attempts))
+        .values(status=status, last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    done = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return status if done else None
 
 
 def _still_claimed(delivery_id: Any, attempts: Any) -> list[ColumnElement[bool]]:
@@ -370,6 +398,7 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
         .execution_options(synchronize_session=False)
     )
     stale_before = now - timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
+    member_mail = select(Send.id).where(Send.id.in_(sending), Send.kind == SendKind.MEMBER_MAIL)
     again = or_(
         stuck,
         and_(
@@ -381,6 +410,11 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
             Delivery.send_id.in_(sending),
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at < stale_before,
+        ),
+        and_(
+            Delivery.send_id.in_(member_mail),
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at < now - MEMBER_MAIL_REQUEUE,
         ),
     )
     rows = session.execute(
@@ -403,9 +437,10 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     any_failed = exists().where(
         Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.FAILED
     )
+    still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
-        .where(Send.status == SendStatus.SENDING, ~unfinished)
+        .where(Send.status == SendStatus.SENDING, ~unfinished, ~still_open)
         .values(
             status=case(
                 (and_(any_failed, ~any_sent), SendStatus.FAILED.value),

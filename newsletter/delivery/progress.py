@@ -138,6 +138,9 @@ def list_sends(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     return [_describe(send, counts[send.id]) for send in sends]
 
 
+MARKING_SECONDS = 10.0
+
+
 def is_settled(summary: dict[str, Any]) -> bool:
     """Nothing more will happen without a retry: finished, or only deferred rows are left."""
     if summary["status"] in SETTLED_SENDS:
@@ -162,6 +165,7 @@ def wait_for_send(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    marking_deadline = time.monotonic() + MARKING_SECONDS
     with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
         task = bar.add_task(f"send {send_id}", total=None)
         while True:
@@ -177,9 +181,23 @@ def wait_for_send(
                 completed=done,
                 description=_caption(summary),
             )
-            if is_settled(summary) or (deadline is not None and time.monotonic() > deadline):
+            if deadline is not None and time.monotonic() > deadline:
                 return summary
+            if is_settled(summary):
+                # Every row answered but the send not yet marked: the worker is about to mark
+                # it, so wait a moment rather than report "sending" with nothing left to send.
+                if not _being_marked(summary) or time.monotonic() > marking_deadline:
+                    return summary
+            else:
+                marking_deadline = time.monotonic() + MARKING_SECONDS
             time.sleep(poll_seconds)
+
+
+def _being_marked(summary: dict[str, Any]) -> bool:
+    counts = summary["counts"]
+    return (
+        summary["status"] == SendStatus.SENDING.value and not counts[DeliveryStatus.DEFERRED.value]
+    )
 
 
 def _caption(summary: dict[str, Any]) -> str:

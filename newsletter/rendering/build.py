@@ -20,7 +20,12 @@ from newsletter.rendering.inline import inline_css
 from newsletter.rendering.personal import Personal, Placeholders
 from newsletter.rendering.prepared import PreparedEmail
 from newsletter.rendering.signing import load_signer
-from newsletter.rendering.skeleton import build_body, new_boundary
+from newsletter.rendering.skeleton import (
+    Attachment,
+    build_body,
+    content_type_line,
+    new_boundary,
+)
 
 TEST_MARKER = "[TEST] "
 
@@ -43,6 +48,7 @@ class EmailSpec:
     bulk: bool = True
     auto_submitted: bool = True  # machine-written (RFC 3834), so auto-responders stay quiet
     list_topic: ListTopic | None = None  # a List-Id of the topic's own instead of the list's
+    attachments: tuple[Attachment, ...] = ()  # the same for every recipient
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         fixed.append(reply_to_line(settings.REPLY_TO))
     fixed += [
         b"MIME-Version: 1.0\r\n",
-        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
+        content_type_line(boundary, spec.attachments),
     ]
     if spec.auto_submitted:
         fixed.append(b"Auto-Submitted: auto-generated\r\n")
@@ -114,7 +120,10 @@ def prepare(spec: EmailSpec, templates: EmailTemplates | None = None) -> Prepare
         subject_line=unstructured_line("Subject", rendered.subject),
         test_subject_line=unstructured_line("Subject", TEST_MARKER + rendered.subject),
         skeleton=build_body(
-            placeholders.split(rendered.text), placeholders.split(rendered.html), boundary
+            placeholders.split(rendered.text),
+            placeholders.split(rendered.html),
+            boundary,
+            spec.attachments,
         ),
         domain=sender.domain,
         bulk=spec.bulk,

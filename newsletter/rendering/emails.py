@@ -7,6 +7,12 @@ sanitised and turned into text here, once per send.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from newsletter.calendars import DeadlineEvent, calendar_bytes, is_calendar_deadline
+from newsletter.config import get_settings
 from newsletter.rendering.build import EmailSpec, ListTopic, prepare
 from newsletter.rendering.content import (
     greeting_of,
@@ -19,7 +25,9 @@ from newsletter.rendering.content import (
 )
 from newsletter.rendering.digest_budget import archive_url, plan_digest
 from newsletter.rendering.formatting import days_left_phrase, deadline_verb, preheader
+from newsletter.rendering.headers import parse_sender
 from newsletter.rendering.prepared import PreparedEmail
+from newsletter.rendering.skeleton import Attachment
 from newsletter.rendering.views import ArticleView, DeadlineView, TopicGroup
 
 # Gmail hides everything past ~102 KB of HTML, the unsubscribe link first: a digest stays under.
@@ -28,6 +36,8 @@ DIGEST_HTML_BUDGET = 90_000
 PERSONAL_ALLOWANCE = 2_000
 DIGEST_SHOWN = 40  # articles shown in full; the rest are counted, with a link to the archive
 SUMMARY_CHARS = 300  # a digest shows the start of a longer summary
+ICS_FILENAME = "deadline.ics"
+ICS_CONTENT_TYPE = "text/calendar; charset=utf-8; method=PUBLISH"
 
 
 def alert_spec(
@@ -42,7 +52,32 @@ def alert_spec(
         "show_summary": bool(article.summary) and not repeats(article.summary, body_html),
         "preheader": preheader(article.summary or article.title),
     }
-    return EmailSpec("alert", context, send_id=send_id, list_topic=list_topic)
+    today = datetime.now(UTC).astimezone(ZoneInfo(get_settings().TIMEZONE)).date()
+    return EmailSpec(
+        "alert",
+        context,
+        send_id=send_id,
+        list_topic=list_topic,
+        attachments=deadline_attachments(article, lambda day: day >= today),
+    )
+
+
+def deadline_attachments(
+    article: ArticleView, wanted: Callable[[date], bool]
+) -> tuple[Attachment, ...]:
+    """The article's closing deadlines on the days `wanted` as one .ics file (none: no file)."""
+    events = [
+        DeadlineEvent(d.deadline_id, d.date, article.title, article.url, d.text)
+        for d in article.deadlines
+        if d.deadline_id is not None
+        and is_calendar_deadline(d.kind, d.precision)
+        and wanted(d.date)
+    ]
+    if not events:
+        return ()
+    domain = parse_sender(get_settings().FROM_ADDRESS).domain
+    data = calendar_bytes(events, domain=domain)
+    return (Attachment(ICS_FILENAME, ICS_CONTENT_TYPE, data),)
 
 
 def digest_spec(
@@ -96,7 +131,8 @@ def reminder_spec(
         "quotes": _quotes(article.title, same_day),
         "preheader": preheader(f"{deadline.label}: {article.title}"),
     }
-    return EmailSpec("reminder", context, send_id=send_id)
+    files = deadline_attachments(article, lambda day: day == deadline.date)
+    return EmailSpec("reminder", context, send_id=send_id, attachments=files)
 
 
 def _quotes(title: str, deadlines: list[DeadlineView]) -> list[str]:
@@ -134,6 +170,17 @@ def welcome_spec(*, topics: dict[str, str]) -> EmailSpec:
 
 def manage_link_spec(*, topics: dict[str, str]) -> EmailSpec:
     return EmailSpec("manage_link", {"topics": topics}, bulk=False)
+
+
+def address_confirm_spec(*, address_url: str) -> EmailSpec:
+    """To a member's new address: the link (links.address_url) that makes it theirs."""
+    return EmailSpec("address_confirm", {"address_url": address_url}, bulk=False)
+
+
+def address_changed_spec(*, new_email: str, sender_address: str) -> EmailSpec:
+    """To a member's old address, once the new one is confirmed."""
+    context = {"new_email": new_email, "sender_address": sender_address}
+    return EmailSpec("address_changed", context, bulk=False)
 
 
 def prepare_alert(

@@ -18,8 +18,6 @@ import jinja2
 from newsletter.rendering import formatting
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
-# The manage-link email is kept beside the web pages that send it.
-WEB_EMAIL_DIR = TEMPLATE_DIR.parent / "web" / "email"
 
 
 class TemplateError(Exception):
@@ -89,5 +87,5 @@ def _where(exc: BaseException, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def default_templates() -> EmailTemplates:
-    """The email templates, and the manage-link email kept beside the web pages."""
-    return EmailTemplates(TEMPLATE_DIR, WEB_EMAIL_DIR)
+    """The email templates."""
+    return EmailTemplates(TEMPLATE_DIR)

@@ -8,8 +8,13 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from newsletter import links
+from newsletter.config import get_settings
 from newsletter.rendering import samples
+from newsletter.rendering.build import prepare
 from newsletter.rendering.emails import (
+    address_changed_spec,
+    address_confirm_spec,
     prepare_alert,
     prepare_announcement,
     prepare_confirm,
@@ -18,12 +23,26 @@ from newsletter.rendering.emails import (
     prepare_reminder,
     prepare_welcome,
 )
+from newsletter.rendering.headers import parse_sender
 from newsletter.rendering.prepared import OutgoingMessage, PreparedEmail
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup
 
-KINDS = ("alert", "digest", "reminder", "announcement", "confirm", "welcome", "manage-link")
+KINDS = (
+    "alert",
+    "digest",
+    "reminder",
+    "announcement",
+    "confirm",
+    "welcome",
+    "manage-link",
+    "address-confirm",
+    "address-changed",
+)
+# A member's own emails (newsletter.member_mail): sent without the member's name.
+MEMBER_KINDS = ("confirm", "welcome", "manage-link", "address-confirm", "address-changed")
 PREVIEW_SEND_ID = 0  # previews belong to no send; their unsubscribe links name send 0
 DEFAULT_DAYS_LEFT = 7
+SAMPLE_NEW_ADDRESS = "sam.new@example.com"
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,9 @@ def prepare_preview(
     today: date | None = None,
     content: PreviewContent | None = None,
 ) -> PreparedEmail:
-    """The email of `kind`; whatever content is not given comes from the samples."""
+    """The email of `kind`; whatever content is not given comes from the samples. The
+    change-of-address emails name a sample new address, and their link is the fictional
+    member's, whoever the preview is for: it must not move a real member's address."""
     content = content or PreviewContent([article] if article else None, groups, topics=topics)
     articles = content.articles or samples.sample_articles()
     chosen = content.topics if content.topics is not None else samples.SAMPLE_TOPIC_CHOICES
@@ -71,6 +92,13 @@ def prepare_preview(
         return prepare_welcome(topics=chosen)
     if kind == "manage-link":
         return prepare_manage_link(topics=chosen)
+    if kind == "address-confirm":
+        sample = samples.SAMPLE_RECIPIENT
+        url = links.address_url(sample.member_id, sample.token_version, SAMPLE_NEW_ADDRESS)
+        return prepare(address_confirm_spec(address_url=url))
+    if kind == "address-changed":
+        sender = parse_sender(get_settings().FROM_ADDRESS).address
+        return prepare(address_changed_spec(new_email=SAMPLE_NEW_ADDRESS, sender_address=sender))
     raise ValueError(f"unknown kind of email {kind!r} (expected one of {', '.join(KINDS)})")
 
 
@@ -87,6 +115,11 @@ def _with_deadline_ahead(
     kind = article.deadlines[0].kind if article.deadlines else "closes"
     made_up = DeadlineView(today + timedelta(days=DEFAULT_DAYS_LEFT), "day", kind)
     return replace(article, deadlines=[made_up]), made_up, DEFAULT_DAYS_LEFT
+
+
+def as_sent(kind: str, recipient: Recipient) -> Recipient:
+    """The recipient as `kind` of email is sent to them: a member's own emails carry no name."""
+    return replace(recipient, name="") if kind in MEMBER_KINDS else recipient
 
 
 def decoded_part(message: OutgoingMessage, subtype: str) -> str:
@@ -116,7 +149,7 @@ def write_previews(
     returns the files."""
     written = []
     for kind in KINDS:
-        message = prepare_preview(kind, content=content).personalise(recipient)
+        message = prepare_preview(kind, content=content).personalise(as_sent(kind, recipient))
         html_file, eml_file = out_dir / f"{kind}.html", out_dir / f"{kind}.eml"
         write_preview(message, html_file, eml_file)
         written += [html_file, eml_file]

@@ -7,11 +7,13 @@ from datetime import date
 from newsletter.rendering.views import ArticleView, DeadlineView, Recipient, TopicGroup, article_url
 
 SAMPLE_TOPIC_CHOICES = {"NPQ": "immediate", "Funding": "weekly", "Assessment": "daily"}
+# A fictional member: no member has id 0 or link version 0, so the links in a preview lead to
+# the "link not valid" page, never to a real member's choices.
 SAMPLE_RECIPIENT = Recipient(
-    member_id=1,
+    member_id=0,
     email="sam.sample@example.com",
     name="Sam Sample",
-    token_version=1,
+    token_version=0,
     follows=tuple(SAMPLE_TOPIC_CHOICES.items()),
 )
 

@@ -88,8 +88,60 @@ def new_boundary() -> str:
     return f"=_{secrets.token_hex(16)}"
 
 
-def build_body(text: list[str], html_text: list[str], boundary: str) -> Skeleton:
-    """The body of a multipart/alternative message: text first, then HTML, both UTF-8."""
+@dataclass(frozen=True)
+class Attachment:
+    """A file every recipient gets the same (a deadline's .ics), encoded once in the skeleton."""
+
+    filename: str  # plain ASCII, as we name it
+    content_type: str  # "text/calendar; charset=utf-8; method=PUBLISH"
+    data: bytes
+
+
+def content_type_line(boundary: str, attachments: tuple[Attachment, ...]) -> bytes:
+    """The message's Content-Type: multipart/mixed around the alternative when it has files."""
+    subtype = "mixed" if attachments else "alternative"
+    return f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n'.encode("ascii")
+
+
+def build_body(
+    text: list[str],
+    html_text: list[str],
+    boundary: str,
+    attachments: tuple[Attachment, ...] = (),
+) -> Skeleton:
+    """The body of a multipart/alternative message: text first, then HTML, both UTF-8; with
+    attachments, that is the first part of a multipart/mixed body (of `boundary`), the files
+    after it."""
+    if not attachments:
+        return _alternative(text, html_text, boundary)
+    inner = new_boundary()
+    alternative = _alternative(text, html_text, inner)
+    opening = (
+        b"This is a multi-part message in MIME format.\r\n"
+        + f"\r\n--{boundary}\r\n".encode("ascii")
+        + content_type_line(inner, ())
+        + b"\r\n"
+    )
+    closing = b"".join(_attachment_part(a, boundary) for a in attachments)
+    closing += f"\r\n--{boundary}--\r\n".encode("ascii")
+    literals = list(alternative.literals)
+    literals[0] = opening + literals[0]
+    literals[-1] += closing
+    return Skeleton(tuple(literals), alternative.slots)
+
+
+def _attachment_part(attachment: Attachment, boundary: str) -> bytes:
+    encoded = binascii.b2a_base64(attachment.data, newline=False)
+    lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    return (
+        f"\r\n--{boundary}\r\n"
+        f'Content-Type: {attachment.content_type}; name="{attachment.filename}"\r\n'
+        f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii") + lines
+
+
+def _alternative(text: list[str], html_text: list[str], boundary: str) -> Skeleton:
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
 
     def headers(subtype: str) -> bytes:

@@ -27,6 +27,7 @@ class DeadlineView:
     precision: str  # "day" or "month"
     kind: str  # "opens", "closes", "effective" or "announcement"
     text: str = ""
+    deadline_id: int | None = None  # the stored deadline's (for its calendar event)
 
     @property
     def label(self) -> str:
@@ -79,6 +80,7 @@ class ArticleView:
                     precision=str(deadline.precision),
                     kind=str(deadline.kind),
                     text=deadline.text or "",
+                    deadline_id=deadline.id,
                 )
                 for deadline in article.deadlines
             ],

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from newsletter import member_requests
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, ops, public, staff, webhooks
+from newsletter.web import api, errors, feeds, ops, past_emails, public, staff, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.middleware import (
     BodyLimitMiddleware,
@@ -15,6 +20,19 @@ from newsletter.web.middleware import (
     SecurityHeadersMiddleware,
 )
 from newsletter.web.templating import STATIC_DIR
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs, members' requests kept during a database outage are applied as
+    soon as it is back (newsletter.member_requests)."""
+    task = asyncio.create_task(member_requests.keep_applying())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The interactive docs load scripts from a CDN; the schema is at /openapi.json.
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     # Added innermost first: the body limit wraps everything, so it acts before any reading.
@@ -47,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)
     app.include_router(public.router)
+    app.include_router(feeds.router)
+    app.include_router(past_emails.router)
     for router in staff.routers:
         app.include_router(router)
     app.include_router(api.router)

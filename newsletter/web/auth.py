@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
@@ -56,6 +57,20 @@ async def verify_csrf(request: Request) -> None:
         or not hmac.compare_digest(sent.encode(), str(expected).encode())
     ):
         raise HTTPException(403, "This form has expired. Go back, reload the page and try again.")
+
+
+def refuse_other_sites(request: Request) -> None:
+    """A form posted from a page of another site is refused (browsers name the page's origin
+    on every POST); a request without an Origin (a mail client, a script) is let through."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    ours = {
+        urlsplit(request.app.state.settings.BASE_URL).netloc,
+        request.headers.get("host", ""),
+    }
+    if urlsplit(origin).netloc not in ours:
+        raise HTTPException(403, "This form can only be sent from our own pages.")
 
 
 def log_in(request: Request, session: Session, user: StaffUser) -> None:

@@ -27,6 +27,7 @@ from newsletter.models import (
 )
 
 OTHER = "Several topics"
+MEMBER_MAIL = "Members' own emails"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ def send_labels(session: Session, send_ids: set[int]) -> dict[int, str]:
     labels: dict[int, str] = {}
     for send in session.scalars(select(Send).where(Send.id.in_(send_ids))):
         audience = Audience.from_json(send.audience or {})
+        if send.kind == SendKind.MEMBER_MAIL:
+            labels[send.id] = MEMBER_MAIL
+            continue
         if send.kind == SendKind.DIGEST:
             frequency = audience.frequencies[0].value if audience.frequencies else ""
             labels[send.id] = f"{frequency.capitalize()} digest".strip()

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import BackgroundTasks, Path, Request
 from sqlalchemy.orm import Session
 
+from newsletter import member_mail
 from newsletter.db import session_scope
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """A session for this request; routes that write call commit() before they answer."""
+def db_session(request: Request, background: BackgroundTasks) -> Iterator[Session]:
+    """A session for this request; routes that write call commit() before they answer.
+
+    Members' emails queued in it are handed to the workers after the response has gone."""
     with session_scope(request.app.state.settings.DATABASE_URL) as session:
+        background.add_task(member_mail.release, member_mail.after_response(session))
         yield session
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from starlette.datastructures import FormData, UploadFile
 
 from newsletter.models import Frequency, Topic
+from newsletter.topics import SLUG_PATTERN
 
 FREQUENCY_FIELD = "topic-{slug}"
 OFF = ""
@@ -41,6 +42,14 @@ def upload(form: FormData, name: str) -> UploadFile | None:
     if isinstance(value, UploadFile) and value.filename:
         return value
     return None
+
+
+def topics_named_in(form: FormData) -> list[Topic]:
+    """Topics as the form's field names give them (for when the database cannot say which
+    topics there are; an unknown one is refused when the choice is applied)."""
+    prefix = FREQUENCY_FIELD.format(slug="")
+    slugs = {key.removeprefix(prefix) for key in form if key.startswith(prefix)}
+    return [Topic(slug=slug) for slug in sorted(slugs) if SLUG_PATTERN.match(slug)]
 
 
 def topic_frequencies(form: FormData, topics: list[Topic], errors: Errors) -> dict[str, Frequency]:

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from newsletter import dispatch, member_requests, preferences
+from newsletter import (
+    address_change,
+    dispatch,
+    member_requests,
+    preferences,
+    public_requests,
+    role_defaults,
+)
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
-from newsletter.links import manage_url
+from newsletter.db import session_scope
+from newsletter.links import calendar_url, manage_url
 from newsletter.members import MemberError
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Member, MemberStatus, Topic
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    Frequency,
+    Member,
+    MemberStatus,
+    Topic,
+)
 from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import read_form
+from newsletter.web.auth import read_form, refuse_other_sites
 from newsletter.web.deps import Id, client_address, db_session
 from newsletter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+Page = Callable[[str, Request, Session], Response]  # a link's page: (token, request, session)
 
 PAGE_SIZE = 20
 MANAGE_NOTICES = {
@@ -30,6 +49,9 @@ MANAGE_NOTICES = {
     "paused": "Emails are paused. Nothing will be sent to you until you resume.",
     "resumed": "Emails are back on.",
     "unsubscribed": "You are unsubscribed from everything. You will get no more emails from us.",
+    "address": "We have sent a link to your new address. Open it within 7 days to finish the "
+    "change; until then, emails keep coming to this address.",
+    "calendar": "Your calendar link is new. The old one no longer works: subscribe with this one.",
 }
 
 
@@ -49,8 +71,16 @@ def home(request: Request, session: Session = Depends(db_session)) -> Response:
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, session: Session = Depends(db_session)) -> Response:
-    return _subscribe_page(request, session, {}, {})
+def subscribe_form(
+    request: Request,
+    role: str = Query(default="", max_length=100),
+    session: Session = Depends(db_session),
+) -> Response:
+    """The form; ?role=SENCO ticks that role's default topics (the page's script does it as
+    a role is typed)."""
+    values = {"role": forms.clean(role, 100)} if role.strip() else {}
+    values |= forms.frequency_values(role_defaults.defaults_for(session, role))
+    return _subscribe_page(request, session, values, {})
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -71,12 +101,12 @@ def subscribe(
     values.update(forms.frequency_values(chosen))
     if not values["email"]:
         errors["email"] = "Enter your email address."
-    if not chosen and not errors:
+    if not chosen and not errors and not role_defaults.defaults_for(session, values["role"]):
         errors["topics"] = "Choose at least one topic and how often you want to hear about it."
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
     try:
-        job = member_requests.take_subscribe(
+        job = public_requests.take_subscribe(
             session,
             email=values["email"],
             name=values["name"],
@@ -109,6 +139,10 @@ def _subscribe_page(
     status_code: int = 200,
 ) -> Response:
     context = {"topics": list_topics(session), "values": values, "errors": errors}
+    context["role_defaults"] = {
+        role.name: forms.frequency_values(role_defaults.defaults_of(role))
+        for role in role_defaults.list_roles(session)
+    }
     return render(request, "public/subscribe.html", context, status_code)
 
 
@@ -123,13 +157,37 @@ def _too_many(request: Request) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    member, outcome, messages = preferences.confirm(session, token)
-    session.commit()
-    preferences.send_messages(messages)
+def confirm_page(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """Only shows a button: mail scanners fetch every link in an email."""
+    member = preferences.member_to_confirm(session, token)
+    context = {"member": member, "chosen": preferences.chosen_topics(session, member)}
+    return render(request, "public/confirm.html", context)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+async def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """The button's POST (see _pressed)."""
+    return await _pressed(request, token, session, confirm_page, _confirmed)
+
+
+async def _pressed(
+    request: Request, token: str, session: Session, page: Page, act: Page
+) -> Response:
+    """A link's button was pressed: `act`, unless the POST lacks the form's field (an
+    automated POST to every link), which only shows the `page` with the button again.
+
+    No CSRF token: nothing but the signed token in the address grants anything, and a page
+    elsewhere cannot know it; a POST from another site is refused all the same."""
+    refuse_other_sites(request)
+    form = await read_form(request)
+    pressed = forms.text(form, "confirm", 10) == "yes"
+    return await run_in_threadpool(act if pressed else page, token, request, session)
+
+
+def _confirmed(token: str, request: Request, session: Session) -> Response:
+    member = preferences.confirm(session, token)
+    session.commit()  # the welcome goes after the response (deps.db_session)
     context = {
-        "outcome": outcome.value,
-        "member": member,
         "chosen": preferences.chosen_topics(session, member),
         "manage_url": manage_url(member.id, member.token_version),
     }
@@ -153,7 +211,7 @@ def manage_request(
 ) -> Response:
     values = {"email": forms.text(form, "email", 320)}
     try:
-        job = member_requests.take_manage_link(session, values["email"], client_address(request))
+        job = public_requests.take_manage_link(session, values["email"], client_address(request))
     except MemberError as exc:
         context = {"values": values, "errors": {"email": _email_problem(exc)}}
         return render(request, "public/manage_request.html", context, 400)
@@ -180,33 +238,75 @@ def manage(
 
 
 @router.post("/manage/{token}", response_class=HTMLResponse)
-def manage_update(
-    token: str,
-    request: Request,
-    session: Session = Depends(db_session),
-    form: FormData = Depends(read_form),
+async def manage_update(
+    token: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    member = preferences.member_from_manage_token(session, token)
+    form = await read_form(request)
     action = forms.text(form, "action", 20)
-    if action == "pause":
-        preferences.set_paused(session, member, True)
-        done = "paused"
-    elif action == "resume":
-        preferences.set_paused(session, member, False)
-        done = "resumed"
-    elif action == "unsubscribe-all":
-        preferences.unsubscribe_all(session, member)
-        done = "unsubscribed"
-    else:
+    if action == "change-email":
+        new_email = forms.text(form, "new_email", 320)
+        return await run_in_threadpool(_change_email, request, session, token, new_email)
+    if action == "new-calendar-link":
+        return await run_in_threadpool(_new_calendar_link, session, token)
+    # The session above is left unused: a save goes through member_requests, which waits
+    # for a busy database only briefly and keeps the request if it stays busy.
+    return await run_in_threadpool(_save_choices, request, token, form, action)
+
+
+def _save_choices(request: Request, token: str, form: FormData, action: str) -> Response:
+    """Pause, resume, leave everything, or save topics; with a busy database, 202 and kept."""
+    action = action if action in member_requests.MANAGE_ACTIONS else "save"
+    chosen: dict[str, Frequency] = {}
+    if action == "save":
         errors: forms.Errors = {}
-        chosen = forms.topic_frequencies(form, list_topics(session), errors)
-        if errors:
-            values = forms.frequency_values(chosen)
-            return _manage_page(request, session, member, values, errors, "", 400)
-        preferences.update_topics(session, member, chosen)
-        done = "saved" if chosen else "unsubscribed"
+        try:
+            with session_scope(wait_seconds=member_requests.QUICK_WAIT_SECONDS) as session:
+                member = preferences.member_from_manage_token(session, token)
+                chosen = forms.topic_frequencies(form, list_topics(session), errors)
+                if errors:
+                    values = forms.frequency_values(chosen)
+                    return _manage_page(request, session, member, values, errors, "", 400)
+        except member_requests.DATABASE_BUSY:  # not even readable: checked when applied
+            chosen = forms.topic_frequencies(form, forms.topics_named_in(form), errors)
+            if errors:
+                raise HTTPException(
+                    400, "Some of your choices were not valid. Go back and choose again."
+                ) from None
+    try:
+        done = member_requests.manage(token, action, chosen)
+    except member_requests.Dropped as exc:
+        raise HTTPException(400, f"Your choices were not saved: {exc}.") from None
+    if done.kept:
+        return _kept(request)
+    finished = {"pause": "paused", "resume": "resumed", "unsubscribe-all": "unsubscribed"}
+    outcome = finished.get(action, "saved" if chosen else "unsubscribed")
+    return RedirectResponse(f"/manage/{token}?done={outcome}", status_code=303)
+
+
+def _new_calendar_link(session: Session, token: str) -> Response:
+    member = preferences.member_from_manage_token(session, token)
+    preferences.new_calendar_link(session, member)
     session.commit()
-    return RedirectResponse(f"/manage/{token}?done={done}", status_code=303)
+    return RedirectResponse(f"/manage/{token}?done=calendar", status_code=303)
+
+
+def _change_email(request: Request, session: Session, token: str, new_email: str) -> Response:
+    """Send the new address its link; the page says the same whoever's address it is."""
+    member = preferences.member_from_manage_token(session, token)
+    try:
+        address_change.request_change(session, member, new_email, client_address(request))
+    except MemberError as exc:
+        session.rollback()
+        values = forms.frequency_values(preferences.subscription_map(session, member))
+        errors = {"new_email": _email_problem(exc)}
+        return _manage_page(
+            request, session, member, values | {"new_email": new_email}, errors, "", 400
+        )
+    except preferences.TooManyRequests:
+        session.commit()
+        return _too_many(request)
+    session.commit()  # the email goes after the response (deps.db_session)
+    return RedirectResponse(f"/manage/{token}?done=address", status_code=303)
 
 
 def _manage_page(
@@ -225,8 +325,41 @@ def _manage_page(
         "errors": errors,
         "notice": notice,
         "unsubscribed": member.status == MemberStatus.UNSUBSCRIBED,
+        "calendar_url": calendar_url(member.id, member.token_version, member.calendar_version),
     }
     return render(request, "public/manage.html", context, status_code)
+
+
+# --- change of address ---------------------------------------------------------------------
+
+
+@router.get("/confirm/address/{token}", response_class=HTMLResponse)
+def address_page(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    """Only shows a button, like the confirm link."""
+    _, new_email = address_change.member_for_address_link(session, token)
+    return render(request, "public/confirm_address.html", {"new_email": new_email})
+
+
+@router.post("/confirm/address/{token}", response_class=HTMLResponse)
+async def address_confirm(
+    token: str, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """The button's POST (see _pressed)."""
+    return await _pressed(request, token, session, address_page, _address_changed)
+
+
+def _address_changed(token: str, request: Request, session: Session) -> Response:
+    try:
+        changed = address_change.confirm_change(session, token)
+    except address_change.AddressUnavailable as exc:
+        context = {"title": "This address cannot be used", "message": str(exc), "status_code": 409}
+        return render(request, "error.html", context, 409)
+    session.commit()  # the old address is told after the response (deps.db_session)
+    context = {
+        "new_email": changed.new,
+        "manage_url": manage_url(changed.member.id, changed.member.token_version),
+    }
+    return render(request, "public/address_changed.html", context)
 
 
 # --- unsubscribe (RFC 8058) ----------------------------------------------------------------
@@ -243,18 +376,24 @@ def unsubscribe_page(
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    """The one-click POST: no cookie, no CSRF token, no redirect; repeating it is harmless."""
-    member, send = preferences.member_and_send_from_unsubscribe_token(session, token)
-    result = preferences.unsubscribe_from_send(session, member, send)
-    session.commit()
+def unsubscribe(token: str, request: Request) -> Response:
+    """The one-click POST: no cookie, no CSRF token, no redirect; repeating it is harmless.
+    A busy database gets a 202: the request is kept and applied once it is back."""
+    done = member_requests.unsubscribe(token)
+    if done.unsubscribed is None:
+        return _kept(request)
+    member = done.unsubscribed.member
     context = {
         "member": member,
-        "topics": result.topics,
-        "remaining": result.remaining,
+        "topics": done.unsubscribed.topics,
+        "remaining": done.unsubscribed.remaining,
         "manage_url": manage_url(member.id, member.token_version),
     }
     return render(request, "public/unsubscribed.html", context)
+
+
+def _kept(request: Request) -> Response:
+    return render(request, "public/request_kept.html", status_code=202)
 
 
 # --- the archive ---------------------------------------------------------------------------

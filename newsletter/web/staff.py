@@ -20,6 +20,7 @@ from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import (
     admin,
+    admin_roles,
     charts,
     dashboard,
     forms,
@@ -157,6 +158,7 @@ routers = [
     staff_articles.router,
     staff_sends.router,
     admin.router,
+    admin_roles.router,
     staff_inbound.router,
     staff_jobs.router,
 ]

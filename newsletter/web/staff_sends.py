@@ -49,6 +49,7 @@ router = APIRouter(prefix="/staff/sends", include_in_schema=False, dependencies=
 # Fictional, with links that open nothing.
 SAMPLE_PREVIEW = Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
 # The preview is an email, not a page of ours: its own styles, never a script.
+PER_MEMBER = (SendKind.DIGEST, SendKind.MEMBER_MAIL)  # no one copy to preview or test
 PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
@@ -255,7 +256,7 @@ def _send_page(
         "roles": list(audience.roles),
         "frequencies": [f.value for f in audience.frequencies or ()],
         "cancellable": send.status in (SendStatus.SCHEDULED, SendStatus.MISSED),
-        "previewable": send.kind != SendKind.DIGEST,
+        "previewable": send.kind not in PER_MEMBER,
         "notice": notice,
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
@@ -305,8 +306,8 @@ def send_test(send_id: Id, request: Request, session: Session = Depends(db_sessi
 @router.get("/{send_id}/preview", response_class=HTMLResponse)
 def send_preview(send_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     send = _send(session, send_id)
-    if send.kind == SendKind.DIGEST:
-        return _preview_response(_note("A digest differs for each member; there is no preview."))
+    if send.kind in PER_MEMBER:
+        return _preview_response(_note("Each member's copy differs; there is no preview."))
     try:
         prepared = prepare(session, send, None, request.app.state.settings)
     except LookupError as exc:

@@ -1,6 +1,7 @@
-"""A member's journey in headless Chromium against the real app and a real SMTP server:
-subscribe, confirm from the email, manage topics, then leave with the one-click unsubscribe
-in a delivered email's List-Unsubscribe header; the next send in that topic skips them."""
+"""A member's journey in headless Chromium against the real app, a real worker and a real SMTP
+server: subscribe, confirm from the email (opening the link only shows a button), manage
+topics, leave with the one-click unsubscribe in a delivered email's List-Unsubscribe header (the
+next send in that topic skips them), then move to a new address confirmed from that address."""
 
 from __future__ import annotations
 
@@ -18,18 +19,27 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Member, MemberStatus
 from tests.support.delivery_data import add_article
+from tests.support.worker import celery_worker
 from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, link_in, running_site
 from tests.web.site import screenshot as save
 
 pytestmark = pytest.mark.browser
 
 ANN = "ann.archer@example.com"
+NEW = "ann.archer@school.example.org"
 
 
 @pytest.fixture
 def site(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     with running_site(tmp_path, sqlite_template, monkeypatch) as running:
         yield running
+
+
+@pytest.fixture
+def worker(site: Site) -> Iterator[None]:
+    """A real worker on the embedded broker: it sends the emails the pages queue."""
+    with celery_worker(site.env, site.logs / "worker.log"):
+        yield
 
 
 def shot(page: Page, name: str) -> None:
@@ -57,7 +67,9 @@ def deliver_alert(title: str, topics: list[str]) -> None:
         jobs.alert(article_id)
 
 
-def test_subscribe_confirm_manage_and_one_click_unsubscribe(browser: Browser, site: Site) -> None:
+def test_subscribe_confirm_manage_unsubscribe_and_move(
+    browser: Browser, site: Site, worker: None
+) -> None:
     page = browser.new_page(viewport={"width": DESKTOP, "height": 900})
 
     # Subscribe: a mistake first, shown beside the field with what was typed.
@@ -82,13 +94,19 @@ def test_subscribe_confirm_manage_and_one_click_unsubscribe(browser: Browser, si
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     shot(page, "check-your-email")
 
-    # Confirm from the email the SMTP server received.
-    site.smtp.wait_for(1, timeout=30)
+    # Confirm from the email the worker sent: opening the link only shows a button.
+    site.smtp.wait_for(1, timeout=60)
     [confirm_email] = emails_to(site, ANN)
+    assert "Ann Archer" not in confirm_email.as_string()  # typed into a public form: not sent
     page.goto(link_in(confirm_email, "confirm"))
+    expect(page.get_by_role("heading", name="Confirm your subscription")).to_be_visible()
+    shot(page, "confirm")
+    assert status_of(ANN) == MemberStatus.PENDING
+    page.get_by_role("button", name="Confirm my subscription").click()
     expect(page.get_by_role("heading", name="You are subscribed")).to_be_visible()
     shot(page, "confirmed")
-    site.smtp.wait_for(2, timeout=30)
+    assert status_of(ANN) == MemberStatus.ACTIVE
+    site.smtp.wait_for(2, timeout=60)
     assert "Welcome" in emails_to(site, ANN)[-1]["Subject"]
 
     # Manage: add Careers daily.
@@ -130,9 +148,27 @@ def test_subscribe_confirm_manage_and_one_click_unsubscribe(browser: Browser, si
     before = len(emails_to(site, ANN))
     deliver_alert("More funding news", ["funding"])
     assert len(emails_to(site, ANN)) == before  # the next funding send does not reach her
-    with session_scope() as session:
-        status = session.scalar(select(Member.status).where(Member.email == ANN))
-    assert status == MemberStatus.ACTIVE  # still subscribed to Careers and NPQ
+    assert status_of(ANN) == MemberStatus.ACTIVE  # still subscribed to Careers and NPQ
+
+    # She moves to a new address: the link goes there, and the change is made from it.
+    page.goto(link_in(emails_to(site, ANN)[1], "manage"))  # the welcome email's link
+    page.get_by_label("New email address").fill(NEW)
+    sent = len(site.smtp.messages)
+    page.get_by_role("button", name="Change my address").click()
+    expect(page.get_by_text("We have sent a link to your new address")).to_be_visible()
+    shot(page, "manage-address-asked")
+    site.smtp.wait_for(sent + 1, timeout=60)
+    [confirm_address] = emails_to(site, NEW)
+    page.goto(link_in(confirm_address, "confirm/address"))
+    expect(page.get_by_role("heading", name="Confirm your new address")).to_be_visible()
+    assert status_of(NEW) is None
+    sent = len(site.smtp.messages)
+    page.get_by_role("button", name="Confirm my new address").click()
+    expect(page.get_by_role("heading", name="Your address is changed")).to_be_visible()
+    shot(page, "address-changed")
+    assert status_of(NEW) == MemberStatus.ACTIVE and status_of(ANN) is None
+    site.smtp.wait_for(sent + 1, timeout=60)
+    assert "has changed" in emails_to(site, ANN)[-1]["Subject"]
     page.close()
 
 
@@ -158,6 +194,11 @@ def test_archive_pages_read_well(browser: Browser, site: Site) -> None:
     expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
     shot(page, "bad-link")
     page.close()
+
+
+def status_of(email: str) -> MemberStatus | None:
+    with session_scope() as session:
+        return session.scalar(select(Member.status).where(Member.email == email))
 
 
 def subscriptions(email: str) -> dict[str, str]:

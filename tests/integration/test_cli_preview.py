@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from newsletter import dispatch
 from newsletter.cli import app
+from newsletter.config import get_settings
 from newsletter.delivery import jobs
 from newsletter.models import (
     Article,
@@ -26,6 +30,8 @@ from newsletter.models import (
     Topic,
 )
 from newsletter.rendering import KINDS
+from newsletter.rendering.previews import MEMBER_KINDS
+from newsletter.web.app import create_app
 
 runner = CliRunner()
 
@@ -45,9 +51,30 @@ def test_every_kind_previews_with_sample_content_on_an_empty_database(
     assert code == 0, err
     assert f"Wrote {html_file}" in out
     message = message_from_bytes(eml_file.read_bytes(), policy=policy.default)
-    assert str(message["To"]) == "Sam Sample <sam.sample@example.com>"
     assert html_file.read_text().startswith("<!DOCTYPE html>")
-    assert "Hello Sam Sample," in html_file.read_text()
+    if kind in MEMBER_KINDS:  # sent to whoever typed the address: no name
+        assert str(message["To"]) == "sam.sample@example.com"
+        assert "Hello," in html_file.read_text() and "Sam" not in html_file.read_text()
+    else:
+        assert str(message["To"]) == "Sam Sample <sam.sample@example.com>"
+        assert "Hello Sam Sample," in html_file.read_text()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_sample_members_links_lead_to_no_real_member(db_url: str, kind: str) -> None:
+    """Member #1 exists, with the first link version: a preview's links still reach nobody."""
+    code, _, err = run("members", "add", "ann@example.com", "--topic", "funding=weekly")
+    assert code == 0, err
+    code, out, err = run("preview", kind)
+    assert code == 0, err
+    ours = re.escape(get_settings().BASE_URL)
+    paths = [urlsplit(url).path for url in re.findall(ours + r"/[a-z/]+/[\w.-]+", out)]
+    member_links = [p for p in paths if not p.startswith("/articles/")]
+    assert member_links or kind == "address-changed"  # which shows no link of ours
+    with TestClient(create_app()) as client:
+        for path in member_links:
+            page = client.get(path)
+            assert page.status_code == 400 and "This link is not valid" in page.text, path
 
 
 def test_preview_prints_the_text_part_without_files(db_url: str) -> None:

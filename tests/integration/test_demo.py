@@ -43,7 +43,12 @@ def test_demo_sends_everything_and_leaves_browsable_emails(tmp_path: Path) -> No
     assert all(path.name in index for path in emls)
     for path in emls:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert message.get_content_type() == "multipart/alternative"
+        # An alert or reminder of a closing date carries it for calendars (deadline.ics).
+        files = [part.get_filename() for part in message.iter_attachments()]
+        assert message.get_content_type() == (
+            "multipart/mixed" if files else "multipart/alternative"
+        )
+        assert files in ([], ["deadline.ics"]) and message.get_body(("html",)) is not None
         assert message["List-Unsubscribe"] or "confirm" in str(message["Subject"]).lower()
     assert "sign in at http://127.0.0.1:8000/staff" in out
     assert f"export NEWSLETTER_VAR_DIR={var_dir} " in out and "staff create" in out

@@ -8,12 +8,14 @@ proves every route that acts on a link uses it, and acts on its own member only.
 from __future__ import annotations
 
 import string
+import time
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from newsletter import links
@@ -31,6 +33,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 UNSUBSCRIBE = {"List-Unsubscribe": "One-Click"}
+CONFIRM = {"confirm": "yes"}
 
 
 def people(db_url: str) -> dict[str, int]:
@@ -59,7 +62,8 @@ def acts(client: TestClient) -> dict[str, Callable[[str], int]]:
     return {
         "manage": lambda t: client.post(f"/manage/{t}", data={"action": "pause"}).status_code,
         "unsubscribe": lambda t: client.post(f"/unsubscribe/{t}", data=UNSUBSCRIBE).status_code,
-        "confirm": lambda t: client.get(f"/confirm/{t}").status_code,
+        "confirm": lambda t: client.post(f"/confirm/{t}", data=CONFIRM).status_code,
+        "confirm page": lambda t: client.get(f"/confirm/{t}").status_code,
     }
 
 
@@ -68,11 +72,12 @@ def tokens_for(member: int, send: int, version: int = 1) -> dict[str, str]:
         "manage": links.manage_token(member, version),
         "unsubscribe": links.unsubscribe_token(member, send, version),
         "confirm": links.confirm_token(member, version),
+        "confirm page": links.confirm_token(member, version),
     }
 
 
 @FUZZ
-@given(kind=st.sampled_from(["manage", "unsubscribe", "confirm"]), data=st.data())
+@given(kind=st.sampled_from(["manage", "unsubscribe", "confirm", "confirm page"]), data=st.data())
 def test_an_altered_or_truncated_link_is_refused_and_changes_nothing(
     client: TestClient, db_url: str, kind: str, data: st.DataObject
 ) -> None:
@@ -110,7 +115,7 @@ def test_links_from_before_a_rotation_are_refused_and_the_new_ones_work(
 
     refused = {kind: act(old[kind]) for kind, act in acts(client).items()}
 
-    assert refused == {"manage": 400, "unsubscribe": 400, "confirm": 400}
+    assert refused == {"manage": 400, "unsubscribe": 400, "confirm": 400, "confirm page": 400}
     assert stored.everything(db_url) == before
     assert acts(client)["confirm"](tokens_for(ids["cat"], ids["send"], 2)["confirm"]) == 200
     assert {m[0]: m[3] for m in stored.members(db_url)}["cat@example.com"] == "active"
@@ -124,7 +129,9 @@ def test_a_link_of_one_purpose_is_refused_for_the_others(
     before = stored.everything(db_url)
     token = tokens_for(ids["cat"], ids["send"])[kind]
 
-    statuses = {other: act(token) for other, act in acts(client).items() if other != kind}
+    statuses = {
+        other: act(token) for other, act in acts(client).items() if other.split()[0] != kind
+    }
 
     assert set(statuses.values()) == {400}
     assert stored.everything(db_url) == before
@@ -160,3 +167,26 @@ def test_one_members_link_changes_that_member_only(client: TestClient, db_url: s
     after = {m[0]: m for m in stored.members(db_url)}
     assert {after["bob@example.com"]} == bob_before
     assert after["ann@example.com"][3] == "unsubscribed"
+
+
+def test_a_confirm_link_works_once_and_not_after_a_week(
+    client: TestClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = people(db_url)
+    week_old = int(time.time()) - links.CONFIRM_MAX_AGE_SECONDS - 60
+    with monkeypatch.context() as then:
+        then.setattr(TimestampSigner, "get_timestamp", lambda self: week_old)
+        expired = tokens_for(ids["cat"], ids["send"])["confirm"]
+    fresh = tokens_for(ids["cat"], ids["send"])["confirm"]
+    before = stored.everything(db_url)
+
+    assert acts(client)["confirm page"](expired) == 400
+    assert acts(client)["confirm"](expired) == 400
+    assert stored.everything(db_url) == before
+
+    assert acts(client)["confirm"](fresh) == 200
+    after = stored.everything(db_url)
+    assert {m[0]: m[3] for m in stored.members(db_url)}["cat@example.com"] == "active"
+    assert acts(client)["confirm"](fresh) == 400  # replayed
+    assert acts(client)["confirm page"](fresh) == 400
+    assert stored.everything(db_url) == after

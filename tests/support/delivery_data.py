@@ -124,3 +124,29 @@ def statuses(send_id: int) -> dict[str, str]:
             .where(Delivery.send_id == send_id)
         ).all()
     return {address: status.value for address, status in rows}
+
+
+def last_weeks_links(base_url: str) -> dict[str, str]:
+    """Every member's one-click link from last week's funding alert (a send already sent), by
+    address, pointing at the web app at `base_url`."""
+    from newsletter.audience import Audience
+    from newsletter.config import get_settings
+    from newsletter.delivery.fanout import create_send
+    from newsletter.links import unsubscribe_url
+    from newsletter.models import SendKind, SendStatus
+
+    with session_scope() as session:
+        funding = topic_ids(session)["funding"]
+        send, _ = create_send(
+            session,
+            kind=SendKind.ALERT,
+            key="alert:last-week",
+            audience=Audience(topic_ids=(funding,)),
+            status=SendStatus.SENT,
+        )
+        members = session.execute(select(Member.id, Member.email, Member.token_version)).all()
+    ours = get_settings().BASE_URL
+    return {
+        email: unsubscribe_url(member_id, send, version).replace(ours, base_url)
+        for member_id, email, version in members
+    }

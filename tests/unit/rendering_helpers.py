@@ -11,6 +11,8 @@ import lxml.html
 from newsletter.rendering import samples
 from newsletter.rendering.build import EmailSpec
 from newsletter.rendering.emails import (
+    address_changed_spec,
+    address_confirm_spec,
     alert_spec,
     announcement_spec,
     confirm_spec,
@@ -38,6 +40,12 @@ def sample_spec(kind: str) -> EmailSpec:
         "confirm": lambda: confirm_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
         "welcome": lambda: welcome_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
         "manage-link": lambda: manage_link_spec(topics=samples.SAMPLE_TOPIC_CHOICES),
+        "address-confirm": lambda: address_confirm_spec(
+            address_url="https://localhost:8443/confirm/address/token"
+        ),
+        "address-changed": lambda: address_changed_spec(
+            new_email="ann.new@example.com", sender_address="news@localhost"
+        ),
     }
     return specs[kind]()
 

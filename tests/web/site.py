@@ -65,7 +65,7 @@ def running_site(
                 get_settings.cache_clear()
                 yield Site(url, smtp, db_url, env | {"NEWSLETTER_BASE_URL": url}, tmp_path)
         finally:
-            db.get_engine(db_url).dispose()
+            db.dispose_engines(db_url)
             get_settings.cache_clear()
     log = (tmp_path / "uvicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

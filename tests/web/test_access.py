@@ -22,7 +22,7 @@ from tests.web.helpers import csrf_of
 # (/healthz, /readyz and /metrics are for probes and Prometheus: the proxy keeps them inside.)
 PUBLIC = re.compile(
     r"^/($|subscribe|confirm/|manage|unsubscribe/|articles|topics/|static|openapi\.json"
-    r"|staff/login$|staff/password-reset|webhooks/|healthz$|readyz$|metrics$)"
+    r"|staff/login$|staff/password-reset|webhooks/|healthz$|readyz$|metrics$|feeds/|calendar/|archive)"
 )
 
 

@@ -42,7 +42,15 @@ def test_subscribe_then_confirm_activates_and_welcomes(client: TestClient, db_ur
     [confirm_email] = sent_to("ann.archer@example.com")
     assert "confirm" in confirm_email["Subject"].lower()
 
-    confirmed = client.get(link_path(confirm_email, "confirm"))
+    # A GET (a mail scanner, or the member) only shows the button; the POST confirms.
+    path = link_path(confirm_email, "confirm")
+    for _ in range(2):
+        page = client.get(path)
+        assert page.status_code == 200 and "Confirm my subscription" in page.text
+    assert member(db_url, "ann.archer@example.com").status == MemberStatus.PENDING
+    assert len(sent_to("ann.archer@example.com")) == 1
+
+    confirmed = client.post(path, data={"confirm": "yes"})
     assert confirmed.status_code == 200
     assert "You are subscribed" in confirmed.text
     assert member(db_url, "ann.archer@example.com").status == MemberStatus.ACTIVE
@@ -50,9 +58,51 @@ def test_subscribe_then_confirm_activates_and_welcomes(client: TestClient, db_ur
     assert "Welcome" in welcome["Subject"]
     assert "Funding" in text_of(welcome) and "/manage/" in text_of(welcome)
 
-    again = client.get(link_path(confirm_email, "confirm"))
-    assert "already subscribed" in again.text
+    # The link is used: a replay, by GET or POST, is refused and sends nothing.
+    for again in (client.get(path), client.post(path, data={"confirm": "yes"})):
+        assert again.status_code == 400 and "This link is not valid" in again.text
     assert len(sent_to("ann.archer@example.com")) == 2  # no second welcome
+
+
+def test_emails_from_the_public_forms_carry_no_name_typed_into_them(
+    client: TestClient, db_url: str
+) -> None:
+    with session_scope(db_url) as session:
+        add_member(session, "bob@example.com", {"assessment": "daily"})
+    bait = "Visit evil.example for a prize"
+    client.post("/subscribe", data={"email": "new@example.com", "name": bait, "topic-npq": "daily"})
+    client.post("/subscribe", data={"email": "bob@example.com", "name": bait, "topic-npq": "daily"})
+    [confirm_email] = sent_to("new@example.com")
+    client.post(link_path(confirm_email, "confirm"), data={"confirm": "yes"})
+    client.post("/manage", data={"email": "new@example.com"})
+
+    emails = sent_to("new@example.com") + sent_to("bob@example.com")
+    assert [e["Subject"].split()[0] for e in emails] == ["Please", "Welcome", "Your", "Your"]
+    for email in emails:
+        assert "evil" not in email.as_string() and "prize" not in email.as_string()
+        assert email["To"] in ("new@example.com", "bob@example.com")
+        assert text_of(email).startswith("Hello,")
+
+
+def test_a_post_without_the_form_field_or_from_another_site_confirms_nothing(
+    client: TestClient, db_url: str
+) -> None:
+    subscribe(client, funding="daily")
+    path = link_path(sent_to("ann.archer@example.com")[0], "confirm")
+
+    bare = client.post(path)
+    elsewhere = client.post(
+        path, data={"confirm": "yes"}, headers={"Origin": "https://evil.example"}
+    )
+
+    assert bare.status_code == 200 and "Confirm my subscription" in bare.text
+    assert elsewhere.status_code == 403
+    assert member(db_url, "ann.archer@example.com").status == MemberStatus.PENDING
+    same_site = client.post(
+        path, data={"confirm": "yes"}, headers={"Origin": "http://localhost:8000"}
+    )
+    assert same_site.status_code == 200
+    assert member(db_url, "ann.archer@example.com").status == MemberStatus.ACTIVE
 
 
 def test_subscribing_a_known_address_looks_the_same_and_changes_nothing(

@@ -2,7 +2,7 @@
 scopes and expiry, background jobs for long console work.
 
 Revision ID: 0016
-Revises: 0008
+Revises: 0020
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0008"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
