@@ -8,6 +8,7 @@ the incident row is their ledger (told once, tried again on the next pass until 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.models import Incident, IncidentKind, StaffRole, StaffUser
+
+if TYPE_CHECKING:
+    from newsletter.rendering.prepared import PreparedEmail
 
 # The headings of docs/operations.md that say what each incident means and what to do.
 RUNBOOK = {
@@ -48,7 +52,7 @@ def tell(incident: Incident, addresses: list[str], settings: Settings) -> str:
 
     if not addresses:
         return "no admin to tell: create an admin, or set NEWSLETTER_ALERT_EMAILS"
-    prepared = _prepare(incident, settings)
+    prepared = prepare_email(incident, settings)
     messages, problems = [], []
     for address in addresses:
         try:
@@ -65,7 +69,8 @@ def tell(incident: Incident, addresses: list[str], settings: Settings) -> str:
     return "; ".join(problems) or "not sent"
 
 
-def _prepare(incident: Incident, settings: Settings):  # type: ignore[no-untyped-def]
+def prepare_email(incident: Incident, settings: Settings) -> PreparedEmail:
+    """The email that tells admins of this incident, before it is addressed."""
     from newsletter.rendering.build import EmailSpec, prepare
 
     opened = incident.opened_at.astimezone(ZoneInfo(settings.TIMEZONE))

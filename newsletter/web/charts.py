@@ -38,45 +38,86 @@ def nice_max(value: int) -> int:
 def stacked_bars(
     days: Sequence[date], series: Sequence[tuple[str, Sequence[int]]], title: str
 ) -> Markup:
-    """One bar per day, one coloured segment per series; `title` describes it to screen readers."""
-    width, height = 720, 240
-    left, right, top, bottom = 44, 8, 12, 28
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """One bar per day, one coloured segment per series, and the same numbers as a table.
+
+    The bars are an SVG that stretches to fill its box; the axis labels are HTML beside it,
+    so they keep the page's text size on a phone instead of shrinking with the drawing. The
+    drawing is hidden from screen readers, which get the table (captioned with `title`).
+    """
     totals = [sum(values[i] for _, values in series) for i in range(len(days))]
     y_max = nice_max(max(totals, default=0))
-    slot = plot_w / max(len(days), 1)
-    bar_w = max(slot * 0.7, 1)
+    return Markup(
+        '<div class="chart">'
+        f"{_y_axis(y_max)}{_bars(days, series, y_max)}{_x_axis(days)}"
+        f"{_chart_table(days, series, totals, title)}</div>"
+    )
+
+
+BAR_SLOT, BAR_HEIGHT = 10, 100  # SVG units per day, and for the tallest bar
+DAYS_PER_LABEL = 7
+
+
+def _bars(days: Sequence[date], series: Sequence[tuple[str, Sequence[int]]], y_max: int) -> str:
+    width = BAR_SLOT * max(len(days), 1)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg class="chart-bars" viewBox="0 0 {width} {BAR_HEIGHT}" preserveAspectRatio="none" '
+        'aria-hidden="true" focusable="false" xmlns="http://www.w3.org/2000/svg">'
     ]
     for fraction in (0, 0.5, 1):
-        y = top + plot_h * (1 - fraction)
+        y = BAR_HEIGHT * (1 - fraction)
         parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#d9dee5" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{int(y_max * fraction)}</text>'
+            f'<line x1="0" x2="{width}" y1="{y:g}" y2="{y:g}" stroke="#d9dee5" '
+            'stroke-width="1" vector-effect="non-scaling-stroke"/>'
         )
     for i, day in enumerate(days):
-        x = left + i * slot + (slot - bar_w) / 2
-        y = top + plot_h
+        y = float(BAR_HEIGHT)
         for index, (name, values) in enumerate(series):
             if not values[i]:
                 continue
-            h = plot_h * values[i] / y_max
-            y -= h
+            height = BAR_HEIGHT * values[i] / y_max
+            y -= height
             parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                f'fill="{colour(index)}"><title>{escape(name)}, '
+                f'<rect x="{i * BAR_SLOT + 1.5:g}" y="{y:.2f}" width="{BAR_SLOT - 3}" '
+                f'height="{height:.2f}" fill="{colour(index)}"><title>{escape(name)}, '
                 f"{day.strftime('%d %b')}: {values[i]}</title></rect>"
             )
-        if i % 7 == 0 or i == len(days) - 1:
-            parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
-                f"{day.strftime('%d %b')}</text>"
-            )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)
+
+
+def _y_axis(y_max: int) -> str:
+    labels = "".join(f"<span>{value:g}</span>" for value in (y_max, y_max / 2, 0))
+    return f'<div class="chart-y" aria-hidden="true">{labels}</div>'
+
+
+def _x_axis(days: Sequence[date]) -> str:
+    """The first day of each week under the bars, each label as wide as its days."""
+    labels = "".join(
+        f'<span class="days-{len(days[start : start + DAYS_PER_LABEL])}">'
+        f"{days[start].strftime('%d %b')}</span>"
+        for start in range(0, len(days), DAYS_PER_LABEL)
+    )
+    return f'<div class="chart-x" aria-hidden="true">{labels}</div>'
+
+
+def _chart_table(
+    days: Sequence[date],
+    series: Sequence[tuple[str, Sequence[int]]],
+    totals: Sequence[int],
+    title: str,
+) -> str:
+    head = "".join(f'<th scope="col">{escape(name)}</th>' for name, _ in series)
+    rows = "".join(
+        f'<tr><th scope="row">{day.strftime("%d %B")}</th>'
+        + "".join(f"<td>{values[i]}</td>" for _, values in series)
+        + f"<td>{totals[i]}</td></tr>"
+        for i, day in enumerate(days)
+    )
+    return (
+        f'<table class="sr-only"><caption>{escape(title)}</caption>'
+        f'<thead><tr><th scope="col">Day</th>{head}<th scope="col">All</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def sparkline(values: Sequence[int], label: str) -> Markup:
@@ -90,9 +131,11 @@ def sparkline(values: Sequence[int], label: str) -> Markup:
         f"{pad + i * step:.1f},{height - pad - (v - low) * (height - 2 * pad) / span:.1f}"
         for i, v in enumerate(values)
     )
+    # Stretches to its cell (up to its natural width), so a narrow column does not overflow.
     return Markup(
-        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg class="spark" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
         f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
         f'<polyline points="{points}" fill="none" stroke="#0b7a6c" stroke-width="2" '
-        f'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+        f'vector-effect="non-scaling-stroke" stroke-linejoin="round" stroke-linecap="round"/>'
+        "</svg>"
     )

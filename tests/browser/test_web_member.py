@@ -79,7 +79,9 @@ def test_subscribe_confirm_manage_unsubscribe_and_move(
     choose(page, "Funding", "Straight away")
     choose(page, "NPQ", "Weekly")
     page.get_by_role("button", name="Subscribe").click()
-    expect(page.get_by_text("Enter a valid email address")).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_accessible_description(
+        re.compile("Enter a valid email address")
+    )
     expect(page.get_by_label("Your name (optional)")).to_have_value("Ann Archer")
     shot(page, "subscribe-error")
 
