@@ -21,7 +21,15 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import api_tokens, dispatch, incidents, links, suppressions, throttle
+from newsletter import (
+    api_tokens,
+    dispatch,
+    incidents,
+    links,
+    password_reset,
+    suppressions,
+    throttle,
+)
 from newsletter.articles.store import import_article
 from newsletter.consent import by_member
 from newsletter.db import session_scope
@@ -33,7 +41,10 @@ from newsletter.models import (
     Frequency,
     InboundEvent,
     IncidentKind,
+    Job,
+    JobStatus,
     MemberStatus,
+    PasswordReset,
     StaffRole,
     utcnow,
 )
@@ -97,7 +108,7 @@ def furnish(site: Site) -> Places:
     content. Runs in-process against the site's database (its NEWSLETTER_* environment)."""
     places = Places()
     with session_scope() as session:
-        create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
+        admin = create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
         create_staff(session, COMMS, PASSWORD, StaffRole.COMMS, actor="test")
         ann = add_member(session, ANN, {"funding": "immediate", "npq": "weekly"}, role="SENCO")
         add_member(session, "bob@example.com", {"npq": "immediate", "careers": "daily"})
@@ -113,9 +124,27 @@ def furnish(site: Site) -> Places:
             throttle.hit(session, MAIL_PER_ADDRESS, BUSY)
         suppressions.add_suppression(session, "left@example.net", "Asked by phone", "test")
         api_tokens.create_token(session, "Website CMS", "test")
+        job = Job(
+            kind="member-import",
+            status=JobStatus.DONE,
+            created_by=f"staff:{ADMIN}",
+            total=4,
+            done=4,
+            result={
+                "written": True,
+                "summary": "Imported 3 rows: 3 new, 0 updated; 1 bad rows skipped.",
+                "errors": [{"line": 5, "reason": "invalid email address 'not-an-address'"}],
+                "kept": [],
+                "error_count": 1,
+            },
+        )
+        session.add(job)
+        reset = PasswordReset(staff_id=admin.id, expires_at=utcnow() + timedelta(hours=1))
+        session.add(reset)
         _incident(session)
         session.flush()
-        places.params |= {"member_id": str(long.id), "slug": "npq"}
+        places.params |= {"member_id": str(long.id), "slug": "npq", "job_id": str(job.id)}
+        reset_link = password_reset.reset_url(reset.id)
         confirm = links.confirm_url(pending.id, pending.token_version)
         manage = links.manage_url(ann.id, ann.token_version)
         ann_id, ann_version = ann.id, ann.token_version
@@ -138,6 +167,7 @@ def furnish(site: Site) -> Places:
         "/confirm/{token}": _path(confirm),
         "/manage/{token}": _path(manage),
         "/unsubscribe/{token}": _path(unsubscribe),
+        "/staff/password-reset/{token}": _path(reset_link),
     }
     return places
 
@@ -382,6 +412,21 @@ def _staff_states(places: Places) -> Iterator[Stop]:
     )
     yield failing(
         "API tokens: no name", "/staff/admin/tokens", "/staff/admin/tokens", _press("Create token")
+    )
+    yield failing(
+        "account: no new password", "/staff/account", "/staff/account", _press("Change password")
+    )
+    yield failing(
+        "password reset: no address",
+        "/staff/password-reset",
+        "/staff/password-reset",
+        _press("Email me a link"),
+    )
+    yield failing(
+        "new password: too short",
+        places.tokens["/staff/password-reset/{token}"],
+        "/staff/password-reset/{token}",
+        _press("Set my new password"),
     )
 
 
