@@ -5,15 +5,18 @@ web thread held the site for minutes, and mail sent in the request showed who is
 (issue 16).
 
 `start` (in the caller's transaction) then `dispatch.job_queued` after the commit; a worker
-calls `run`. The page reads `Job.status`, `done` of `total` and, when done, `result`.
+calls `run` (a job that never reached one is handed over again by the recovery sweep).
+The page reads `Job.status`, `done` of `total` and, when done, `result`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import public_requests
@@ -31,6 +34,9 @@ ARTICLE_IMPORT = "article-import"
 BACKGROUND_CHARS = 100_000
 # What a job's result keeps of a report's lines (the page lists them).
 MAX_LISTED = 1000
+# A job still queued this long after it was made was never handed to a worker (a broker that
+# was down after the response): the recovery sweep hands it over again.
+REQUEUE_AFTER = timedelta(minutes=5)
 
 
 class JobError(ValueError):
@@ -50,6 +56,12 @@ def start(session: Session, kind: str, payload: str, options: dict[str, Any], ac
     session.add(job)
     session.flush()
     return job
+
+
+def stale(session: Session, now: datetime) -> list[int]:
+    """Jobs queued before now - REQUEUE_AFTER: lost on their way to a worker."""
+    waiting = (Job.status == JobStatus.QUEUED) & (Job.created_at < now - REQUEUE_AFTER)
+    return list(session.scalars(select(Job.id).where(waiting).order_by(Job.id)))
 
 
 def run(job_id: int) -> None:

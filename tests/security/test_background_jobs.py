@@ -5,12 +5,15 @@ tests/security/test_responsive.py shows the site answering meanwhile, with real 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from newsletter import background_jobs
 from newsletter.background_jobs import BACKGROUND_CHARS
 from newsletter.db import session_scope
-from newsletter.models import Article, Job, Member, StaffRole
+from newsletter.models import Article, Job, JobStatus, Member, StaffRole, utcnow
 from tests.web.conftest import make_staff, signed_in
 from tests.web.helpers import csrf_of
 
@@ -74,3 +77,19 @@ def test_someone_elses_job_is_not_shown_to_comms_staff(
     make_staff(db_url, "comms@example.org", StaffRole.COMMS)
     comms = signed_in(staff_browser, "comms@example.org")
     assert comms.get("/staff/jobs/1").status_code == 404
+
+
+def test_a_job_that_never_reached_a_worker_is_done_by_the_recovery_sweep(db_url: str) -> None:
+    from newsletter import dispatch
+    from newsletter.delivery import jobs
+
+    with session_scope(db_url) as session:
+        job = background_jobs.start(
+            session, background_jobs.MEMBER_IMPORT, big_csv(3), {"consent": "terms"}, "test"
+        )
+        job.created_at = utcnow() - timedelta(minutes=10)  # its hand-over was lost
+    with dispatch.inline():
+        jobs.sweep()
+    with session_scope(db_url) as session:
+        assert session.scalars(select(Job.status)).all() == [JobStatus.DONE]
+        assert session.scalar(select(func.count()).select_from(Member)) == 3
