@@ -60,8 +60,8 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
     """Apply members' requests kept while the database was unavailable, re-queue lost and
-    due work, then mark finished sends."""
-    from newsletter import member_requests
+    due work (and console or form jobs that never reached a worker), then mark finished sends."""
+    from newsletter import background_jobs, member_requests
 
     member_requests.apply_kept()
     now = now or utcnow()
@@ -71,6 +71,9 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
         dispatch.queue_deliveries(send_id, ids)
     with session_scope() as session:
         ledger.complete_sends(session, now)
+        lost_jobs = background_jobs.stale(session, now)
+    for job_id in lost_jobs:
+        dispatch.job_queued(job_id)
     return queued
 
 

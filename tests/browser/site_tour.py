@@ -26,6 +26,7 @@ from newsletter import (
     dispatch,
     incidents,
     links,
+    password_reset,
     role_defaults,
     suppressions,
     throttle,
@@ -42,7 +43,10 @@ from newsletter.models import (
     Frequency,
     InboundEvent,
     IncidentKind,
+    Job,
+    JobStatus,
     MemberStatus,
+    PasswordReset,
     Send,
     SendKind,
     SendStatus,
@@ -109,7 +113,7 @@ def furnish(site: Site) -> Places:
     content. Runs in-process against the site's database (its NEWSLETTER_* environment)."""
     places = Places()
     with session_scope() as session:
-        create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
+        admin = create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
         create_staff(session, COMMS, PASSWORD, StaffRole.COMMS, actor="test")
         ann = add_member(session, ANN, {"funding": "immediate", "npq": "weekly"}, role="SENCO")
         add_member(session, "bob@example.com", {"npq": "immediate", "careers": "daily"})
@@ -125,9 +129,27 @@ def furnish(site: Site) -> Places:
             throttle.hit(session, MAIL_PER_ADDRESS, BUSY)
         suppressions.add_suppression(session, "left@example.net", "Asked by phone", "test")
         api_tokens.create_token(session, "Website CMS", "test")
+        job = Job(
+            kind="member-import",
+            status=JobStatus.DONE,
+            created_by=f"staff:{ADMIN}",
+            total=4,
+            done=4,
+            result={
+                "written": True,
+                "summary": "Imported 3 rows: 3 new, 0 updated; 1 bad rows skipped.",
+                "errors": [{"line": 5, "reason": "invalid email address 'not-an-address'"}],
+                "kept": [],
+                "error_count": 1,
+            },
+        )
+        session.add(job)
+        reset = PasswordReset(staff_id=admin.id, expires_at=utcnow() + timedelta(hours=1))
+        session.add(reset)
         _incident(session)
         session.flush()
-        places.params |= {"member_id": str(long.id), "slug": "npq"}
+        places.params |= {"member_id": str(long.id), "slug": "npq", "job_id": str(job.id)}
+        reset_link = password_reset.reset_url(reset.id)
         confirm = links.confirm_url(pending.id, pending.token_version)
         manage = links.manage_url(ann.id, ann.token_version)
         address = links.address_url(ann.id, ann.token_version, "ann.archer@example.net")
@@ -155,6 +177,7 @@ def furnish(site: Site) -> Places:
         "/unsubscribe/{token}": _path(unsubscribe),
         "/confirm/address/{token}": _path(address),
         "/archive/{send_id}": f"/archive/{past}",
+        "/staff/password-reset/{token}": _path(reset_link),
     }
     return places
 
@@ -416,6 +439,21 @@ def _staff_states(places: Places) -> Iterator[Stop]:
     )
     yield failing(
         "API tokens: no name", "/staff/admin/tokens", "/staff/admin/tokens", _press("Create token")
+    )
+    yield failing(
+        "account: no new password", "/staff/account", "/staff/account", _press("Change password")
+    )
+    yield failing(
+        "password reset: no address",
+        "/staff/password-reset",
+        "/staff/password-reset",
+        _press("Email me a link"),
+    )
+    yield failing(
+        "new password: too short",
+        places.tokens["/staff/password-reset/{token}"],
+        "/staff/password-reset/{token}",
+        _press("Set my new password"),
     )
 
 
