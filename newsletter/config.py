@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -155,6 +158,10 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def is_production(self) -> bool:
+        return self.ENVIRONMENT == "production"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
 
@@ -196,9 +203,63 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigError(f"invalid setting: {_describe(exc)}") from None
-    if settings.ENVIRONMENT == "production" and not settings.SECRET_KEY:
-        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be set in production")
+    if settings.ENVIRONMENT == "production":
+        problem = production_problem(settings)
+        if problem:
+            raise ConfigError(problem)
     return settings
+
+
+MIN_PRODUCTION_SECRET = 32
+# Names that are never a real service's (RFC 2606 and 6761): a production setting naming one
+# is a development default left in place, and every link or From address would be wrong.
+PLACEHOLDER_DOMAINS = ("localhost", "example.com", "example.org", "example.net")
+PLACEHOLDER_TLDS = ("localhost", "example", "test", "invalid", "local")
+
+
+def production_problem(settings: Settings) -> str | None:
+    """Why these settings must not run in production (one line naming the variable), or None."""
+    key = settings.SECRET_KEY or ""
+    if not key:
+        return f"{ENV_PREFIX}SECRET_KEY must be set in production"
+    if len(key) < MIN_PRODUCTION_SECRET:
+        return (
+            f"{ENV_PREFIX}SECRET_KEY must be at least {MIN_PRODUCTION_SECRET} characters in "
+            f"production (it has {len(key)}); use e.g. `python -c 'import secrets; "
+            f"print(secrets.token_urlsafe(48))'`"
+        )
+    if not settings.BASE_URL.startswith("https://"):
+        return (
+            f"{ENV_PREFIX}BASE_URL must be an https:// address in production "
+            f"(it is {settings.BASE_URL}): links in emails and the sign-in cookie need TLS"
+        )
+    host = urlsplit(settings.BASE_URL).hostname or ""
+    if is_placeholder_host(host):
+        return (
+            f"{ENV_PREFIX}BASE_URL names {host}, a local or example address; "
+            "set it to the service's public address"
+        )
+    sender_domain = parseaddr(settings.FROM_ADDRESS)[1].rpartition("@")[2]
+    if is_placeholder_host(sender_domain):
+        return (
+            f"{ENV_PREFIX}FROM_ADDRESS is at {sender_domain or 'no domain'}, a local or example "
+            "domain; set it to the address your emails come from"
+        )
+    return None
+
+
+def is_placeholder_host(host: str) -> bool:
+    """localhost, a loopback address, or an example or test domain (or one under it)."""
+    host = host.lower().rstrip(".").strip("[]")
+    if not host:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        pass
+    if host in PLACEHOLDER_DOMAINS or host.rsplit(".", 1)[-1] in PLACEHOLDER_TLDS:
+        return True
+    return any(host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
 
 
 @lru_cache(maxsize=1)

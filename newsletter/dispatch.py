@@ -102,6 +102,27 @@ def _deliver(send_id: int, ids: list[int], kind: SendKind | None) -> None:
         _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")
 
 
+def password_reset_requested(email: str) -> None:
+    """Someone asked for a password-reset link for this address: a worker sends it, if the
+    address is a staff account's (the web app calls this after its response)."""
+    if is_inline():
+        from newsletter import password_reset
+
+        password_reset.send_link(email)
+    else:
+        _enqueue("newsletter.send_password_reset", [email], "urgent")
+
+
+def job_queued(job_id: int) -> None:
+    """A console job (a large import) was committed: a worker does it while its page waits."""
+    if is_inline():
+        from newsletter import background_jobs
+
+        background_jobs.run(job_id)
+    else:
+        _enqueue("newsletter.run_job", [job_id], "fanout")
+
+
 def worker_running() -> bool:
     from workers.celery_app import worker_running as running
 

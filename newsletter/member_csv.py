@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter.consent import MEMBER_OWN_SOURCES
+from newsletter.encodings import decode_marked
 from newsletter.members import (
     MemberError,
     format_topic_choices,
@@ -201,6 +202,8 @@ def _read_rows(
 def _row(line: int, record: dict[str, str | None], known_topics: set[str]) -> MemberRow:
     if None in record:
         raise MemberError("too many fields (is a comma missing its quotes?)")
+    if any("\x00" in (value or "") for value in record.values()):
+        raise MemberError("a NUL character (no database stores one; is the file binary?)")
     cells = {column: read_cell(value or "") for column, value in record.items()}
 
     def given(column: str) -> str | None:
@@ -263,11 +266,19 @@ def _check_row(row: MemberRow) -> None:
 def read_file(path: Path) -> str:
     if path.stat().st_size > MAX_BYTES:
         raise CsvFormatError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MB")
-    data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
+        return decode_csv(path.read_bytes())
+    except CsvFormatError as exc:
+        raise CsvFormatError(f"{path}: {exc}") from None
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16 with one as Excel saves it."""
+    try:
+        marked = decode_marked(data)
+        return marked if marked is not None else data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise CsvFormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 # --- writing -------------------------------------------------------------------------------

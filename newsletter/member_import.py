@@ -100,6 +100,7 @@ def import_members(
     actor: str = "",
     consent_basis: str = "",
     chunk_seconds: float = CHUNK_SECONDS,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate every row, then write them in committed chunks; without partial, any bad row
     means nothing is written. `consent_basis` says where new members' consent comes from."""
@@ -120,6 +121,7 @@ def import_members(
         lambda row, member: _apply(session, row, member, job, report, done),
         lambda: _settle(session, done, job, report),
         chunk_seconds,
+        progress,
     )
     report.written = True
     return report
@@ -158,10 +160,11 @@ def write_in_chunks(
     apply: Callable[[MemberRow, Member | None], None],
     settle: Callable[[], None],
     chunk_seconds: float,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Apply the rows SETTLE_ROWS at a time (each group's members read and locked, then
     written in one flush by settle()), committing as soon as a chunk has run chunk_seconds;
-    returns the number of commits.
+    returns the number of commits. `progress(rows done)` is called before each commit.
 
     A chunk reads and writes in one transaction that holds what it changes: on SQLite the
     writer lock (BEGIN IMMEDIATE), on PostgreSQL the members' rows. So a member's own change
@@ -181,6 +184,8 @@ def write_in_chunks(
                 apply(row, members.get(row.email))
         settle()
         if time.monotonic() - started >= chunk_seconds and start + SETTLE_ROWS < len(rows):
+            if progress is not None:
+                progress(start + len(group))  # written with the chunk it counts
             session.commit()
             commits += 1
             time.sleep(pause)
@@ -413,3 +418,17 @@ def _suppress(session: Session, row: MemberRow, job: _Job) -> int:
         job.actor,
     )
     return int(added)
+
+
+def import_summary(report: ImportReport) -> str:
+    """One line saying what an import did (the CLI prints it; a background job stores it)."""
+    parts = [f"Imported {len(report.rows)} rows: {report.created} new"]
+    if report.to_confirm:
+        parts[0] += f" ({len(report.to_confirm)} pending: asked to confirm by email)"
+    parts[0] += f", {report.updated} updated"
+    if report.kept:
+        parts.append(f"{len(report.kept)} kept unsubscribed (the member had opted out)")
+    if report.suppressed:
+        parts.append(f"{report.suppressed} added to the suppression list")
+    parts.append(f"{len(report.errors)} bad rows skipped.")
+    return "; ".join(parts)

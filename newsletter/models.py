@@ -20,9 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
+from newsletter.articles.sanitise import sanitise
 from newsletter.db import Base
 
 
@@ -175,6 +176,13 @@ class ConsentField(enum.StrEnum):
 class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     COMMS = "comms"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class Member(Base):
@@ -370,6 +378,11 @@ class Article(Base):
         back_populates="article", cascade="all, delete-orphan", order_by="Deadline.date"
     )
 
+    @validates("body_html")
+    def _clean_once(self, _key: str, html: str) -> str:
+        # Cleaned when written, whoever writes it, so that pages can show it as stored.
+        return sanitise(html) if html else html
+
 
 class ArticleTopic(Base):
     """A topic's score for an article, the evidence behind it, and whether it is assigned."""
@@ -521,6 +534,42 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StaffSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its hash. Deleting the
+    row signs that browser out, wherever the cookie has been copied to."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PasswordReset(Base):
+    """One emailed password-reset link; its token is this row's id, signed, so neither the
+    database nor the queue holds anything that resets a password."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Every API scope; tokens made before scopes existed keep all of them.
+ALL_API_SCOPES = "articles:read articles:write members:read members:write sends:read sends:write"
+
+
 class ApiToken(Base):
     __tablename__ = "api_token"
 
@@ -530,6 +579,29 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(String(200), server_default=ALL_API_SCOPES)  # spaced
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Long work started from the console (a CSV import, a large article), done by a worker
+    while the page shows its progress."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(Text, default="")  # the upload, cleared when done
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
 
 
 class AuditEvent(Base):

@@ -38,8 +38,12 @@ from newsletter.models import (
 )
 
 # Emails the public can make us send: per address (whoever asks) and per client address.
-MAIL_PER_ADDRESS = throttle.Limit("member-mail:address", 3, timedelta(hours=1))
-MAIL_PER_CLIENT = throttle.Limit("member-mail:client", 10, timedelta(hours=1))
+MAIL_PER_ADDRESS = throttle.Limit(
+    "member-mail:address", 3, timedelta(hours=1), key=throttle.address_key
+)
+MAIL_PER_CLIENT = throttle.Limit(
+    "member-mail:client", 10, timedelta(hours=1), key=throttle.client_key
+)
 
 OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
 ACTOR = "member"
@@ -109,7 +113,7 @@ def subscribe(
     name: str,
     role: str,
     topics: Mapping[str, Frequency],
-    client: str,
+    client: str | None,
 ) -> None:
     """Start a double opt-in; the caller shows the same page whatever happens here.
 
@@ -118,12 +122,14 @@ def subscribe(
     An active member's subscriptions are not touched (anyone can type an address): they are
     sent their manage link instead. The emails go once the caller commits. Raises MemberError
     for bad input, TooManyRequests.
+    `client` None: the allowance was taken when the request was made (public_requests).
     """
     email = normalise_email(email)
     topics = topics or role_defaults.defaults_for(session, role)
     if not topics:
         raise MemberError("choose at least one topic")
-    take_mail_allowance(session, email, client)
+    if client is not None:
+        take_mail_allowance(session, email, client)
     if is_suppressed(session, email):
         return
     member = find_member(session, email)
@@ -175,11 +181,13 @@ def confirm(session: Session, token: str) -> Member:
     return member
 
 
-def request_manage_link(session: Session, email: str, client: str) -> None:
+def request_manage_link(session: Session, email: str, client: str | None) -> None:
     """Queue a fresh manage link if the address is a member (a confirm email if they are still
-    pending); the page says the same either way."""
+    pending); the page says the same either way. `client` None: the allowance was taken when
+    the request was made (public_requests)."""
     email = normalise_email(email)
-    take_mail_allowance(session, email, client)
+    if client is not None:
+        take_mail_allowance(session, email, client)
     member = find_member(session, email)
     if member is None or is_suppressed(session, email):
         return

@@ -1,7 +1,13 @@
-"""Staff accounts: create them with argon2 password hashes, check passwords, change roles."""
+"""Staff accounts: create them with argon2 password hashes, check passwords, change roles.
+
+A password must be at least 12 characters, not only spaces, and not easy to guess: zxcvbn
+(Dropbox's estimator, with its lists of common passwords, names and words) must rate it at
+least MIN_STRENGTH of 4, knowing the account's address and the service's name.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -9,12 +15,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter import audit
+from newsletter import audit, staff_sessions
 from newsletter.members import MemberError, normalise_email
 from newsletter.models import StaffRole, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+MIN_STRENGTH = 3  # zxcvbn's score: 3 is "safely unguessable", about 10^10 guesses
+STRENGTH_CHECKED = 72  # zxcvbn's own limit; a longer password is judged by its start
+SERVICE_WORDS = ["newsletter", "school", "leaders", "network", "staff", "admin", "comms"]
 
 _hasher = PasswordHasher()
 
@@ -32,11 +41,24 @@ class StaffError(ValueError):
     pass
 
 
-def check_password_rules(password: str) -> None:
+def check_password_rules(password: str, email: str = "") -> None:
+    """Raise StaffError saying what is wrong with this password for this account."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise StaffError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
+    if not password.strip():
+        raise StaffError("the password cannot be only spaces")
+    from zxcvbn import zxcvbn  # ~0.1 s to load its word lists: only when a password is set
+
+    own_words = [part for part in re.split(r"[@.+_-]", email.lower()) if part]
+    verdict = zxcvbn(password[:STRENGTH_CHECKED], user_inputs=[*own_words, *SERVICE_WORDS])
+    if verdict["score"] < MIN_STRENGTH:
+        hint = verdict["feedback"].get("warning") or "it would be easy to guess"
+        raise StaffError(
+            f"the password is too easy to guess ({hint.rstrip('.').lower()}); "
+            "try a few unrelated words together"
+        )
 
 
 def parse_role(raw: str) -> StaffRole:
@@ -57,7 +79,7 @@ def create_staff(
         email = normalise_email(email)
     except MemberError as exc:
         raise StaffError(str(exc)) from None
-    check_password_rules(password)
+    check_password_rules(password, email)
     if find_staff(session, email) is not None:
         raise StaffError(f"a staff account for {email} already exists")
     user = StaffUser(email=email, password_hash=_hasher.hash(password), role=role, active=True)
@@ -126,6 +148,8 @@ def update_staff(
     before = {"role": user.role.value, "active": user.active}
     user.role = role
     user.active = active
+    if not active:
+        staff_sessions.end_all(session, user.id)
     session.flush()
     audit.record(
         session,
@@ -140,7 +164,33 @@ def update_staff(
 
 
 def set_password(session: Session, user: StaffUser, password: str, actor: str) -> None:
-    check_password_rules(password)
+    """A new password; every session of the account ends (a thief's copy of a cookie too)."""
+    check_password_rules(password, user.email)
     user.password_hash = _hasher.hash(password)
+    ended = staff_sessions.end_all(session, user.id)
     session.flush()
-    audit.record(session, actor, "staff.password", "staff", user.id, email=user.email)
+    audit.record(
+        session, actor, "staff.password", "staff", user.id, email=user.email, sessions_ended=ended
+    )
+
+
+def change_password(
+    session: Session, user: StaffUser, current: str, new: str, repeated: str
+) -> None:
+    """The signed-in user's own change: the current password first, the new one twice."""
+    if len(current) > MAX_PASSWORD_LENGTH or not _verify(user.password_hash, current):
+        raise StaffError("the current password is not right")
+    if new != repeated:
+        raise StaffError("the new password and its repetition differ")
+    if new == current:
+        raise StaffError("the new password must differ from the current one")
+    set_password(session, user, new, f"staff:{user.email}")
+
+
+def end_sessions(session: Session, user: StaffUser, actor: str) -> int:
+    """An admin signs an account out everywhere."""
+    ended = staff_sessions.end_all(session, user.id)
+    audit.record(
+        session, actor, "staff.sessions_ended", "staff", user.id, email=user.email, ended=ended
+    )
+    return ended

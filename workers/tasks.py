@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
-from newsletter import consent
+from newsletter import background_jobs, consent
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.models import Frequency
@@ -79,6 +79,18 @@ def end_pauses(as_of: str | None = None) -> None:
 @app.task(name="newsletter.recovery_sweep")
 def recovery_sweep() -> None:
     jobs.sweep()
+
+
+@app.task(name="newsletter.send_password_reset", **WHEN_THE_DATABASE_IS_BACK)
+def send_password_reset(email: str) -> None:
+    from newsletter import password_reset
+
+    password_reset.send_link(email)
+
+
+@app.task(name="newsletter.run_job", **WHEN_THE_DATABASE_IS_BACK)
+def run_job(job_id: int) -> None:
+    background_jobs.run(job_id)
 
 
 @app.task(name="newsletter.poll_inbound")

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.encodings import decode_marked
+
 MAX_MB = 5
 MAX_BYTES = MAX_MB * 1024 * 1024
 # A text file has almost no control characters besides tab, newline, carriage return, form feed.
@@ -61,7 +63,14 @@ def read_source(path: Path) -> SourceFile:
 
 
 def decode(data: bytes) -> tuple[str, tuple[str, ...]]:
-    """UTF-8 text, or Windows-1252 said out loud; empty and binary files are refused."""
+    """UTF-8 text, UTF-16 with its byte-order mark, or Windows-1252 said out loud; empty and
+    binary files are refused."""
+    try:
+        marked = decode_marked(data)
+    except UnicodeDecodeError as exc:
+        raise ArticleFileError(f"not text: starts like UTF-16 but {exc.reason}") from None
+    if marked is not None:
+        return _checked(marked), ()
     if not data.strip():
         raise ArticleFileError("the file is empty")
     if b"\x00" in data:
@@ -77,7 +86,13 @@ def decode(data: bytes) -> tuple[str, tuple[str, ...]]:
                 f"not text: neither UTF-8 nor Windows-1252 (bad byte at offset {exc.start})"
             ) from None
         notes = (f"not UTF-8 (byte {exc.start}); read as Windows-1252 (cp1252)",)
+    return _checked(text), notes
+
+
+def _checked(text: str) -> str:
+    if not text.lstrip("\ufeff").strip():
+        raise ArticleFileError("the file is empty")
     controls = sum(1 for ch in text if ord(ch) < 32 and ord(ch) not in _TEXT_CONTROLS)
     if controls > max(1, len(text) * _MAX_CONTROL_SHARE):
         raise ArticleFileError("a binary file, not text")
-    return text, notes
+    return text

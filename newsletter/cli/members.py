@@ -21,7 +21,7 @@ from newsletter.cli.common import (
 from newsletter.consent import Change
 from newsletter.member_csv import CsvFormatError, read_file, write_rows
 from newsletter.member_export import export_rows
-from newsletter.member_import import ImportReport, import_members
+from newsletter.member_import import import_members, import_summary
 from newsletter.members import (
     MemberError,
     describe_member,
@@ -174,19 +174,6 @@ def import_(
     console.print(import_summary(report), highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
-
-
-def import_summary(report: ImportReport) -> str:
-    parts = [f"Imported {len(report.rows)} rows: {report.created} new"]
-    if report.to_confirm:
-        parts[0] += f" ({len(report.to_confirm)} pending: asked to confirm by email)"
-    parts[0] += f", {report.updated} updated"
-    if report.kept:
-        parts.append(f"{len(report.kept)} kept unsubscribed (the member had opted out)")
-    if report.suppressed:
-        parts.append(f"{report.suppressed} added to the suppression list")
-    parts.append(f"{len(report.errors)} bad rows skipped.")
-    return "; ".join(parts)
 
 
 @app.command()

@@ -73,8 +73,9 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:
     """Apply members' requests kept while the database was unavailable, re-queue lost and
-    due work (deliveries, and the fan-out of alerts never made), then mark finished sends."""
-    from newsletter import member_requests
+    due work (deliveries, the fan-out of alerts never made, and console or form jobs that never
+    reached a worker), then mark finished sends."""
+    from newsletter import background_jobs, member_requests
 
     member_requests.apply_kept()
     now = now or utcnow()
@@ -89,6 +90,9 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
         dispatch.article_published(article_id)
     with session_scope() as session:
         ledger.complete_sends(session, now)
+        lost_jobs = background_jobs.stale(session, now)
+    for job_id in lost_jobs:
+        dispatch.job_queued(job_id)
     return queued
 
 

@@ -3,7 +3,9 @@ accounts, topic keyword rules, API tokens and the audit log. Admins only (ADMIN_
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from datetime import UTC, date, datetime, time
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -12,16 +14,18 @@ from starlette.datastructures import FormData
 from newsletter import (
     api_tokens,
     audit,
+    background_jobs,
     consent,
     incidents,
     preferences,
     staff,
+    staff_sessions,
     suppressions,
     topic_rules,
 )
 from newsletter.consent import Change
 from newsletter.inbound import reports
-from newsletter.member_csv import CsvFormatError
+from newsletter.member_csv import CsvFormatError, decode_csv
 from newsletter.member_export import export_members
 from newsletter.member_import import import_members
 from newsletter.members import edit_member
@@ -30,6 +34,7 @@ from newsletter.topics import SLUG_PATTERN, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
 from newsletter.web.deps import Id, db_session
+from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)
@@ -106,11 +111,13 @@ def member_page(
 
 
 @router.post("/members/{member_id}", response_class=HTMLResponse)
-async def member_update(
-    member_id: Id, request: Request, session: Session = Depends(db_session)
+def member_update(
+    member_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     found = _member(session, member_id)
-    form = await read_form(request)
     who = actor(_me(request))
     if forms.text(form, "action", 30) == "revoke-links":
         preferences.revoke_links(session, found, who)
@@ -205,13 +212,20 @@ def import_form(request: Request) -> Response:
 
 
 @router.post("/members-import", response_class=HTMLResponse)
-async def import_csv(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def import_csv(
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     partial = forms.text(form, "partial", 10) == "yes"
     values = {"text": forms.text(form, "text", 5_000_000), "partial": "yes" if partial else ""}
     values["consent"] = forms.text(form, "consent", 300)
     errors: forms.Errors = {}
-    text = await _csv_text(form, values, errors)
+    text = _csv_text(form, values, errors)
+    if not errors and background_jobs.runs_in_background(text):
+        options = {"partial": partial, "consent": values["consent"]}
+        return start_job(session, request, background, background_jobs.MEMBER_IMPORT, text, options)
     report = None
     if not errors:
         try:
@@ -234,17 +248,16 @@ async def import_csv(request: Request, session: Session = Depends(db_session)) -
     return render(request, "admin/import.html", context, status_code)
 
 
-async def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> str:
+def _csv_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> str:
     upload = forms.upload(form, "file")
     if upload is None:
         if not values["text"]:
             errors["file"] = "Choose a CSV file, or paste the rows."
         return values["text"]
-    data = await upload.read()
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        errors["file"] = f"The file is not UTF-8 text ({exc.reason} at byte {exc.start})."
+        return decode_csv(upload.file.read())
+    except CsvFormatError as exc:
+        errors["file"] = f"The file is {exc}."
         return ""
 
 
@@ -268,8 +281,9 @@ def suppression(
 
 
 @router.post("/suppression", response_class=HTMLResponse)
-async def suppression_add(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def suppression_add(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"email": forms.text(form, "email", 320), "note": forms.text(form, "note", 2000)}
     try:
         suppressions.add_suppression(session, values["email"], values["note"], actor(_me(request)))
@@ -280,10 +294,12 @@ async def suppression_add(request: Request, session: Session = Depends(db_sessio
 
 
 @router.post("/suppression/{suppression_id}/remove", response_class=HTMLResponse)
-async def suppression_remove(
-    suppression_id: Id, request: Request, session: Session = Depends(db_session)
+def suppression_remove(
+    suppression_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
-    form = await read_form(request)
     reason = forms.text(form, "reason", 2000)
     try:
         suppressions.remove_suppression(session, suppression_id, reason, actor(_me(request)))
@@ -325,8 +341,9 @@ def staff_users(request: Request, session: Session = Depends(db_session)) -> Res
 
 
 @router.post("/staff", response_class=HTMLResponse)
-async def staff_create(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def staff_create(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"email": forms.text(form, "email", 320), "role": forms.text(form, "role", 20)}
     password = form.get("password")
     try:
@@ -346,10 +363,12 @@ async def staff_create(request: Request, session: Session = Depends(db_session))
 
 
 @router.post("/staff/{user_id}", response_class=HTMLResponse)
-async def staff_update(
-    user_id: Id, request: Request, session: Session = Depends(db_session)
+def staff_update(
+    user_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
-    form = await read_form(request)
     user = staff.get_staff(session, user_id)
     if user is None:
         raise HTTPException(404, "There is no such staff account.")
@@ -364,6 +383,19 @@ async def staff_update(
     return RedirectResponse("/staff/admin/staff", 303)
 
 
+@router.post("/staff/{user_id}/sessions", response_class=HTMLResponse)
+def staff_sessions_end(
+    user_id: Id, request: Request, session: Session = Depends(db_session)
+) -> Response:
+    """Sign an account out of every browser (a lost laptop, a copied cookie)."""
+    user = staff.get_staff(session, user_id)
+    if user is None:
+        raise HTTPException(404, "There is no such staff account.")
+    staff.end_sessions(session, user, actor(_me(request)))
+    session.commit()
+    return RedirectResponse("/staff/admin/staff", 303)
+
+
 def _staff_page(
     request: Request,
     session: Session,
@@ -371,7 +403,12 @@ def _staff_page(
     errors: forms.Errors,
     status_code: int = 200,
 ) -> Response:
-    context = {"users": staff.list_staff(session), "values": values, "errors": errors}
+    context = {
+        "users": staff.list_staff(session),
+        "sessions": staff_sessions.active_counts(session),
+        "values": values,
+        "errors": errors,
+    }
     return render(request, "admin/staff.html", context, status_code)
 
 
@@ -384,10 +421,14 @@ def topic_rules_page(request: Request, session: Session = Depends(db_session)) -
 
 
 @router.post("/topics/{slug}/rules", response_class=HTMLResponse)
-async def rule_add(slug: str, request: Request, session: Session = Depends(db_session)) -> Response:
+def rule_add(
+    slug: str,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     if not SLUG_PATTERN.match(slug):
         raise HTTPException(404, "There is no such topic.")
-    form = await read_form(request)
     values = {f"phrase-{slug}": forms.text(form, "phrase", 200)}
     values[f"weight-{slug}"] = forms.text(form, "weight", 20) or "1"
     try:
@@ -430,13 +471,21 @@ def tokens(request: Request, session: Session = Depends(db_session)) -> Response
 
 
 @router.post("/tokens", response_class=HTMLResponse)
-async def token_create(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
-    values = {"name": forms.text(form, "name", 300)}
+def token_create(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
+    values = {"name": forms.text(form, "name", 300), "expires": forms.text(form, "expires", 20)}
+    scopes = forms.texts(form, "scope", 30)
+    values["scopes"] = " ".join(scopes)
+    expires, problem = _expiry(values["expires"])
+    if problem:
+        return _tokens_page(request, session, values, {"expires": problem}, "", 400)
     try:
-        _, plaintext = api_tokens.create_token(session, values["name"], actor(_me(request)))
+        _, plaintext = api_tokens.create_token(
+            session, values["name"], actor(_me(request)), scopes, expires
+        )
     except api_tokens.ApiTokenError as exc:
-        return _tokens_page(request, session, values, {"name": str(exc)}, "", 400)
+        return _tokens_page(request, session, values, {exc.field: str(exc)}, "", 400)
     session.commit()
     # Shown once, in this answer only: it is stored hashed and cannot be shown again.
     return _tokens_page(request, session, {}, {}, plaintext)
@@ -454,6 +503,17 @@ def token_revoke(
     return RedirectResponse("/staff/admin/tokens", 303)
 
 
+def _expiry(raw: str) -> tuple[datetime | None, str]:
+    """The start of the chosen day (UTC): the token works until then. ("", no expiry.)"""
+    if not raw:
+        return None, ""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None, "Give the date as YYYY-MM-DD, or leave it empty."
+    return datetime.combine(day, time.min, tzinfo=UTC), ""
+
+
 def _tokens_page(
     request: Request,
     session: Session,
@@ -467,6 +527,8 @@ def _tokens_page(
         "values": values,
         "errors": errors,
         "new_token": new_token,
+        "scopes": api_tokens.SCOPES,
+        "now": utcnow(),
     }
     headers = {"Cache-Control": "no-store"}
     return render(request, "admin/tokens.html", context, status_code, headers)
@@ -508,11 +570,13 @@ def audit_log(
 
 
 @router.post("/incidents/{incident_id}/dismiss")
-async def incident_dismiss(
-    incident_id: Id, request: Request, session: Session = Depends(db_session)
+def incident_dismiss(
+    incident_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     """Take an incident off the dashboard's banner (it still ends, or comes back, by itself)."""
-    await read_form(request)
     incidents.dismiss(session, incident_id, actor(_me(request)), utcnow())
     session.commit()
     return RedirectResponse("/staff", status_code=303)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from newsletter import role_defaults
 from newsletter.models import MemberRole, StaffUser
@@ -25,8 +26,9 @@ def roles(request: Request, session: Session = Depends(db_session)) -> Response:
 
 
 @router.post("/roles", response_class=HTMLResponse)
-async def role_add(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def role_add(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     values = {"name": forms.text(form, "name", 200)}
     try:
         role = role_defaults.add_role(session, values["name"], _actor(request))
@@ -46,11 +48,13 @@ def role_page(
 
 
 @router.post("/roles/{role_id}", response_class=HTMLResponse)
-async def role_save(
-    role_id: Id, request: Request, session: Session = Depends(db_session)
+def role_save(
+    role_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     role = _role(session, role_id)
-    form = await read_form(request)
     errors: forms.Errors = {}
     chosen = forms.topic_frequencies(form, list_topics(session), errors)
     if errors:

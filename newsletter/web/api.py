@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, Security
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import audit, consent, preferences
-from newsletter.api_tokens import verify_token
+from newsletter.api_tokens import allows, scope_for, verify_token
 from newsletter.articles import store
 from newsletter.config import get_settings
 from newsletter.consent import Change, KeptUnsubscribed
@@ -76,12 +76,17 @@ ConsentText = Annotated[str, _text(300), AfterValidator(_unicode)]
 
 
 def api_client(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Security(bearer),
     session: Session = Depends(db_session),
 ) -> ApiToken:
     token = verify_token(session, credentials.credentials) if credentials else None
     if token is None:
         raise unauthorised()
+    route = request.scope.get("route")
+    needed = scope_for(getattr(route, "path", request.url.path), request.method)
+    if not allows(token, needed):
+        raise HTTPException(403, f"This token may not do that (it needs the {needed} scope).")
     return token
 
 
@@ -99,6 +104,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(api_client)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid API token"},
+    403: {"description": "The token lacks the scope this needs"},
     404: {"description": "Not found"},
     422: {"description": "The request is not valid; `detail` says why"},
 }

@@ -56,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=SESSION_MAX_AGE,
         path="/staff",
         same_site="lax",
-        https_only=settings.BASE_URL.startswith("https://"),
+        # By environment: production is https (checked at start-up); a developer's http
+        # localhost would never get a Secure cookie back.
+        https_only=settings.is_production,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)  # outermost: counts every answer, 413s too
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

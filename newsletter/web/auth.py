@@ -1,32 +1,29 @@
-"""Staff sign-in: cookie sessions, CSRF tokens, roles and the login rate limit.
+"""Staff sign-in: sessions, CSRF tokens and roles.
 
-The session cookie (Starlette's signed cookie, path /staff) holds the staff id, a fingerprint
-of their password hash (changing the password ends every other session) and a CSRF token.
+The session cookie (Starlette's signed cookie, path /staff) holds a CSRF token and, once signed
+in, the token of a server-side session (newsletter.staff_sessions): signing out, a password
+change or an admin deletes that session, and the cookie, wherever it was copied, is worth
+nothing. Failed sign-ins are slowed down by newsletter.login_throttle.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from newsletter import throttle
+from newsletter import staff_sessions
 from newsletter.models import StaffRole, StaffUser
-from newsletter.web.deps import db_session
+from newsletter.web.deps import client_address, db_session
 from newsletter.web.middleware import MAX_BODY_BYTES
 
 SESSION_COOKIE = "newsletter_staff"
-SESSION_MAX_AGE = 8 * 3600
+SESSION_MAX_AGE = int(staff_sessions.LIFETIME.total_seconds())
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-LOGIN_PER_ADDRESS = throttle.Limit("login:address", 5, timedelta(minutes=15))
-LOGIN_PER_CLIENT = throttle.Limit("login:client", 20, timedelta(minutes=15))
 
 
 class LoginRequired(Exception):
@@ -76,32 +73,24 @@ def refuse_other_sites(request: Request) -> None:
         raise HTTPException(403, "This form can only be sent from our own pages.")
 
 
-def _fingerprint(user: StaffUser) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:24]
-
-
-def log_in(request: Request, user: StaffUser) -> None:
-    # A fresh session on sign-in, so a token planted before it is worth nothing after.
+def log_in(request: Request, session: Session, user: StaffUser) -> None:
+    # A fresh cookie on sign-in, so a token planted before it is worth nothing after.
     request.session.clear()
-    request.session["staff_id"] = user.id
-    request.session["auth"] = _fingerprint(user)
+    request.session["sid"] = staff_sessions.start(session, user, client_address(request))
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
-def log_out(request: Request) -> None:
+def log_out(request: Request, session: Session) -> None:
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        staff_sessions.end(session, token)
     request.session.clear()
 
 
 def current_staff(request: Request, session: Session = Depends(db_session)) -> StaffUser:
-    staff_id = request.session.get("staff_id")
-    user = session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
-    fingerprint = request.session.get("auth")
-    if (
-        user is None
-        or not user.active
-        or not isinstance(fingerprint, str)
-        or not hmac.compare_digest(fingerprint.encode(), _fingerprint(user).encode())
-    ):
+    token = request.session.get("sid")
+    user = staff_sessions.find(session, token) if isinstance(token, str) else None
+    if user is None:
         raise LoginRequired()
     request.state.staff = user
     return user
@@ -115,21 +104,6 @@ def require_admin(user: StaffUser = Depends(current_staff)) -> StaffUser:
 
 def actor(user: StaffUser) -> str:
     return f"staff:{user.email}"
-
-
-def login_blocked(session: Session, email: str, client: str) -> bool:
-    return throttle.exceeded(session, LOGIN_PER_ADDRESS, email) or throttle.exceeded(
-        session, LOGIN_PER_CLIENT, client
-    )
-
-
-def record_failed_login(session: Session, email: str, client: str) -> None:
-    throttle.hit(session, LOGIN_PER_ADDRESS, email)
-    throttle.hit(session, LOGIN_PER_CLIENT, client)
-
-
-def clear_failed_logins(session: Session, email: str) -> None:
-    throttle.clear(session, LOGIN_PER_ADDRESS, email)
 
 
 # Router-level guards: whoever is not signed in (or lacks the role) never reaches a route,

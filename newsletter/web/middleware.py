@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from starlette.exceptions import HTTPException
@@ -58,24 +59,44 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# A year, the value browsers' preload lists ask for; sent in production only, where BASE_URL
+# is https (config.production_problem), so a developer's http://localhost is never pinned.
+STRICT_TRANSPORT_SECURITY = b"max-age=31536000; includeSubDomains"
+# Pages anyone may keep a copy of: the public archive and static files. Every other page
+# (staff console, a member's manage, confirm and unsubscribe pages, the API) may show
+# someone's data, so no browser or proxy cache keeps it.
+CACHEABLE = re.compile(r"^/(static/.*|articles(/.*)?|topics/.*)?$")
+
+
+def cache_control(path: str) -> bytes | None:
+    return None if CACHEABLE.match(path) else b"no-store"
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, production: bool = False) -> None:
         self.app = app
+        self.production = production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        ]
+        no_store = cache_control(scope["path"])
+        if no_store:
+            extra.append((b"cache-control", no_store))
+        if self.production:
+            extra.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                for name, value in (
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                ):
+                for name, value in extra:
                     if name not in present:
                         headers.append((name, value))
                 message["headers"] = headers

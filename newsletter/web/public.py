@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from newsletter import address_change, member_requests, preferences, role_defaults
+from newsletter import (
+    address_change,
+    dispatch,
+    member_requests,
+    preferences,
+    public_requests,
+    role_defaults,
+)
 from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
 from newsletter.db import session_scope
 from newsletter.links import calendar_url, manage_url
@@ -77,8 +84,12 @@ def subscribe_form(
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-async def subscribe(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def subscribe(
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     topics = list_topics(session)
     errors: forms.Errors = {}
     values = {
@@ -95,7 +106,7 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     if errors:
         return _subscribe_page(request, session, values, errors, 400)
     try:
-        preferences.subscribe(
+        job = public_requests.take_subscribe(
             session,
             email=values["email"],
             name=values["name"],
@@ -109,7 +120,9 @@ async def subscribe(request: Request, session: Session = Depends(db_session)) ->
     except preferences.TooManyRequests:
         session.commit()
         return _too_many(request)
-    session.commit()  # the email goes after the response (deps.db_session)
+    session.commit()
+    # The same for every address; who it is, and any email, is the worker's business.
+    background.add_task(dispatch.job_queued, job.id)
     return RedirectResponse("/subscribe/check-your-email", status_code=303)
 
 
@@ -190,18 +203,23 @@ def manage_request_form(request: Request) -> Response:
 
 
 @router.post("/manage", response_class=HTMLResponse)
-async def manage_request(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def manage_request(
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     values = {"email": forms.text(form, "email", 320)}
     try:
-        preferences.request_manage_link(session, values["email"], client_address(request))
+        job = public_requests.take_manage_link(session, values["email"], client_address(request))
     except MemberError as exc:
         context = {"values": values, "errors": {"email": _email_problem(exc)}}
         return render(request, "public/manage_request.html", context, 400)
     except preferences.TooManyRequests:
         session.commit()
         return _too_many(request)
-    session.commit()  # the email goes after the response (deps.db_session)
+    session.commit()
+    background.add_task(dispatch.job_queued, job.id)
     return RedirectResponse("/manage/check-your-email", status_code=303)
 
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
-from newsletter import audit, incidents
+from newsletter import audit, incidents, login_throttle
 from newsletter.delivery.progress import delivery_counts, list_sends
 from newsletter.inbound import reports
 from newsletter.models import Send, SendStatus, utcnow
@@ -23,19 +24,18 @@ from newsletter.web import (
     charts,
     dashboard,
     forms,
+    staff_account,
     staff_articles,
     staff_inbound,
+    staff_jobs,
     staff_sends,
 )
 from newsletter.web.auth import (
     STAFF_ONLY,
     actor,
-    clear_failed_logins,
     log_in,
     log_out,
-    login_blocked,
     read_form,
-    record_failed_login,
     safe_next,
     verify_csrf,
 )
@@ -48,44 +48,64 @@ router = APIRouter(prefix="/staff", include_in_schema=False, dependencies=STAFF_
 LIVE = (SendStatus.SCHEDULED, SendStatus.SENDING)
 
 
+LOGIN_NOTICES = {
+    "reset": "Your new password is set. Sign in with it.",
+    "password": "Your password is changed. Sign in again with the new one.",
+}
+
+
 @login_router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/staff") -> Response:
-    return _login_page(request, {"next": safe_next(next)}, {})
+def login_form(request: Request, next: str = "/staff", notice: str = "") -> Response:
+    return _login_page(request, {"next": safe_next(next)}, {}, LOGIN_NOTICES.get(notice, ""))
 
 
-@login_router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, session: Session = Depends(db_session)) -> Response:
-    await verify_csrf(request)
-    form = await read_form(request)
+@login_router.post("/login", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
+def login(
+    request: Request,
+    form: FormData = Depends(read_form),
+    session: Session = Depends(db_session),
+) -> Response:
     values = {"email": forms.text(form, "email", 320).lower(), "next": forms.text(form, "next")}
     password = form.get("password")
     password = password if isinstance(password, str) else ""
     client = client_address(request)
-    if login_blocked(session, values["email"], client):
-        message = "Too many failed sign-ins. Wait 15 minutes, then try again."
-        return _login_page(request, values, {"form": message}, 429)
+    wait = login_throttle.wait_before_next(session, values["email"], client)
+    if wait:
+        message = (
+            "Too many failed sign-ins from here. "
+            f"Wait {login_throttle.wait_phrase(wait)}, then try again."
+        )
+        headers = {"Retry-After": str(int(wait.total_seconds()) + 1)}
+        return _login_page(request, values, {"form": message}, "", 429, headers)
     user = authenticate(session, values["email"], password)
     if user is None:
-        record_failed_login(session, values["email"], client)
+        login_throttle.record_failure(session, values["email"], client)
         session.commit()
-        return _login_page(request, values, {"form": "The email or password is not right."}, 400)
-    clear_failed_logins(session, values["email"])
+        errors = {"form": "The email or password is not right."}
+        return _login_page(request, values, errors, "", 400)
+    login_throttle.record_success(session, values["email"], client)
     audit.record(session, actor(user), "staff.login", "staff", user.id, client=client)
+    log_in(request, session, user)
     session.commit()
-    log_in(request, user)
     return RedirectResponse(safe_next(values["next"]), status_code=303)
 
 
 def _login_page(
-    request: Request, values: dict[str, str], errors: forms.Errors, status_code: int = 200
+    request: Request,
+    values: dict[str, str],
+    errors: forms.Errors,
+    notice: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    context = {"values": values, "errors": errors}
-    return render(request, "staff/login.html", context, status_code)
+    context = {"values": values, "errors": errors, "notice": notice}
+    return render(request, "staff/login.html", context, status_code, headers)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    log_out(request)
+def logout(request: Request, session: Session = Depends(db_session)) -> Response:
+    log_out(request, session)
+    session.commit()
     return RedirectResponse("/staff/login", status_code=303)
 
 
@@ -132,10 +152,13 @@ def progress(
 
 routers = [
     login_router,
+    staff_account.public_router,
     router,
+    staff_account.router,
     staff_articles.router,
     staff_sends.router,
     admin.router,
     admin_roles.router,
     staff_inbound.router,
+    staff_jobs.router,
 ]

@@ -3,12 +3,13 @@ or withdraw. The importing, tagging and publishing are the article store's."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.datastructures import FormData
 
+from newsletter import background_jobs
 from newsletter.articles import store
 from newsletter.articles.files import MAX_BYTES, ArticleFileError, decode
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority, StaffUser
@@ -16,6 +17,7 @@ from newsletter.topics import list_topics
 from newsletter.web import forms
 from newsletter.web.auth import STAFF_ONLY, actor, read_form
 from newsletter.web.deps import Id, db_session
+from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/articles", include_in_schema=False, dependencies=STAFF_ONLY)
@@ -67,8 +69,12 @@ def new_article(request: Request) -> Response:
 
 
 @router.post("/new", response_class=HTMLResponse)
-async def import_article(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def import_article(
+    request: Request,
+    background: BackgroundTasks,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
+) -> Response:
     values = {
         "text": forms.text(form, "text", MAX_BYTES),
         "source": forms.text(form, "source", 1000),
@@ -76,9 +82,15 @@ async def import_article(request: Request, session: Session = Depends(db_session
         "publish": forms.text(form, "publish", 10),
     }
     errors: forms.Errors = {}
-    text, filename = await _article_text(form, values, errors)
+    text, filename = _article_text(form, values, errors)
     if errors:
         return render(request, "staff/article_new.html", {"values": values, "errors": errors}, 400)
+    if background_jobs.runs_in_background(text):
+        options: dict[str, object] = {"filename": filename, "source": values["source"]}
+        options |= {key: values[key] == "yes" for key in ("breaking", "publish")}
+        return start_job(
+            session, request, background, background_jobs.ARTICLE_IMPORT, text, options
+        )
     try:
         outcome = store.import_article(
             session,
@@ -98,9 +110,7 @@ async def import_article(request: Request, session: Session = Depends(db_session
     return RedirectResponse(f"/staff/articles/{article_id}?notice={notice}", 303)
 
 
-async def _article_text(
-    form: FormData, values: dict[str, str], errors: forms.Errors
-) -> tuple[str, str]:
+def _article_text(form: FormData, values: dict[str, str], errors: forms.Errors) -> tuple[str, str]:
     """The uploaded file's text (and name) or else the pasted text."""
     upload = forms.upload(form, "file")
     if upload is None:
@@ -109,7 +119,7 @@ async def _article_text(
         return values["text"], ""
     try:
         # The request body is capped at 5 MB before this point (BodyLimitMiddleware).
-        text, _ = decode(await upload.read())
+        text, _ = decode(upload.file.read())
     except ArticleFileError as exc:
         errors["file"] = f"This file cannot be imported: {exc}."
         return "", ""
@@ -161,11 +171,13 @@ def _article_page(
 
 
 @router.post("/{article_id}/topics", response_class=HTMLResponse)
-async def save_topics(
-    article_id: Id, request: Request, session: Session = Depends(db_session)
+def save_topics(
+    article_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     article = _article(session, article_id)
-    form = await read_form(request)
     slugs = forms.texts(form, "topic", 50)
     if not slugs:
         errors = {"topics": "Choose at least one topic: an article without one reaches nobody."}
@@ -179,11 +191,13 @@ async def save_topics(
 
 
 @router.post("/{article_id}/priority", response_class=HTMLResponse)
-async def save_priority(
-    article_id: Id, request: Request, session: Session = Depends(db_session)
+def save_priority(
+    article_id: Id,
+    request: Request,
+    session: Session = Depends(db_session),
+    form: FormData = Depends(read_form),
 ) -> Response:
     article = _article(session, article_id)
-    form = await read_form(request)
     try:
         choice = Priority(forms.text(form, "priority", 20))
     except ValueError:

@@ -21,7 +21,16 @@ from newsletter.delivery.deliver import prepare, transmit
 from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
-from newsletter.models import Member, Send, SendKind, SendStatus, StaffUser, Topic, utcnow
+from newsletter.models import (
+    Member,
+    Send,
+    SendKind,
+    SendStatus,
+    StaffRole,
+    StaffUser,
+    Topic,
+    utcnow,
+)
 from newsletter.rendering import (
     OutgoingMessage,
     Recipient,
@@ -37,6 +46,8 @@ from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/sends", include_in_schema=False, dependencies=STAFF_ONLY)
 
+# Fictional, with links that open nothing.
+SAMPLE_PREVIEW = Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
 # The preview is an email, not a page of ours: its own styles, never a script.
 PER_MEMBER = (SendKind.DIGEST, SendKind.MEMBER_MAIL)  # no one copy to preview or test
 PREVIEW_POLICY = (
@@ -126,8 +137,9 @@ class Draft:
 
 
 @router.post("", response_class=HTMLResponse)
-async def schedule(request: Request, session: Session = Depends(db_session)) -> Response:
-    form = await read_form(request)
+def schedule(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     draft = Draft.from_form(form)
     errors = draft.content_problems()
     if not draft.topics:
@@ -155,21 +167,28 @@ async def schedule(request: Request, session: Session = Depends(db_session)) -> 
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: Session = Depends(db_session)) -> Response:
+def preview(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     """The composed email as the chosen member would see it, shown in the compose page's frame."""
-    draft = Draft.from_form(await read_form(request))
+    draft = Draft.from_form(form)
     if draft.content_problems():
         return _preview_response(_note("Write a subject and a message to see a preview."))
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
-    recipient = _preview_recipient(session, draft.preview_for)
+    recipient = _preview_recipient(session, draft.preview_for, _me(request))
     return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
 
 
-def _preview_recipient(session: Session, email: str) -> Recipient:
-    """The member's name and address, but links that open nothing: a preview is not a key."""
-    member = find_member(session, email.lower()) if email else None
+def _preview_recipient(session: Session, email: str, me: StaffUser) -> Recipient:
+    """The member's name and address, but links that open nothing: a preview is not a key.
+    A preview shows the member's name, so only an admin may preview as any member; others as
+    themselves or as the fictional sample member."""
+    email = email.strip().lower()
+    if not email or (me.role is not StaffRole.ADMIN and email != me.email.lower()):
+        return SAMPLE_PREVIEW
+    member = find_member(session, email)
     if member is None:
-        return Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
+        return SAMPLE_PREVIEW
     return Recipient(0, member.email, member.name, 0)
 
 
@@ -182,9 +201,11 @@ def _preview_response(html: str) -> Response:
 
 
 @router.post("/test", response_class=HTMLResponse)
-async def send_test_of_draft(request: Request, session: Session = Depends(db_session)) -> Response:
+def send_test_of_draft(
+    request: Request, session: Session = Depends(db_session), form: FormData = Depends(read_form)
+) -> Response:
     """A copy of the composed email to the signed-in staff member, marked [TEST]."""
-    draft = Draft.from_form(await read_form(request))
+    draft = Draft.from_form(form)
     errors = draft.content_problems()
     if errors:
         return _compose_page(request, session, draft, errors, "", 400)
@@ -291,5 +312,4 @@ def send_preview(send_id: Id, request: Request, session: Session = Depends(db_se
         prepared = prepare(session, send, None, request.app.state.settings)
     except LookupError as exc:
         return _preview_response(_note(f"No preview: {exc}."))
-    recipient = Recipient(0, "sam.sample@example.com", "Sam Sample", 0)
-    return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
+    return _preview_response(decoded_part(prepared.personalise(SAMPLE_PREVIEW), "html"))

@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from newsletter.articles.parse import sanitise
 from newsletter.config import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "web"
@@ -34,9 +32,6 @@ def local_time_of(iso: str | None, fmt: str = "%d %b %Y, %H:%M") -> str:
 
 
 templates.env.filters["local_time"] = local_time
-# Article bodies were cleaned on import; cleaned again on the way out in case a row was
-# written some other way (a migration, a database console).
-templates.env.filters["clean_html"] = lambda html: Markup(sanitise(html))
 templates.env.filters["local_time_of"] = local_time_of
 
 

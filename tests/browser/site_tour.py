@@ -21,8 +21,18 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import api_tokens, dispatch, incidents, links, suppressions, throttle
+from newsletter import (
+    api_tokens,
+    dispatch,
+    incidents,
+    links,
+    password_reset,
+    role_defaults,
+    suppressions,
+    throttle,
+)
 from newsletter.articles.store import import_article
+from newsletter.audience import announcement_audience
 from newsletter.consent import by_member
 from newsletter.db import session_scope
 from newsletter.delivery.announcements import schedule_announcement
@@ -33,7 +43,13 @@ from newsletter.models import (
     Frequency,
     InboundEvent,
     IncidentKind,
+    Job,
+    JobStatus,
     MemberStatus,
+    PasswordReset,
+    Send,
+    SendKind,
+    SendStatus,
     StaffRole,
     utcnow,
 )
@@ -97,7 +113,7 @@ def furnish(site: Site) -> Places:
     content. Runs in-process against the site's database (its NEWSLETTER_* environment)."""
     places = Places()
     with session_scope() as session:
-        create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
+        admin = create_staff(session, ADMIN, PASSWORD, StaffRole.ADMIN, actor="test")
         create_staff(session, COMMS, PASSWORD, StaffRole.COMMS, actor="test")
         ann = add_member(session, ANN, {"funding": "immediate", "npq": "weekly"}, role="SENCO")
         add_member(session, "bob@example.com", {"npq": "immediate", "careers": "daily"})
@@ -113,11 +129,30 @@ def furnish(site: Site) -> Places:
             throttle.hit(session, MAIL_PER_ADDRESS, BUSY)
         suppressions.add_suppression(session, "left@example.net", "Asked by phone", "test")
         api_tokens.create_token(session, "Website CMS", "test")
+        job = Job(
+            kind="member-import",
+            status=JobStatus.DONE,
+            created_by=f"staff:{ADMIN}",
+            total=4,
+            done=4,
+            result={
+                "written": True,
+                "summary": "Imported 3 rows: 3 new, 0 updated; 1 bad rows skipped.",
+                "errors": [{"line": 5, "reason": "invalid email address 'not-an-address'"}],
+                "kept": [],
+                "error_count": 1,
+            },
+        )
+        session.add(job)
+        reset = PasswordReset(staff_id=admin.id, expires_at=utcnow() + timedelta(hours=1))
+        session.add(reset)
         _incident(session)
         session.flush()
-        places.params |= {"member_id": str(long.id), "slug": "npq"}
+        places.params |= {"member_id": str(long.id), "slug": "npq", "job_id": str(job.id)}
+        reset_link = password_reset.reset_url(reset.id)
         confirm = links.confirm_url(pending.id, pending.token_version)
         manage = links.manage_url(ann.id, ann.token_version)
+        address = links.address_url(ann.id, ann.token_version, "ann.archer@example.net")
         ann_id, ann_version = ann.id, ann.token_version
 
     article_id, send_id = _publish_and_send()
@@ -132,14 +167,36 @@ def furnish(site: Site) -> Places:
             actor=f"staff:{ADMIN}",
         )
         places.params |= {"article_id": str(article_id), "send_id": str(announcement.id)}
+        places.params["role_id"] = str(role_defaults.list_roles(session)[0].id)
+        past = _past_announcement(session)
     places.params["event_id"] = str(_bounces())
     unsubscribe = links.unsubscribe_url(ann_id, send_id, ann_version)
     places.tokens = {
         "/confirm/{token}": _path(confirm),
         "/manage/{token}": _path(manage),
         "/unsubscribe/{token}": _path(unsubscribe),
+        "/confirm/address/{token}": _path(address),
+        "/archive/{send_id}": f"/archive/{past}",
+        "/staff/password-reset/{token}": _path(reset_link),
     }
     return places
+
+
+def _past_announcement(session: Session) -> int:
+    """An announcement that went last week: the public archive shows it."""
+    went = utcnow() - timedelta(days=7)
+    send = Send(
+        kind=SendKind.ANNOUNCEMENT,
+        status=SendStatus.SENT,
+        started_at=went,
+        finished_at=went,
+        subject="Autumn conference: thank you",
+        body_markdown="Thank you for coming to the **autumn conference**.",
+        audience=announcement_audience([]).to_json(),
+    )
+    session.add(send)
+    session.flush()
+    return send.id
 
 
 def _publish_and_send() -> tuple[int, int]:
@@ -382,6 +439,21 @@ def _staff_states(places: Places) -> Iterator[Stop]:
     )
     yield failing(
         "API tokens: no name", "/staff/admin/tokens", "/staff/admin/tokens", _press("Create token")
+    )
+    yield failing(
+        "account: no new password", "/staff/account", "/staff/account", _press("Change password")
+    )
+    yield failing(
+        "password reset: no address",
+        "/staff/password-reset",
+        "/staff/password-reset",
+        _press("Email me a link"),
+    )
+    yield failing(
+        "new password: too short",
+        places.tokens["/staff/password-reset/{token}"],
+        "/staff/password-reset/{token}",
+        _press("Set my new password"),
     )
 
 

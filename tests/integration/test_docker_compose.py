@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from newsletter.config import ENV_PREFIX, Settings
+from newsletter.config import ENV_PREFIX, Settings, load_settings
 from tests.support.cli_parse import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +25,9 @@ DEVELOPMENT_ENV = ROOT / "compose.development.env"
 PRODUCTION_ENV = {
     "POSTGRES_PASSWORD": "a-long-database-password",
     "NEWSLETTER_SECRET_KEY": "x" * 48,
-    "NEWSLETTER_FROM_ADDRESS": "School Leaders Network <news@schoolleaders.example>",
-    "NEWSLETTER_BASE_URL": "https://news.schoolleaders.example",
-    "NEWSLETTER_SMTP_HOST": "smtp.schoolleaders.example",
+    "NEWSLETTER_FROM_ADDRESS": "School Leaders Network <news@news.school-leaders.org.uk>",
+    "NEWSLETTER_BASE_URL": "https://news.school-leaders.org.uk",
+    "NEWSLETTER_SMTP_HOST": "smtp.school-leaders.org.uk",
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 
@@ -90,9 +90,11 @@ def test_no_localhost_or_plain_http_outside_the_development_profile() -> None:
 
 def test_production_values_pass_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     environment = SERVICES["web"]["environment"]
+    assert environment["NEWSLETTER_ENVIRONMENT"].endswith("production}")
     for name, value in environment.items():
         monkeypatch.setenv(name, interpolate(str(value), PRODUCTION_ENV))
-    settings = Settings()  # raises, naming the variable, if any value is rejected
+    settings = load_settings()  # raises, naming the variable, if any value is refused
+    assert settings.ENVIRONMENT == "production"
     assert settings.BASE_URL.startswith("https://")
     missing = {**PRODUCTION_ENV, "NEWSLETTER_FROM_ADDRESS": ""}
     with pytest.raises(LookupError, match="NEWSLETTER_FROM_ADDRESS"):
@@ -103,9 +105,16 @@ def test_the_development_profile_runs_with_its_env_file(monkeypatch: pytest.Monk
     values = read_env_file(DEVELOPMENT_ENV)
     for name, value in SERVICES["web"]["environment"].items():
         monkeypatch.setenv(name, interpolate(str(value), values))
-    settings = Settings()
+    settings = load_settings()
     assert settings.SMTP_HOST == "mailpit" and "localhost" in settings.FROM_ADDRESS
     assert settings.DKIM_PRIVATE_KEY_PATH is None and settings.DKIM_SELECTOR is None
+
+
+def test_compose_asks_for_what_production_refuses_to_guess() -> None:
+    environment = SERVICES["web"]["environment"]
+    for name in ("NEWSLETTER_SECRET_KEY", "NEWSLETTER_FROM_ADDRESS", "NEWSLETTER_BASE_URL"):
+        with pytest.raises(LookupError, match=name):
+            interpolate(str(environment[name]), {})
 
 
 def test_the_dkim_and_footer_settings_are_documented_in_compose() -> None:

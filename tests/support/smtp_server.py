@@ -77,6 +77,7 @@ class Script:
     drop: Mapping[str, int] = field(default_factory=dict)  # cut the first N DATA to these
     drop_fraction: float = 0.0  # cut this share of all DATA transactions, at random
     seed: int = 0
+    delay: float = 0.0  # seconds before answering each DATA: a slow or stalled server
     # Awaited once the message is in, before it is taken and answered (recipients): a server
     # that is slow to answer DATA. It runs in the server's event loop.
     before_data_reply: Callable[[tuple[str, ...]], Awaitable[None]] | None = None
@@ -131,6 +132,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.owner.script.delay:
+            await asyncio.sleep(self.owner.script.delay)
         data = envelope.original_content or b""
         if self.owner.strict_line_endings and _BARE_LINE_BREAK.search(data):
             return BARE_LINE_BREAK

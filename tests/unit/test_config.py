@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import ConfigError, load_settings
+from newsletter.config import ConfigError, is_placeholder_host, load_settings
 
 
 def test_defaults_need_no_environment() -> None:
@@ -48,4 +48,28 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None: 
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY"):
         load_settings()
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://news.school-leaders.org.uk")
+    monkeypatch.setenv("NEWSLETTER_FROM_ADDRESS", "News <news@school-leaders.org.uk>")
     assert load_settings().secret_key == "s" * 48
+
+
+@pytest.mark.parametrize(
+    ("host", "placeholder"),
+    [
+        ("localhost", True),
+        ("app.localhost", True),
+        ("127.0.0.1", True),
+        ("[::1]", True),
+        ("0.0.0.0", True),
+        ("example.org", True),
+        ("news.example.com", True),
+        ("school.test", True),
+        ("", True),
+        ("news.school-leaders.org.uk", False),
+        ("example.org.uk", False),
+        ("notexample.com", False),
+        ("203.0.113.9", False),
+    ],
+)
+def test_placeholder_hosts(host: str, placeholder: bool) -> None:
+    assert is_placeholder_host(host) is placeholder

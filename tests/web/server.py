@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,6 @@ def uvicorn_server(
     NEWSLETTER_BASE_URL pointing at this server so the links in its emails lead back to it.
     `factory` makes the app (a test may wrap the product's), `env` adds to the environment."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
         "-m",
@@ -38,11 +38,28 @@ def uvicorn_server(
         "--log-level",
         "warning",
     ]
+    with _running(command, port, log_file, env or {}) as url:
+        yield url
+
+
+@contextmanager
+def newsletter_serve(log_file: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`newsletter serve` itself (its start-up checks, its uvicorn options), as an operator
+    runs it; `env` adds to the test's environment (e.g. FORWARDED_ALLOW_IPS)."""
+    port = free_port()
+    command = [sys.executable, "-m", "newsletter", "serve", "--host", "127.0.0.1"]
+    with _running([*command, "--port", str(port)], port, log_file, env or {}) as url:
+        yield url
+
+
+@contextmanager
+def _running(command: list[str], port: int, log_file: Path, env: dict[str, str]) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
     with open(log_file, "wb") as log:
-        env = {**os.environ, **(env or {}), "NEWSLETTER_BASE_URL": url}
+        env = {**os.environ, "NEWSLETTER_BASE_URL": url, **env}
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(port, timeout=120)  # a loaded machine imports the app slowly
+            _wait_until_listening(process, port, log_file)
             yield url
         finally:
             process.terminate()
@@ -51,3 +68,17 @@ def uvicorn_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log_file: Path) -> None:
+    """Like wait_for_port, but a server that stopped at start says why at once."""
+    deadline = time.monotonic() + 120  # a loaded machine imports the app slowly
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped at start: {log_file.read_text()[-2000:]}")
+        try:
+            wait_for_port(port, timeout=0.5)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise

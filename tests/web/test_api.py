@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from newsletter.api_tokens import SCOPES
 from newsletter.db import session_scope
 from newsletter.models import Send, SendStatus
 from tests.web.helpers import csrf_of
@@ -15,9 +16,15 @@ from tests.web.helpers import csrf_of
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "articles" / "npq-spring-applications.md"
 
 
-def new_token(admin: TestClient, name: str = "Website CMS") -> str:
+def new_token(
+    admin: TestClient,
+    name: str = "Website CMS",
+    scopes: tuple[str, ...] = SCOPES,
+    expires: str = "",
+) -> str:
     page = admin.get("/staff/admin/tokens")
-    made = admin.post("/staff/admin/tokens", data={"name": name, "csrf_token": csrf_of(page.text)})
+    form = {"name": name, "scope": list(scopes), "expires": expires}
+    made = admin.post("/staff/admin/tokens", data={**form, "csrf_token": csrf_of(page.text)})
     assert made.status_code == 200
     found = re.search(r'<code class="token" id="new-token">([^<]+)</code>', made.text)
     assert found, "the new token is not shown"

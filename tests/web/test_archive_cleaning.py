@@ -1,4 +1,4 @@
-"""The archive page cleans an article body again, whatever put it in the database."""
+"""An article body is cleaned when it is written, whatever writes it, so pages show it as stored."""
 
 from __future__ import annotations
 
