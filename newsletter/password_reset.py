@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import update
@@ -22,6 +23,9 @@ from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.models import PasswordReset, StaffUser, utcnow
 from newsletter.staff import StaffError, find_staff, set_password
+
+if TYPE_CHECKING:
+    from newsletter.rendering.prepared import PreparedEmail
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,20 @@ def reset_url(reset_id: int) -> str:
     return f"{get_settings().BASE_URL}/staff/password-reset/{token}"
 
 
+def link_email(reset_id: int) -> PreparedEmail:
+    """The email with the link for this reset, before it is addressed."""
+    from newsletter.rendering.build import EmailSpec, prepare
+
+    context = {"reset_url": reset_url(reset_id), "minutes": int(LIFETIME.total_seconds() // 60)}
+    return prepare(EmailSpec("password_reset", context, bulk=False))
+
+
 def send_link(email: str, now: datetime | None = None) -> bool:
     """Email a reset link if the address is an active account's (run by a worker); True if
     one was sent."""
     from newsletter.delivery.backends.base import BackendUnavailable, Outcome
     from newsletter.delivery.deliver import transmit
     from newsletter.rendering import Recipient
-    from newsletter.rendering.build import EmailSpec, prepare
 
     now = now or utcnow()
     with session_scope() as session:
@@ -83,12 +94,7 @@ def send_link(email: str, now: datetime | None = None) -> bool:
         session.flush()
         audit.record(session, "system", "staff.password_reset_sent", "staff", user.id)
         reset_id, address = reset.id, user.email
-    spec = EmailSpec(
-        "password_reset",
-        {"reset_url": reset_url(reset_id), "minutes": int(LIFETIME.total_seconds() // 60)},
-        bulk=False,
-    )
-    message = prepare(spec).personalise(Recipient(0, address, "", 0))
+    message = link_email(reset_id).personalise(Recipient(0, address, "", 0))
     try:
         result = transmit([message], get_settings())[0]
     except BackendUnavailable as exc:

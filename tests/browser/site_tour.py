@@ -437,6 +437,13 @@ def _staff_states(places: Places) -> Iterator[Stop]:
     yield failing(
         "topic rules: empty phrase", "/staff/admin/topics", "/staff/admin/topics", _press("Add")
     )
+    yield failing("roles: no name", "/staff/admin/roles", "/staff/admin/roles", _press("Add role"))
+    yield failing(
+        "role: a frequency that does not exist",
+        route_path("/staff/admin/roles/{role_id}", places),
+        "/staff/admin/roles/{role_id}",
+        _then(_tamper_frequency, _press("Save defaults")),
+    )
     yield failing(
         "API tokens: no name", "/staff/admin/tokens", "/staff/admin/tokens", _press("Create token")
     )

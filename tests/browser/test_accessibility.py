@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, StorageState, expect
 
-from newsletter import staff_alerts
+from newsletter import password_reset, staff_alerts
 from newsletter.config import get_settings
 from newsletter.models import Incident, IncidentKind, utcnow
 from newsletter.rendering import previews
@@ -216,8 +216,8 @@ def email_kinds() -> set[str]:
 
 
 def every_email() -> dict[str, str]:
-    """The HTML part of each kind of email: members' from the previews, and the incident
-    email that tells admins something is wrong."""
+    """The HTML part of each kind of email: members' from the previews, the incident email
+    that tells admins something is wrong, and the password-reset email to a staff member."""
     messages = {kind: previews.prepare_preview(kind) for kind in previews.KINDS}
     incident = Incident(
         kind=IncidentKind.STUCK_SEND,
@@ -227,6 +227,7 @@ def every_email() -> dict[str, str]:
         opened_at=utcnow(),
     )
     messages["incident"] = staff_alerts.prepare_email(incident, get_settings())
+    messages["password-reset"] = password_reset.link_email(reset_id=1)
     return {
         kind: previews.decoded_part(prepared.personalise(SAMPLE_RECIPIENT), "html")
         for kind, prepared in messages.items()
