@@ -34,7 +34,7 @@ def set_defaults(admin: TestClient, name: str, choices: dict[str, str]) -> None:
 
 
 def ticked(html: str) -> dict[str, str]:
-    pattern = r'<input type="radio" name="(topic-[a-z-]+)" value="([a-z]*)" checked>'
+    pattern = r'<input type="radio"[^>]* name="(topic-[a-z-]+)" value="([a-z]*)" checked>'
     return {name: value for name, value in re.findall(pattern, html) if value}
 
 
