@@ -23,7 +23,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
-from newsletter.articles.sanitise import sanitise
 from newsletter.db import Base
 
 
@@ -381,6 +380,9 @@ class Article(Base):
     @validates("body_html")
     def _clean_once(self, _key: str, html: str) -> str:
         # Cleaned when written, whoever writes it, so that pages can show it as stored.
+        # Imported here: commands that only read (sends show) never load the cleaner.
+        from newsletter.articles.sanitise import sanitise
+
         return sanitise(html) if html else html
 
 

@@ -75,11 +75,11 @@ def test_compose_preview_schedule_and_watch_it_complete(
         "Book your place at the **spring conference** by Friday.\n\n- NPQ sessions\n- Networking"
     )
     page.get_by_label("NPQ").check()
-    page.get_by_label("As this member sees it (email address)").fill("ann@example.com")
+    # Comms staff preview as the sample member (a real member's name is for admins only).
     page.get_by_role("button", name="Show preview").click()
     preview = page.frame_locator("iframe[name=preview]")
     expect(preview.locator("strong", has_text="spring conference")).to_be_visible()
-    expect(preview.get_by_text("Hello Ann,")).to_be_visible()
+    expect(preview.get_by_text("Hello Sam Sample,")).to_be_visible()
 
     london = datetime.now(ZoneInfo("Europe/London")) + timedelta(seconds=12)
     page.get_by_label("Date").fill(london.date().isoformat())
