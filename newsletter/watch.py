@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter import incidents, staff_alerts
 from newsletter.config import Settings, get_settings
 from newsletter.db import session_scope
+from newsletter.delivery import digests
 from newsletter.incidents import Finding
 from newsletter.models import (
     Delivery,
@@ -35,11 +36,10 @@ from newsletter.models import (
     ProcessKind,
     Send,
     SendStatus,
-    Subscription,
     utcnow,
 )
 from newsletter.observability import heartbeat, state
-from newsletter.scheduling import DIGEST_FREQUENCIES, digest_due_at, digest_key, digest_period
+from newsletter.scheduling import DIGEST_FREQUENCIES, digest_due_at, digest_period
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +149,9 @@ def digests_not_run(session: Session, now: datetime, settings: Settings) -> list
         )
         if now < due + grace:
             continue
-        key = digest_key(frequency, due, tz)
-        ran = session.scalar(select(exists().where(Send.key == key)))
         # Only members subscribed before the digest's time were owed it: a service set up (or a
         # first subscriber added) after today's hour has missed nothing.
-        wanted = session.scalar(
-            select(
-                exists().where(Subscription.frequency == frequency, Subscription.created_at < due)
-            )
-        )
-        if ran or not wanted:
+        if not digests.missing(session, frequency, due, tz):
             continue
         period = digest_period(frequency, due, tz)
         findings.append(

@@ -138,18 +138,26 @@ def due_digest(
     Beat asks every minute (a crontab entry fires once, and a run killed half way, a beat that
     was down or a clock that jumped went without): see scheduling.latest_digest_due. A digest
     is owed only when someone of this frequency subscribed before its time (as the watch
-    judges it: watch.digests_not_run): a service set up after the hour makes none for a period
+    judges it: `missing`): a service set up after the hour makes none for a period
     before its first member.
     """
     tz = ZoneInfo(settings.TIMEZONE)
     due = latest_digest_due(
         frequency, now, tz, settings.DIGEST_HOUR, settings.WEEKLY_DIGEST_WEEKDAY
     )
+    return due if missing(session, frequency, due, tz) else None
+
+
+def missing(session: Session, frequency: Frequency, due: datetime, tz: ZoneInfo) -> bool:
+    """The digest due at `due` was owed (someone of this frequency had subscribed by then) and
+    no send was made for its period. Beat's catch-up and the watch both judge it this way."""
     made = session.scalar(select(exists().where(Send.key == digest_key(frequency, due, tz))))
+    if made:
+        return False
     owed = session.scalar(
         select(exists().where(Subscription.frequency == frequency, Subscription.created_at < due))
     )
-    return due if owed and not made else None
+    return bool(owed)
 
 
 def next_digest(
