@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
     DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
     WEEKLY_DIGEST_WEEKDAY: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    # Non-urgent email goes on these days (0 = Monday) between these local times (ADR 0021).
+    SEND_WINDOW_DAYS: list[int] = Field(default=[0, 1, 2, 3, 4])  # env: '[0,1,2,3,4]'
+    SEND_WINDOW_START: str = Field(default="07:00", pattern=r"^\d{1,2}:\d{2}$")
+    SEND_WINDOW_END: str = Field(default="19:00", pattern=r"^\d{1,2}:\d{2}$")
     REMINDER_DAYS: list[int] = Field(default=[7, 1])  # env: NEWSLETTER_REMINDER_DAYS='[7,1]'
     REMINDER_HOUR: int = Field(default=8, ge=0, le=23)
     SCHEDULE_GRACE_MINUTES: int = Field(default=30, ge=0)
@@ -148,6 +152,24 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("SEND_WINDOW_DAYS")
+    @classmethod
+    def _send_window_days(cls, value: list[int]) -> list[int]:
+        from newsletter.send_windows import check_days
+
+        check_days(set(value))
+        return value
+
+    @field_validator("SEND_WINDOW_END")
+    @classmethod
+    def _send_window_end(cls, value: str, info: ValidationInfo) -> str:
+        from newsletter.send_windows import check_window, parse_clock
+
+        start = info.data.get("SEND_WINDOW_START")
+        if start is not None:
+            check_window(parse_clock(start), parse_clock(value))
         return value
 
     @field_validator("BASE_URL")

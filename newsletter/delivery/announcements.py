@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter import audit
+from newsletter import audit, send_windows
 from newsletter.audience import Audience, announcement_audience
-from newsletter.config import Settings
-from newsletter.delivery import history, ledger
+from newsletter.config import Settings, get_settings
+from newsletter.delivery import alerts, history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import Member, Send, SendKind, SendStatus, Topic, utcnow
@@ -36,7 +36,10 @@ def schedule_announcement(
     at: datetime,
     actor: str,
     now: datetime | None = None,
+    respect_window: bool = False,
 ) -> Send:
+    """Announcements go at their time, the send window or not, unless staff ask to respect
+    it: then a time outside it is held until it next opens."""
     now = now or utcnow()
     if not subject.strip():
         raise SendError("the subject is empty")
@@ -54,6 +57,10 @@ def schedule_announcement(
         check_schedulable(at, now)
     except SchedulingError as exc:
         raise SendError(str(exc)) from None
+    held = False
+    if respect_window:
+        opening = send_windows.next_opening(send_windows.window_from(get_settings()), at)
+        at, held = opening, opening != at
     send_id, _ = create_send(
         session,
         kind=SendKind.ANNOUNCEMENT,
@@ -65,6 +72,7 @@ def schedule_announcement(
         body_markdown=body_markdown,
         scheduled_at=at,
         created_by=actor,
+        held=held,
     )
     audit.record(session, actor, "send.schedule", "send", send_id, at=at.isoformat())
     send = session.get(Send, send_id)
@@ -110,10 +118,10 @@ def start_send(
     ).rowcount
     if not won:
         return None
-    audience = Audience.from_json(
-        session.scalar(select(Send.audience).where(Send.id == send_id)) or {}
-    )
-    recipients = add_audience(session, send_id, audience, now)
+    send = get_send(session, send_id)
+    audience = Audience.from_json(send.audience or {})
+    leave_out = alerts.leave_out_for(session, send)  # an alert held for the send window
+    recipients = add_audience(session, send_id, audience, now, leave_out=leave_out)
     ledger.complete_sends(session, now, [send_id])
     return recipients
 

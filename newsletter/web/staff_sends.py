@@ -114,6 +114,7 @@ class Draft:
     date: str
     time: str
     preview_for: str
+    respect_window: bool = False
 
     @classmethod
     def from_form(cls, form: FormData) -> Draft:
@@ -125,6 +126,7 @@ class Draft:
             date=forms.text(form, "date", 20),
             time=forms.text(form, "time", 20),
             preview_for=forms.text(form, "preview_for", 320),
+            respect_window=forms.text(form, "respect_window", 10) == "yes",
         )
 
     def content_problems(self) -> forms.Errors:
@@ -159,6 +161,7 @@ def schedule(
             roles=draft.roles,
             at=at,
             actor=actor(_me(request)),
+            respect_window=draft.respect_window,
         )
     except announcements.SendError as exc:
         return _compose_page(request, session, draft, {"form": str(exc)}, "", 400)
@@ -260,6 +263,7 @@ def _send_page(
         "notice": notice,
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
+        "held_until": progress.held_until(send),
         "rates": reports.send_rates(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
