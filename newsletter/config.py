@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
     DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
     WEEKLY_DIGEST_WEEKDAY: int = Field(default=0, ge=0, le=6)  # 0 = Monday
-    # Non-urgent email goes on these days (0 = Monday) between these local times (ADR 0021).
+    # Non-urgent email goes on these days (0 = Monday) between these local times (ADR 0021);
+    # off: it goes at any hour.
+    SEND_WINDOW_ENABLED: bool = True
     SEND_WINDOW_DAYS: list[int] = Field(default=[0, 1, 2, 3, 4])  # env: '[0,1,2,3,4]'
     SEND_WINDOW_START: str = Field(default="07:00", pattern=r"^\d{1,2}:\d{2}$")
     SEND_WINDOW_END: str = Field(default="19:00", pattern=r"^\d{1,2}:\d{2}$")

@@ -67,6 +67,14 @@ def window_from(settings: Settings) -> SendWindow:
     )
 
 
+def hold_until(settings: Settings, moment: datetime) -> datetime | None:
+    """When non-urgent email ready at `moment` may go, if it must wait; None: it goes now."""
+    if not settings.SEND_WINDOW_ENABLED:
+        return None
+    window = window_from(settings)
+    return None if is_open(window, moment) else next_opening(window, moment)
+
+
 def _opening(window: SendWindow, day: date) -> datetime:
     return at_local(day, window.opens.hour, window.tz, window.opens.minute)
 

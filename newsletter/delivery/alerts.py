@@ -65,7 +65,6 @@ def fan_out_article(
     A normal alert published outside the send window is held: its send is scheduled for when
     the window next opens, and beat's check of due sends starts it then (ADR 0021)."""
     now = now or utcnow()
-    window = send_windows.window_from(settings or get_settings())
     history.serialise(session, exclusive=False)
     article = session.get(Article, article_id)
     if article is None or article.status != ArticleStatus.PUBLISHED:
@@ -75,8 +74,9 @@ def fan_out_article(
         log.warning("article %s has no topics; no alert was sent", article_id)
         return FanOut(None, False, 0, f"article {article_id} has no topics; nothing sent")
     audience = alert_audience(article.priority, topic_ids)
-    if article.priority == Priority.NORMAL and not send_windows.is_open(window, now):
-        return _hold(session, article, audience, send_windows.next_opening(window, now), now)
+    held_until = send_windows.hold_until(settings or get_settings(), now)
+    if article.priority == Priority.NORMAL and held_until is not None:
+        return _hold(session, article, audience, held_until, now)
     send_id, created = create_send(
         session,
         kind=SendKind.ALERT,

@@ -57,10 +57,9 @@ def schedule_announcement(
         check_schedulable(at, now)
     except SchedulingError as exc:
         raise SendError(str(exc)) from None
-    held = False
-    if respect_window:
-        opening = send_windows.next_opening(send_windows.window_from(get_settings()), at)
-        at, held = opening, opening != at
+    held_until = send_windows.hold_until(get_settings(), at) if respect_window else None
+    held = held_until is not None
+    at = held_until or at
     send_id, _ = create_send(
         session,
         kind=SendKind.ANNOUNCEMENT,

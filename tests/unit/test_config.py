@@ -73,3 +73,16 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None: 
 )
 def test_placeholder_hosts(host: str, placeholder: bool) -> None:
     assert is_placeholder_host(host) is placeholder
+
+
+def test_a_send_window_that_ends_before_it_starts_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SEND_WINDOW_START", "19:00")
+    monkeypatch.setenv("NEWSLETTER_SEND_WINDOW_END", "07:00")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        "invalid setting: NEWSLETTER_SEND_WINDOW_END: "
+        "the send window ends (07:00) before it starts (19:00)"
+    )
