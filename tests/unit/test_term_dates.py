@@ -72,7 +72,9 @@ def test_a_backwards_term_is_refused_naming_its_line_or_event() -> None:
 
 def test_overlapping_terms_are_refused_naming_both() -> None:
     overlapping = CSV + b"Autumn 2 again,2026-12-01,2026-12-20\n"
-    with pytest.raises(TermError, match=r"^line 3: it overlaps line 4 \(2026-12-01 to 2026-12-20\)"):
+    with pytest.raises(
+        TermError, match=r"^line 3: it overlaps line 4 \(2026-12-01 to 2026-12-20\)"
+    ):
         read_terms("england.csv", overlapping)
     kept = [Term("Autumn 1", date(2026, 9, 3), date(2026, 10, 23))]
     with pytest.raises(TermError, match="overlaps Autumn 1 kept already"):
