@@ -20,6 +20,7 @@ from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import (
     admin,
+    admin_calendars,
     admin_roles,
     charts,
     dashboard,
@@ -159,6 +160,7 @@ routers = [
     staff_sends.router,
     admin.router,
     admin_roles.router,
+    admin_calendars.router,
     staff_inbound.router,
     staff_jobs.router,
 ]
