@@ -43,7 +43,8 @@ def term_add(
         try:
             school_calendar.add_term(session, region, values["name"], starts, ends, _actor(request))
         except TermError as exc:
-            errors["starts"] = f"{str(exc).removeprefix('this term: ').capitalize()}."
+            problem = str(exc).removeprefix("this term: ")
+            errors["starts"] = f"{problem[:1].upper()}{problem[1:]}."
     if errors:
         return _terms_page(request, session, values, errors, "", 400)
     session.commit()
