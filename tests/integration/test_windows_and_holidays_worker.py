@@ -52,7 +52,7 @@ def coming(weekday: int, after_days: int) -> date:
 SATURDAY = coming(5, 7)
 SATURDAY_10AM = at_local(SATURDAY, 10, LONDON)
 MONDAY_7AM = at_local(SATURDAY + timedelta(days=2), 7, LONDON)
-DAILY_JUMPS = [(3.0 * day, 86_400.0) for day in range(1, 11)]
+DAILY_JUMPS = [(1.0 * day, 86_400.0) for day in range(1, 11)]
 
 
 @pytest.fixture
