@@ -145,7 +145,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
 _SERVER_OUTCOMES: dict[str, dict[str, int]] = {}
 # Lines a test leaves on its report under one of these names, printed under its title at the end.
 _SUMMARY_TITLES = {
-    "spamassassin": "SpamAssassin scores (tests/integration/test_email_spam.py)",
+    "spamassassin": "SpamAssassin scores (tests/integration/rendering/test_email_spam.py)",
     "reliability": "reliability figures (tests/faults)",
 }
 _SUMMARY_LINES: dict[str, list[str]] = {name: [] for name in _SUMMARY_TITLES}
