@@ -25,17 +25,16 @@ from newsletter.models import Delivery, Member, Send, SendStatus
 from newsletter.scheduling import at_local
 from newsletter.term_dates import Term
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.integration.test_worker import (  # noqa: F401 (fixtures)
+from tests.integration.workers.test_worker import (  # noqa: F401 (fixtures)
     env,
     pg_url,
     send_status,
     session,
     smtp,
-    wait_until_idle,
 )
 from tests.support.delivery_data import add_article, add_member
 from tests.support.smtp_server import SmtpTestServer
-from tests.support.worker import celery_worker, wait_for
+from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 LONDON = ZoneInfo("Europe/London")
