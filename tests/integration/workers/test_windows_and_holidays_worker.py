@@ -8,6 +8,7 @@ every article of the half term and nothing twice.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,7 +52,7 @@ def coming(weekday: int, after_days: int) -> date:
 SATURDAY = coming(5, 7)
 SATURDAY_10AM = at_local(SATURDAY, 10, LONDON)
 MONDAY_7AM = at_local(SATURDAY + timedelta(days=2), 7, LONDON)
-DAILY_JUMPS = [(1.0 * day, 86_400.0) for day in range(1, 11)]
+DAILY_JUMPS = [(1.0 * day, 86_400.0) for day in range(1, 11)]  # (real seconds, fake seconds)
 
 
 @pytest.fixture
@@ -140,18 +141,28 @@ def test_half_term_pauses_a_members_daily_digest_and_the_first_day_back_catches_
     back = at_local(first_day_back, 7, LONDON)
     back_key = f"digest:daily:{first_day_back.isoformat()}"
 
-    with (
-        celery_worker(env, tmp_path / "worker.log", concurrency=2),
-        fast_clock_beat(
-            beat_env(env, start, back + timedelta(minutes=30), 20_000), tmp_path / "beat.log"
-        ),
-    ):
+    # Beat's clock stands at Friday 08:00 until `started` is made, then a day passes every
+    # second (its minutely checks run once on each day) until the first day back at 07:30.
+    started, beat_log = tmp_path / "clock-started", tmp_path / "beat.log"
+    clock = beat_env(env, start, back + timedelta(minutes=30), jumps=DAILY_JUMPS)
+    clock["FAST_CLOCK_REAL_START"] = f"file:{started}"
 
-        def back_digest_sent() -> bool:
-            with session_scope() as s:
-                status = s.scalar(select(Send.status).where(Send.key == back_key))
-            return status == SendStatus.SENT
+    def back_digest_sent() -> bool:
+        with session_scope() as s:
+            status = s.scalar(select(Send.status).where(Send.key == back_key))
+        return status == SendStatus.SENT
 
+    with celery_worker(env, tmp_path / "worker.log", concurrency=2):
+        with fast_clock_beat(clock, beat_log):
+            started.touch()
+            arrived = started.stat().st_mtime + DAILY_JUMPS[-1][0] + 0.5
+            time.sleep(max(0.0, arrived - time.time()))
+            checked = beat_log.stat().st_size  # beat's clock is at the first day back now
+            wait_for(
+                lambda: b"Sending due task digests" in beat_log.read_bytes()[checked:],
+                60,
+                "beat made no check on the first day back",
+            )
         wait_for(back_digest_sent, 240, "the first day back's digest was not sent")
         wait_until_idle()
 
