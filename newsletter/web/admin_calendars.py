@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter import school_calendar
-from newsletter.models import StaffUser
 from newsletter.term_dates import TermError, region_key, region_label
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form
@@ -41,7 +40,9 @@ def term_add(
         errors["ends"] = f"The last day ({ends}) is before the first ({starts})."
     if not errors and region and starts and ends:
         try:
-            school_calendar.add_term(session, region, values["name"], starts, ends, _actor(request))
+            school_calendar.add_term(
+                session, region, values["name"], starts, ends, actor(request.state.staff)
+            )
         except TermError as exc:
             problem = str(exc).removeprefix("this term: ")
             errors["starts"] = f"{problem[:1].upper()}{problem[1:]}."
@@ -54,7 +55,7 @@ def term_add(
 @router.post("/terms/{term_id}/delete", response_class=HTMLResponse)
 def term_delete(term_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     try:
-        school_calendar.delete_term(session, term_id, _actor(request))
+        school_calendar.delete_term(session, term_id, actor(request.state.staff))
     except TermError:
         gone = {"form": "That term was already deleted."}
         return _terms_page(request, session, {}, gone, "", 404)
@@ -76,11 +77,6 @@ def _day(text: str, field: str, errors: forms.Errors) -> date | None:
     except ValueError:
         errors[field] = "Enter a date, like 2026-09-03."
         return None
-
-
-def _actor(request: Request) -> str:
-    staff: StaffUser = request.state.staff
-    return actor(staff)
 
 
 def _terms_page(
