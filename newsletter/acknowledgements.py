@@ -128,6 +128,9 @@ def _was_sent(session: Session, send_id: int, member_id: int) -> bool:
     return found is not None
 
 
+LinkStep = Callable[[Session, str, Settings], Landing]  # landing() or acknowledge()
+
+
 def acknowledge(
     session: Session, token: str, settings: Settings, now: datetime | None = None
 ) -> Landing:
@@ -175,6 +178,7 @@ class ChaseView:
 @dataclass(frozen=True)
 class Report:
     notice_id: int
+    subject: str
     chase_days: int
     chase_times: int
     rows: list[Row]
@@ -197,9 +201,12 @@ def report(session: Session, notice_id: int) -> Report | None:
     place = notice_of(session, notice_id)
     if place is None or place.round != 0:
         return None
-    rows = _rows(session, notice_id)
+    notice = session.get(Send, notice_id)
+    assert notice is not None
+    rows = _rows(session, notice)
     return Report(
         notice_id=notice_id,
+        subject=notice.subject,
         chase_days=place.chase_days,
         chase_times=place.chase_limit,
         rows=rows,
@@ -209,7 +216,8 @@ def report(session: Session, notice_id: int) -> Report | None:
     )
 
 
-def _rows(session: Session, notice_id: int) -> list[Row]:
+def _rows(session: Session, notice: Send) -> list[Row]:
+    notice_id = notice.id
     sent = session.execute(
         select(Member.id, Member.email, Member.name, Member.role, Acknowledgement.acknowledged_at)
         .join(Delivery, Delivery.member_id == Member.id)
@@ -220,19 +228,18 @@ def _rows(session: Session, notice_id: int) -> list[Row]:
         .where(Delivery.send_id == notice_id, Delivery.status == DeliveryStatus.SENT)
         .order_by(Member.email)
     ).all()
-    topics = _topics_of(session, notice_id)
+    topics = _topics_of(session, notice)
     return [Row(email, name, role, topics[id_], at) for id_, email, name, role, at in sent]
 
 
-def _topics_of(session: Session, notice_id: int) -> defaultdict[int, list[str]]:
+def _topics_of(session: Session, notice: Send) -> defaultdict[int, list[str]]:
     """{member id: names of the notice's topics they follow}."""
-    notice = session.get(Send, notice_id)
-    topic_ids = Audience.from_json(notice.audience if notice else {}).topic_ids or ()
+    topic_ids = Audience.from_json(notice.audience or {}).topic_ids or ()
     pairs = session.execute(
         select(Subscription.member_id, Topic.name)
         .join(Topic, Topic.id == Subscription.topic_id)
         .join(Delivery, Delivery.member_id == Subscription.member_id)
-        .where(Delivery.send_id == notice_id, Subscription.topic_id.in_(topic_ids))
+        .where(Delivery.send_id == notice.id, Subscription.topic_id.in_(topic_ids))
         .order_by(Topic.name)
     ).all()
     topics: defaultdict[int, list[str]] = defaultdict(list)
