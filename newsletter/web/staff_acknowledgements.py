@@ -53,17 +53,17 @@ def _report(session: Session, send_id: int) -> acknowledgements.Report:
     return found
 
 
-@router.get("/{send_id}/acknowledgements", response_class=HTMLResponse)
+@router.get("/{notice_id}/acknowledgements", response_class=HTMLResponse)
 def acknowledgement_list(
-    send_id: Id, request: Request, session: Session = Depends(db_session)
+    notice_id: Id, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    found = _report(session, send_id)
+    found = _report(session, notice_id)
     return render(request, "staff/acknowledgements.html", {"report": found})
 
 
-@router.get("/{send_id}/acknowledgements.csv")
-def acknowledgement_csv(send_id: Id, session: Session = Depends(db_session)) -> Response:
-    text = acknowledgements.report_csv(_report(session, send_id))
-    name = f"notice-{send_id}-acknowledgements.csv"
+@router.get("/{notice_id}/acknowledgements.csv")
+def acknowledgement_csv(notice_id: Id, session: Session = Depends(db_session)) -> Response:
+    text = acknowledgements.report_csv(_report(session, notice_id))
+    name = f"notice-{notice_id}-acknowledgements.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
