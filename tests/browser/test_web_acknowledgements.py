@@ -10,16 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from newsletter import dispatch
-from newsletter.chasing import ChaseRule
 from newsletter.db import session_scope
-from newsletter.delivery import jobs
-from newsletter.delivery.announcements import schedule_announcement
 from newsletter.models import utcnow
 from tests.browser.test_web_member import shot
 from tests.browser.test_web_staff import PASSWORD, new_page, sign_in
 from tests.support.delivery_data import add_member
-from tests.support.notices import ack_path
+from tests.support.notices import ack_path, schedule_notice, send_notice_inline
 from tests.web.site import Site, running_site
 
 pytestmark = pytest.mark.browser
@@ -40,21 +36,9 @@ def site(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch)
 
 def send_notice() -> int:
     """An urgent notice, sent now over the site's SMTP server."""
-    now = utcnow()
-    with session_scope() as session:
-        notice = schedule_announcement(
-            session,
-            subject="SEND register return due Friday",
-            body_markdown="Every SENCO must **submit the SEND register return** by Friday.",
-            topic_slugs=["funding"],
-            roles=[],
-            at=now + timedelta(seconds=1),
-            actor="staff:cleo@example.org",
-            now=now,
-            acknowledge=ChaseRule(3, 2),
-        ).id
-    with dispatch.inline():
-        jobs.due_sends(now + timedelta(seconds=1))
+    at = utcnow() + timedelta(seconds=1)
+    notice = schedule_notice("SEND register return due Friday", at=at)
+    send_notice_inline(at)
     return notice
 
 
