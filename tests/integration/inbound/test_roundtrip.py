@@ -31,7 +31,7 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.integration.test_worker import env, pg_url, send_of, send_status  # noqa: F401
+from tests.integration.workers.test_worker import env, pg_url, send_of, send_status  # noqa: F401
 from tests.support.bounces import arf_complaint, mailto_unsubscribe, out_of_office, postfix_dsn
 from tests.support.delivery_data import add_article, add_member, topic_ids
 from tests.support.imap_server import ImapServer, dovecot_server

@@ -34,7 +34,7 @@ from tests.conftest import _postgres_copy
 from tests.support.delivery_data import add_article, add_member, statuses, suppress
 from tests.support.servers import PostgresServer, RedisServer, free_port
 from tests.support.smtp_server import REJECT, SmtpTestServer
-from tests.support.worker import celery_beat, celery_worker, wait_for
+from tests.support.worker import celery_beat, celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -88,24 +88,6 @@ def send_of(key: str) -> int | None:
 def send_status(send_id: int) -> SendStatus:
     with session_scope() as session:
         return session.scalars(select(Send.status).where(Send.id == send_id)).one()
-
-
-def wait_until_idle(timeout: float = 60) -> None:
-    """Every queue empty and no task running or reserved by any worker."""
-    from workers.celery_app import producer
-
-    app = producer()
-
-    def idle() -> bool:
-        with app.connection_for_read() as connection:
-            client = connection.default_channel.client
-            if any(client.llen(queue) for queue in ("urgent", "fanout", "send", "schedule")):
-                return False
-        inspect = app.control.inspect(timeout=1.0)
-        busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
-        return not any(busy)
-
-    wait_for(idle, timeout, "the worker is still busy", poll=0.5)
 
 
 def newsroom(session: Session) -> None:

@@ -22,9 +22,9 @@ from newsletter.models import ProcessKind
 from newsletter.observability import metrics
 from newsletter.observability.gauges import StateCollector
 from newsletter.observability.heartbeat import Heartbeat
-from tests.integration.test_inbound_corpus import CORPUS, corpus_db  # noqa: F401 (a fixture)
+from tests.integration.inbound.test_corpus import CORPUS, corpus_db  # noqa: F401 (a fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "docs" / "monitoring"
 RULES_FILE = MONITORING / "prometheus-alerts.yml"
 RULES = yaml.safe_load(RULES_FILE.read_text())["groups"][0]["rules"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.web.app import create_app
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.integration.test_worker import env, pg_url, send_status, session  # noqa: F401
+from tests.integration.workers.test_worker import env, pg_url, send_status, session  # noqa: F401
 from tests.support.delivery_data import add_member
 from tests.support.notices import (
     NOTICE_AT,

@@ -32,7 +32,7 @@ from newsletter.models import (
 )
 from tests.support.delivery_data import add_member, topic_ids
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT / "tests" / "fixtures" / "bounces"
 EXPECTED: dict[str, dict[str, str]] = json.loads((CORPUS / "expected.json").read_text())
 KEY = "newsletter-test-corpus-key-not-a-secret"

@@ -13,7 +13,7 @@ import pytest
 from newsletter.config import ConfigError
 from newsletter.rendering import Recipient, prepare_alert, prepare_confirm
 from newsletter.rendering.samples import sample_articles
-from tests.unit.rendering_helpers import parse
+from tests.support.rendering import parse
 
 ANN = Recipient(member_id=12, email="ann@example.com", name="Ann Archer", token_version=3)
 
