@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter import audit, send_windows
+from newsletter.acknowledgements import require_acknowledgement
 from newsletter.audience import Audience, announcement_audience
+from newsletter.chasing import ChaseRule
 from newsletter.config import Settings, get_settings
 from newsletter.delivery import alerts, history, ledger
 from newsletter.delivery.backends.base import SendResult
@@ -37,9 +39,11 @@ def schedule_announcement(
     actor: str,
     now: datetime | None = None,
     respect_window: bool = False,
+    acknowledge: ChaseRule | None = None,
 ) -> Send:
     """Announcements go at their time, the send window or not, unless staff ask to respect
-    it: then a time outside it is held until it next opens."""
+    it: then a time outside it is held until it next opens. `acknowledge`: an urgent notice
+    members acknowledge, chased by that rule."""
     now = now or utcnow()
     if not subject.strip():
         raise SendError("the subject is empty")
@@ -73,6 +77,8 @@ def schedule_announcement(
         created_by=actor,
         held=held,
     )
+    if acknowledge is not None:
+        require_acknowledgement(session, send_id, acknowledge)
     audit.record(session, actor, "send.schedule", "send", send_id, at=at.isoformat())
     send = session.get(Send, send_id)
     assert send is not None

@@ -26,6 +26,7 @@ from newsletter.web import (
     dashboard,
     forms,
     staff_account,
+    staff_acknowledgements,
     staff_articles,
     staff_inbound,
     staff_jobs,
@@ -163,4 +164,5 @@ routers = [
     admin_calendars.router,
     staff_inbound.router,
     staff_jobs.router,
+    staff_acknowledgements.router,
 ]

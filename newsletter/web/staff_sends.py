@@ -39,7 +39,7 @@ from newsletter.rendering import (
 )
 from newsletter.rendering.previews import decoded_part
 from newsletter.topics import list_topics
-from newsletter.web import forms
+from newsletter.web import forms, staff_acknowledgements
 from newsletter.web.auth import STAFF_ONLY, actor, read_form
 from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
@@ -80,7 +80,12 @@ def sends(request: Request, session: Session = Depends(db_session)) -> Response:
 @router.get("/new", response_class=HTMLResponse)
 def compose(request: Request, session: Session = Depends(db_session)) -> Response:
     start = (datetime.now(_zone(request)) + timedelta(hours=1)).replace(minute=0)
+    settings = request.app.state.settings
     draft = Draft("", "", [], [], start.date().isoformat(), start.strftime("%H:%M"), "")
+    draft.chase_days, draft.chase_times = (
+        str(settings.ACK_CHASE_DAYS),
+        str(settings.ACK_CHASE_TIMES),
+    )
     return _compose_page(request, session, draft, {})
 
 
@@ -115,6 +120,9 @@ class Draft:
     time: str
     preview_for: str
     respect_window: bool = False
+    acknowledge: bool = False  # an urgent notice, chased every chase_days, chase_times times
+    chase_days: str = ""
+    chase_times: str = ""
 
     @classmethod
     def from_form(cls, form: FormData) -> Draft:
@@ -127,6 +135,9 @@ class Draft:
             time=forms.text(form, "time", 20),
             preview_for=forms.text(form, "preview_for", 320),
             respect_window=forms.text(form, "respect_window", 10) == "yes",
+            acknowledge=forms.text(form, "acknowledge", 10) == "yes",
+            chase_days=forms.text(form, "chase_days", 20),
+            chase_times=forms.text(form, "chase_times", 20),
         )
 
     def content_problems(self) -> forms.Errors:
@@ -150,6 +161,7 @@ def schedule(
     at = forms.london_datetime(form, "date", "time", timezone, errors)
     if at is not None and at <= utcnow():
         errors["time"] = "That time has passed. Choose a time still to come."
+    chase = staff_acknowledgements.chase_rule_of(draft, errors)
     if errors or at is None:
         return _compose_page(request, session, draft, errors, "", 400)
     try:
@@ -162,6 +174,7 @@ def schedule(
             at=at,
             actor=actor(_me(request)),
             respect_window=draft.respect_window,
+            acknowledge=chase,
         )
     except announcements.SendError as exc:
         return _compose_page(request, session, draft, {"form": str(exc)}, "", 400)
@@ -265,6 +278,7 @@ def _send_page(
         "audience_size": _audience_size(session, send),
         "held_until": progress.held_until(send),
         "rates": reports.send_rates(session, send.id),
+        **staff_acknowledgements.send_page_context(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
 
