@@ -42,6 +42,7 @@ demo: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check newsletter workers tests bench
+	$(BIN)/mypy newsletter workers
 	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers), then the
 	@# timing-sensitive tests (tests/faults, and those marked `alone`) by themselves. Both parts
 	@# always run; either one failing fails the target.
@@ -54,6 +55,7 @@ test: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench
 	$(BIN)/ruff format --check newsletter workers tests bench
+	$(BIN)/mypy newsletter workers
 
 # Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
 bench: $(STAMP)

@@ -45,10 +45,10 @@ from sqlalchemy.orm import Session, selectinload
 from newsletter import dispatch, links
 from newsletter.audience import Audience
 from newsletter.config import Settings, get_settings
-from newsletter.db import session_scope
+from newsletter.db import insert_for, session_scope
 from newsletter.delivery import ledger
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendResult
-from newsletter.delivery.fanout import create_send, insert_for
+from newsletter.delivery.fanout import create_send
 from newsletter.models import (
     Delivery,
     DeliveryStatus,

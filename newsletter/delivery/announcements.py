@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from newsletter import audit
 from newsletter.audience import Audience, announcement_audience
 from newsletter.config import Settings
+from newsletter.db import rows_changed
 from newsletter.delivery import history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
@@ -82,12 +83,14 @@ def get_send(session: Session, send_id: int) -> Send:
 def cancel_send(session: Session, send_id: int, actor: str) -> None:
     """Cancel a send that has not started; refused, saying so, once it has."""
     send = get_send(session, send_id)
-    cancelled = session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.status.in_([SendStatus.SCHEDULED, SendStatus.MISSED]))
-        .values(status=SendStatus.CANCELLED, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    cancelled = rows_changed(
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status.in_([SendStatus.SCHEDULED, SendStatus.MISSED]))
+            .values(status=SendStatus.CANCELLED, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not cancelled:
         session.refresh(send)
         raise SendError(
@@ -102,12 +105,14 @@ def start_send(
 ) -> int | None:
     """Claim a scheduled send and fan it out; the recipients, or None when another won."""
     allowed = [SendStatus.SCHEDULED, *([SendStatus.MISSED] if allow_missed else [])]
-    won = session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.status.in_(allowed))
-        .values(status=SendStatus.SENDING, started_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    won = rows_changed(
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status.in_(allowed))
+            .values(status=SendStatus.SENDING, started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not won:
         return None
     audience = Audience.from_json(
@@ -133,6 +138,7 @@ def start_due_sends(session: Session, now: datetime, grace: timedelta) -> DueSen
     ).all()
     started, missed = [], []
     for send_id, scheduled_at in due:
+        assert scheduled_at is not None  # the query asked for scheduled_at <= now
         if scheduled_state(scheduled_at, now, grace) == Due.MISSED:
             if _mark_missed(session, send_id):
                 missed.append(send_id)
@@ -143,12 +149,14 @@ def start_due_sends(session: Session, now: datetime, grace: timedelta) -> DueSen
 
 def _mark_missed(session: Session, send_id: int) -> bool:
     return bool(
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == SendStatus.SCHEDULED)
-            .values(status=SendStatus.MISSED)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rows_changed(
+            session.execute(
+                update(Send)
+                .where(Send.id == send_id, Send.status == SendStatus.SCHEDULED)
+                .values(status=SendStatus.MISSED)
+                .execution_options(synchronize_session=False)
+            )
+        )
     )
 
 

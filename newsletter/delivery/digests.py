@@ -30,12 +30,12 @@ from newsletter.audience import (
     digest_starts,
 )
 from newsletter.config import Settings, get_settings
+from newsletter.db import insert_for
 from newsletter.delivery import history, ledger
 from newsletter.delivery.fanout import (
     add_deliveries,
     create_send,
     in_range,
-    insert_for,
     json_rows,
     may_receive,
 )

@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     FromClause,
-    Insert,
     Integer,
     and_,
     column,
@@ -27,12 +26,11 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import TypeEngine
 
 from newsletter.audience import Audience
-from newsletter.db import get_engine
+from newsletter.db import get_engine, insert_for, rows_changed
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -46,13 +44,6 @@ from newsletter.models import (
     UTCDateTime,
     utcnow,
 )
-
-
-def insert_for(session: Session, table: Any) -> Insert:
-    """An INSERT that understands ON CONFLICT on both databases."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
 
 
 def is_suppressed() -> ColumnElement[bool]:
@@ -158,7 +149,7 @@ def add_audience(
         )
         .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
     )
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
 def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any]]) -> None:

@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
     Table,
     Update,
     and_,
@@ -40,13 +39,9 @@ from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
 from newsletter.config import Settings
+from newsletter.db import insert_for, rows_changed
 from newsletter.delivery.backends.base import Outcome, SendResult
-from newsletter.delivery.fanout import (
-    in_audience,
-    insert_for,
-    is_suppressed,
-    may_receive,
-)
+from newsletter.delivery.fanout import in_audience, is_suppressed, may_receive
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -62,7 +57,7 @@ from newsletter.models import (
 from newsletter.scheduling import Backoff
 
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
-_table = Delivery.__table__
+_table = cast(Table, Delivery.__table__)
 # A member-mail send takes rows during its UTC day: it cannot finish before the day is over
 # (with an hour to spare for a transaction still open at midnight).
 MEMBER_MAIL_OPEN = timedelta(hours=25)
@@ -232,7 +227,7 @@ def renew_claims(session: Session, claimed: Sequence[Claimed], now: datetime) ->
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
 def set_aside(session: Session, claimed: Claimed, audience: Audience) -> dict[DeliveryStatus, int]:
@@ -256,7 +251,7 @@ def put_aside(
         .values(status=status, last_error=reason)
         .execution_options(synchronize_session=False)
     )
-    done = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    done = rows_changed(result)
     return status if done else None
 
 
@@ -492,7 +487,7 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     )
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
 def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
@@ -503,7 +498,7 @@ def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
         .values(status=DeliveryStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    return cast(CursorResult[Any], result).rowcount or 0
+    return rows_changed(result)
 
 
 def release(session: Session, claimed: Sequence[Claimed], reason: str, now: datetime) -> None:
@@ -514,7 +509,7 @@ def release(session: Session, claimed: Sequence[Claimed], reason: str, now: date
         return
     # On the table, not the ORM class: with a list of parameters the ORM would want ids.
     statement = (
-        update(cast(Table, _table))
+        update(_table)
         .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
         .values(status=DeliveryStatus.DEFERRED, next_attempt_at=now, last_error=reason)
     )
@@ -523,14 +518,13 @@ def release(session: Session, claimed: Sequence[Claimed], reason: str, now: date
 
 def requeue_failed(session: Session, send_id: int, now: datetime) -> int:
     """Give a send's failed deliveries a fresh set of attempts; sent ones are never touched."""
-    count = (
+    count = rows_changed(
         session.execute(
             update(Delivery)
             .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
             .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, last_error="")
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
     if count:
         session.execute(
