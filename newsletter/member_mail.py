@@ -237,7 +237,7 @@ _courier = _Courier()
 
 def release(committed: list[tuple[int, int]]) -> None:
     """Hand over what `after_response` kept (called after the response); returns at once,
-    except inside dispatch.inline(), where the emails are sent before it returns."""
+    except inside newsletter.inline.inline(), where the emails are sent before it returns."""
     if committed and dispatch.is_inline():
         hand_over(committed)
     elif committed:
@@ -288,10 +288,10 @@ def deliver(send_id: int, delivery_ids: Sequence[int], settings: Settings | None
 
 
 def _transmit(letters: list[Letter], settings: Settings) -> list[SendResult]:
-    from newsletter.delivery.deliver import transmit
+    from newsletter.delivery.one_off import send_one_off
 
     try:
-        return transmit([letter.message for letter in letters], settings)
+        return send_one_off([letter.message for letter in letters], settings)
     except BackendUnavailable as exc:
         log.warning("backend unavailable, deferring %d member emails: %s", len(letters), exc)
         return [SendResult(Outcome.DEFERRED, None, f"backend unavailable: {exc}")] * len(letters)

@@ -15,6 +15,7 @@ import typer
 from newsletter import dispatch
 from newsletter.cli.common import USAGE_ERROR, check_ready, console, fail, warn
 from newsletter.config import get_settings
+from newsletter.inline import inline as work_inline
 from newsletter.models import utcnow
 from newsletter.scheduling import SchedulingError, check_passed, parse_local
 
@@ -67,7 +68,7 @@ def queueing(inline: bool) -> Iterator[None]:
     if not inline:
         yield
         return
-    with dispatch.inline(), _delivery_logs_left_to_the_report():
+    with work_inline(), _delivery_logs_left_to_the_report():
         yield
 
 

@@ -198,7 +198,8 @@ def retry_send(session: Session, send_id: int, actor: str, now: datetime | None 
 
 def send_test(session: Session, send_id: int, to: str, settings: Settings) -> SendResult:
     """One copy to `to`, marked as a test, outside the ledger: no Delivery row, no counts."""
-    from newsletter.delivery.deliver import prepare, transmit
+    from newsletter.delivery.email_cache import render_send
+    from newsletter.delivery.one_off import send_one_off
     from newsletter.members import normalise_email
     from newsletter.rendering import Recipient
 
@@ -212,5 +213,5 @@ def send_test(session: Session, send_id: int, to: str, settings: Settings) -> Se
         if member
         else Recipient(0, address, "", 0)
     )
-    message = prepare(session, send, None, settings).personalise(recipient, test=True)
-    return transmit([message], settings)[0]
+    message = render_send(session, send, None, settings).personalise(recipient, test=True)
+    return send_one_off([message], settings)[0]

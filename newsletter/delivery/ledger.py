@@ -129,6 +129,15 @@ def claim(
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
 
 
+def send_kinds(session: Session, send_ids: Iterable[int]) -> dict[int, SendKind]:
+    """The kind of each of these sends (which queue its batches go to)."""
+    wanted = list(send_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Send.id, Send.kind).where(Send.id.in_(wanted)))
+    return {send_id: kind for send_id, kind in rows}
+
+
 def send_audience(session: Session, send_id: int) -> Audience:
     return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)) or {})
 

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from newsletter import (
     api_tokens,
-    dispatch,
     incidents,
     links,
     password_reset,
@@ -37,6 +36,7 @@ from newsletter.consent import by_member
 from newsletter.db import session_scope
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.inbound.process import process_message
+from newsletter.inline import inline
 from newsletter.members import set_subscriptions
 from newsletter.models import (
     ConsentSource,
@@ -201,7 +201,7 @@ def _past_announcement(session: Session) -> int:
 
 def _publish_and_send() -> tuple[int, int]:
     """Sample articles imported and published; their alerts sent over the site's SMTP."""
-    with dispatch.inline(), session_scope() as session:
+    with inline(), session_scope() as session:
         for sample in sorted(SAMPLES.iterdir()):
             source = LONG_SOURCE if sample.name.startswith("npq") else ""
             import_article(session, sample.read_text(), filename=sample.name, source=source)
