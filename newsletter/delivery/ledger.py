@@ -41,7 +41,11 @@ from newsletter.audience import Audience
 from newsletter.config import Settings
 from newsletter.db import insert_for, rows_changed
 from newsletter.delivery.backends.base import Outcome, SendResult
-from newsletter.delivery.fanout import in_audience, is_suppressed, may_receive
+from newsletter.delivery.eligibility import (
+    member_in_audience,
+    member_may_receive,
+    member_suppressed,
+)
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -146,7 +150,7 @@ def wanted(audience: Audience) -> ColumnElement[bool]:
     """The delivery's member may still receive mail and is still in the send's audience."""
     return (
         select(Member.id)
-        .where(Member.id == Delivery.member_id, may_receive(), in_audience(audience))
+        .where(Member.id == Delivery.member_id, member_may_receive(), member_in_audience(audience))
         .exists()
     )
 
@@ -164,7 +168,7 @@ def _set_aside(
     also names). Taken as "not wanted", such rows were cancelled for members still
     subscribed: the flaky-SMTP fault scenario lost 6-11 members that way (issue 17).
     """
-    suppressed = exists().where(Member.id == Delivery.member_id, is_suppressed())
+    suppressed = exists().where(Member.id == Delivery.member_id, member_suppressed())
     statuses = session.scalars(
         update(Delivery)
         .where(where, ~wanted_now)
@@ -213,8 +217,8 @@ def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> se
         .where(
             Delivery.id.in_([c.id for c in claimed]),
             Delivery.status == DeliveryStatus.SENDING,
-            may_receive(),
-            in_audience(audience),
+            member_may_receive(),
+            member_in_audience(audience),
         )
     ).all()
     ours = {(c.id, c.attempts) for c in claimed}

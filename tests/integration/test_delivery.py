@@ -71,7 +71,7 @@ def counts(send_id: int) -> dict[str, int]:
     with session_scope() as session:
         summary = describe_send(session, send_id)
     assert summary is not None
-    return {status: n for status, n in summary["counts"].items() if n}
+    return {status: n for status, n in summary.counts.items() if n}
 
 
 def send_status(send_id: int) -> str:

@@ -95,7 +95,7 @@ def test_451_arrive_later_550_bounces_and_nothing_is_lost_or_doubled(
         assert dan.status == MemberStatus.BOUNCED
         assert suppression.reason == SuppressionReason.HARD_BOUNCE
         summary = describe_send(s, send_id)
-    assert summary is not None and summary["status"] == "sent"
+    assert summary is not None and summary.status == "sent"
 
 
 def test_deferred_gives_up_after_the_configured_attempts(
