@@ -43,6 +43,7 @@ demo: $(STAMP)
 test: $(STAMP) system-packages
 	$(BIN)/ruff check newsletter workers tests bench
 	$(BIN)/mypy newsletter workers
+	$(BIN)/lint-imports
 	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers), then the
 	@# timing-sensitive tests (tests/faults, and those marked `alone`) by themselves. Both parts
 	@# always run; either one failing fails the target.
@@ -56,6 +57,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench
 	$(BIN)/ruff format --check newsletter workers tests bench
 	$(BIN)/mypy newsletter workers
+	$(BIN)/lint-imports
 
 # Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
 bench: $(STAMP)
