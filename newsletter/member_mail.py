@@ -36,13 +36,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event, select, true
+from sqlalchemy import select, true
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import dispatch, links
+from newsletter import after_commit, dispatch, links
 from newsletter.audience import Audience
 from newsletter.config import Settings, get_settings
 from newsletter.db import insert_for, session_scope
@@ -159,15 +160,17 @@ def _send_of_the_day(session: Session, kind: MemberMail, now: datetime, number: 
 
 
 def _waiting(session: Session) -> list[tuple[int, int]]:
-    if _WAITING not in session.info:
+    """This transaction's emails; the first one registers their hand-over for its commit
+    (newsletter/after_commit.py)."""
+    if not session.info.get(_WAITING):
         session.info[_WAITING] = []
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_rollback", _after_rollback)
+        after_commit.call(session, _committed, session)
+        after_commit.on_rollback(session, partial(_rolled_back, session))
     waiting: list[tuple[int, int]] = session.info[_WAITING]
     return waiting
 
 
-def _after_commit(session: Session) -> None:
+def _committed(session: Session) -> None:
     committed, session.info[_WAITING] = session.info[_WAITING], []
     if not committed:
         return
@@ -178,7 +181,7 @@ def _after_commit(session: Session) -> None:
         hand_over(committed)
 
 
-def _after_rollback(session: Session) -> None:
+def _rolled_back(session: Session) -> None:
     session.info[_WAITING] = []
     session.info.pop(_SENDS, None)  # a send made in the rolled-back transaction is gone too
 
