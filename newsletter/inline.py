@@ -35,7 +35,7 @@ def _tasks() -> dict[str, Callable[..., object]]:
         # A command sending inline has no sweep of its own: rows it claimed and could not
         # finish go back to `deferred` at once.
         "newsletter.deliver_batch": partial(run_batch, release_on_error=True),
-        "newsletter.deliver_member_mail": member_mail.deliver,
+        "newsletter.deliver_member_mail": member_mail.run_batch,
         "newsletter.send_password_reset": password_reset.send_link,
         "newsletter.run_job": background_jobs.run,
     }

@@ -178,7 +178,7 @@ def _committed(session: Session) -> None:
     if later is not None:
         later.extend(committed)
     else:
-        hand_over(committed)
+        queue_committed(committed)
 
 
 def _rolled_back(session: Session) -> None:
@@ -196,7 +196,7 @@ def after_response(session: Session) -> list[tuple[int, int]]:
 # --- handing over to the workers ----------------------------------------------------------
 
 
-def hand_over(committed: Iterable[tuple[int, int]]) -> None:
+def queue_committed(committed: Iterable[tuple[int, int]]) -> None:
     """Queue these (send id, delivery id) for the workers; never raises: what could not be
     queued waits for the recovery sweep."""
     by_send: dict[int, list[int]] = defaultdict(list)
@@ -232,7 +232,7 @@ class _Courier:
 
     def run(self) -> None:
         while True:
-            hand_over(self.queue.get())
+            queue_committed(self.queue.get())
 
 
 _courier = _Courier()
@@ -242,7 +242,7 @@ def release(committed: list[tuple[int, int]]) -> None:
     """Hand over what `after_response` kept (called after the response); returns at once,
     except inside newsletter.inline.inline(), where the emails are sent before it returns."""
     if committed and dispatch.is_inline():
-        hand_over(committed)
+        queue_committed(committed)
     elif committed:
         _courier.take(committed)
 
@@ -260,7 +260,7 @@ class Letter:
     message: Any  # rendering.OutgoingMessage
 
 
-def deliver(send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None) -> int:
+def run_batch(send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None) -> int:
     """Claim, render and send these rows of a member-mail send; returns how many were sent.
     Safe to run twice: a second run claims nothing."""
     settings = settings or get_settings()

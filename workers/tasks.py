@@ -48,7 +48,7 @@ def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
 
 @app.task(name="newsletter.deliver_member_mail", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_member_mail(send_id: int, delivery_ids: list[int]) -> None:
-    member_mail.deliver(send_id, delivery_ids)
+    member_mail.run_batch(send_id, delivery_ids)
 
 
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)

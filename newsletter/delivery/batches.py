@@ -23,7 +23,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import ledger
 from newsletter.delivery.backends.base import Outcome, SendResult
 from newsletter.delivery.email_cache import catalogue_for, email_for
-from newsletter.delivery.handover import hand_over
+from newsletter.delivery.handover import send_and_record
 from newsletter.models import DeliveryStatus, Member, Send, Subscription, utcnow
 from newsletter.observability import metrics
 
@@ -60,7 +60,7 @@ def run_batch(
             return BatchReport()
         audience = Audience.from_json(send.audience or {})
         claimed = ledger.claim(
-            session, send_id, delivery_ids, utcnow(), set_aside, ledger.wanted(audience)
+            session, send_id, delivery_ids, utcnow(), set_aside, ledger.still_eligible(audience)
         )
     report = BatchReport(claimed=len(claimed))
     counts = set_aside
@@ -96,7 +96,7 @@ def _compose_and_send(
         counts = Counter(ledger.record(session, failures, utcnow(), ledger.backoff_from(settings)))
     if not messages:
         return counts, ""
-    handed_over, error = hand_over(messages, audience, settings)
+    handed_over, error = send_and_record(messages, audience, settings)
     return counts + handed_over, error
 
 

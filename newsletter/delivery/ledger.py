@@ -118,7 +118,7 @@ def claim(
         Delivery.status == DeliveryStatus.PENDING,
     )
     if condition is None:
-        condition = wanted(send_audience(session, send_id))
+        condition = still_eligible(send_audience(session, send_id))
     rows = session.execute(
         update(Delivery)
         .where(mine, condition)
@@ -127,7 +127,7 @@ def claim(
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        statuses = _set_aside(session, mine, condition)
+        statuses = _set_aside_ineligible(session, mine, condition)
         if set_aside is not None:
             set_aside.update(statuses)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
@@ -146,7 +146,7 @@ def send_audience(session: Session, send_id: int) -> Audience:
     return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)) or {})
 
 
-def wanted(audience: Audience) -> ColumnElement[bool]:
+def still_eligible(audience: Audience) -> ColumnElement[bool]:
     """The delivery's member may still receive mail and is still in the send's audience."""
     return (
         select(Member.id)
@@ -155,7 +155,7 @@ def wanted(audience: Audience) -> ColumnElement[bool]:
     )
 
 
-def _set_aside(
+def _set_aside_ineligible(
     session: Session, where: ColumnElement[bool], wanted_now: ColumnElement[bool]
 ) -> list[DeliveryStatus]:
     """Rows whose member may no longer receive this send (not `wanted_now`): suppressed or
@@ -188,7 +188,7 @@ def _set_aside(
     return list(statuses)
 
 
-def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
+def lock_and_recheck(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
     """Lock these rows' members until the transaction ends; returns the ids of the rows still
     ours (not taken back by the sweep) whose member may still receive the send.
 
@@ -243,13 +243,15 @@ def renew_claims(session: Session, claimed: Sequence[Claimed], now: datetime) ->
     return rows_changed(session.execute(statement))
 
 
-def set_aside(session: Session, claimed: Claimed, audience: Audience) -> dict[DeliveryStatus, int]:
+def set_aside_claimed(
+    session: Session, claimed: Claimed, audience: Audience
+) -> dict[DeliveryStatus, int]:
     """A claimed row whose member left the audience after the claim: not sent, and why.
 
     A row whose member qualifies again by now stays `sending`: it was not held, so it is not
     sent here, and the recovery sweep hands it out again after SENDING_TIMEOUT_SECONDS."""
     where = and_(*_still_claimed(claimed.id, claimed.attempts))
-    statuses = _set_aside(session, where, wanted(audience))
+    statuses = _set_aside_ineligible(session, where, still_eligible(audience))
     return {status: 1 for status in statuses}
 
 
@@ -408,14 +410,6 @@ def suppress_bounced(session: Session, bounced: Iterable[tuple[int, str]]) -> No
     )
 
 
-def defer_all(
-    session: Session, claimed: Sequence[Claimed], reason: str, now: datetime, backoff: Backoff
-) -> dict[DeliveryStatus, int]:
-    """The backend could not be reached at all: every claimed row waits for a later attempt."""
-    result = SendResult(Outcome.DEFERRED, None, reason)
-    return record(session, [Attempt(c, result) for c in claimed], now, backoff)
-
-
 # Recovery ----------------------------------------------------------------------------------
 
 
@@ -457,12 +451,12 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
         and_(
             Delivery.send_id.in_(sending),
             Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at < stale_before,
+            Delivery.queued_at < stale_before,
         ),
         and_(
             Delivery.send_id.in_(member_mail),
             Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at < now - MEMBER_MAIL_REQUEUE,
+            Delivery.queued_at < now - MEMBER_MAIL_REQUEUE,
         ),
     )
     rows = session.execute(
