@@ -12,7 +12,17 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter import member_requests
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, feeds, ops, past_emails, public, staff, webhooks
+from newsletter.web import (
+    acknowledgements,
+    api,
+    errors,
+    feeds,
+    ops,
+    past_emails,
+    public,
+    staff,
+    webhooks,
+)
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.middleware import (
     BodyLimitMiddleware,
@@ -66,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)
     app.include_router(public.router)
+    app.include_router(acknowledgements.router)
     app.include_router(feeds.router)
     app.include_router(past_emails.router)
     for router in staff.routers:

@@ -25,6 +25,7 @@ from newsletter.web import (
     dashboard,
     forms,
     staff_account,
+    staff_acknowledgements,
     staff_articles,
     staff_inbound,
     staff_jobs,
@@ -161,4 +162,5 @@ routers = [
     admin_roles.router,
     staff_inbound.router,
     staff_jobs.router,
+    staff_acknowledgements.router,
 ]

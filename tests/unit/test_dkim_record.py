@@ -15,7 +15,7 @@ from newsletter.cli import app
 from newsletter.dkim_record import txt_record
 from newsletter.rendering import prepare_alert
 from newsletter.rendering.samples import sample_articles
-from tests.unit.test_rendering_dkim import ANN, configure, key_pair  # noqa: F401 (a fixture)
+from tests.unit.rendering.test_signing import ANN, configure, key_pair  # noqa: F401 (a fixture)
 
 
 def test_the_record_is_the_public_key_openssl_derives(key_pair: tuple[Path, bytes]) -> None:  # noqa: F811
