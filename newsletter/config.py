@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
 EMBEDDED_BROKER = "embedded"
+# The built-in backends' names, so that checking the setting does not import them at every
+# command's start; tests/unit/test_config.py keeps them equal to the backends' table.
 BUILTIN_BACKENDS = ("smtp", "console", "file", "memory")
 
 
@@ -189,10 +191,6 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ENVIRONMENT == "production"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.DATABASE_URL.startswith("sqlite")
 
     @property
     def embedded_broker_path(self) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import ConfigError, is_placeholder_host, load_settings
+from newsletter.config import BUILTIN_BACKENDS, ConfigError, is_placeholder_host, load_settings
+from newsletter.delivery.backends import BUILTIN
 
 
 def test_defaults_need_no_environment() -> None:
@@ -73,6 +74,10 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None: 
 )
 def test_placeholder_hosts(host: str, placeholder: bool) -> None:
     assert is_placeholder_host(host) is placeholder
+
+
+def test_settings_know_the_built_in_backends_by_name() -> None:
+    assert set(BUILTIN_BACKENDS) == set(BUILTIN)
 
 
 def test_a_send_window_that_ends_before_it_starts_is_refused(
