@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import dispatch, school_calendar
+from newsletter import school_calendar
 from newsletter.cli import app
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, jobs
+from newsletter.inline import inline
 from newsletter.models import Delivery, Member, Priority, SchoolTerm, Send
 from newsletter.scheduling import at_local
 from tests.support.delivery_data import add_article, add_member, statuses
@@ -95,7 +96,7 @@ def test_half_term_pauses_daily_digests_and_the_first_day_back_brings_them_once(
     days = [at_local(date(2026, 10, 23) + timedelta(days=n), 7, LONDON) for n in range(11)]
     assert (days[0], days[-1]) == (LAST_DAY_OF_TERM, FIRST_DAY_BACK)
     articles = []
-    with dispatch.inline():
+    with inline():
         for day in days:
             jobs.due_digests(day + timedelta(minutes=1))
             article = add_article(
@@ -129,7 +130,7 @@ def test_no_email_at_weekends_keeps_saturday_and_sunday_for_monday(session: Sess
     session.commit()
     friday = datetime(2026, 12, 4, 7, tzinfo=UTC)
     articles = []
-    with dispatch.inline():
+    with inline():
         for n in range(4):  # Friday to Monday
             day = friday + timedelta(days=n)
             jobs.due_digests(day + timedelta(minutes=1))

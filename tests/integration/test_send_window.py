@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import dispatch
 from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, jobs
 from newsletter.delivery.announcements import schedule_announcement
+from newsletter.inline import inline
 from newsletter.models import Priority, Send, SendKind, SendStatus
 from tests.support.delivery_data import add_article, add_member, statuses
 
@@ -54,7 +54,7 @@ def test_an_alert_published_on_saturday_is_held_and_goes_once_on_monday_at_seven
     shown = CliRunner().invoke(app, ["sends", "show", str(send_id)])
     assert "held until 07:00 Monday 7 December (outside the send window)" in shown.stdout
     assert statuses(send_id) == {}
-    with dispatch.inline():
+    with inline():
         assert jobs.due_sends(MONDAY_7AM - timedelta(minutes=1)).started == []
         assert jobs.due_sends(MONDAY_7AM).started == [send_id]
         assert jobs.due_sends(MONDAY_7AM + timedelta(minutes=1)).started == []
@@ -88,7 +88,7 @@ def test_a_held_alert_leaves_out_whoever_a_weekend_digest_brought_the_article_to
     session.commit()
     with session_scope() as s:
         send_id = alerts.fan_out_article(s, article.id, now=SATURDAY_10AM).send_id
-    with dispatch.inline():
+    with inline():
         jobs.due_digests(SUNDAY_7AM)  # Sunday's daily digest brings it to Cat
         jobs.due_sends(MONDAY_7AM)
     assert send_id is not None
