@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     @field_validator("SEND_WINDOW_DAYS")
     @classmethod
     def _send_window_days(cls, value: list[int]) -> list[int]:
-        from newsletter.send_windows import check_days
+        from newsletter.send_window_settings import check_days
 
         check_days(set(value))
         return value
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     @field_validator("SEND_WINDOW_END")
     @classmethod
     def _send_window_end(cls, value: str, info: ValidationInfo) -> str:
-        from newsletter.send_windows import check_window, parse_clock
+        from newsletter.send_window_settings import check_window, parse_clock
 
         start = info.data.get("SEND_WINDOW_START")
         if start is not None:

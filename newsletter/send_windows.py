@@ -14,15 +14,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from newsletter.scheduling import at_local, local_date, require_aware
+from newsletter.send_window_settings import WindowError, check_days, check_window, parse_clock
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class WindowError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -35,27 +32,6 @@ class SendWindow:
     def __post_init__(self) -> None:
         check_window(self.opens, self.closes)
         check_days(self.days)
-
-
-def parse_clock(text: str) -> time:
-    """Read "07:00" (HH:MM, 24-hour)."""
-    try:
-        hours, minutes = text.strip().split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise WindowError(f"{text!r} is not a time of day like 07:00") from None
-
-
-def check_window(opens: time, closes: time) -> None:
-    if closes <= opens:
-        raise WindowError(f"the send window ends ({closes:%H:%M}) before it starts ({opens:%H:%M})")
-
-
-def check_days(days: frozenset[int] | set[int]) -> None:
-    if not days:
-        raise WindowError("the send window has no days; name at least one (0 = Monday)")
-    if any(day not in range(7) for day in days):
-        raise WindowError("send window days are 0 (Monday) to 6 (Sunday)")
 
 
 def window_from(settings: Settings) -> SendWindow:

@@ -7,14 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.send_windows import (
-    SendWindow,
-    WindowError,
-    held_until_text,
-    is_open,
-    next_opening,
-    parse_clock,
-)
+from newsletter.send_window_settings import WindowError, parse_clock
+from newsletter.send_windows import SendWindow, held_until_text, is_open, next_opening
 
 LONDON = ZoneInfo("Europe/London")
 WEEKDAYS = SendWindow(frozenset(range(5)), time(7), time(19), LONDON)
