@@ -69,6 +69,8 @@ def environment(monkeypatch: pytest.MonkeyPatch, database_url: str, var_dir: Pat
         "NEWSLETTER_VAR_DIR": str(var_dir),
         "NEWSLETTER_EMAIL_BACKEND": "memory",
         "NEWSLETTER_POSTAL_ADDRESS": POSTAL_ADDRESS,
+        # Every kind is sent at once, at any hour (the send window would hold the alert).
+        "NEWSLETTER_SEND_WINDOW_ENABLED": "false",
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
