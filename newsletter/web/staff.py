@@ -19,8 +19,6 @@ from newsletter.models import Send, SendStatus, utcnow
 from newsletter.observability.status import live_problems
 from newsletter.staff import authenticate
 from newsletter.web import (
-    admin,
-    admin_roles,
     charts,
     dashboard,
     forms,
@@ -38,6 +36,19 @@ from newsletter.web.auth import (
     read_form,
     safe_next,
     verify_csrf,
+)
+from newsletter.web.console.admin import (
+    api_tokens,
+    audit_log,
+    keyword_rules,
+    member_files,
+    members,
+    roles,
+    staff_accounts,
+    suppression_list,
+)
+from newsletter.web.console.admin import (
+    incidents as incident_banner,
 )
 from newsletter.web.deps import MAX_ID, client_address, db_session
 from newsletter.web.templating import render
@@ -157,8 +168,15 @@ routers = [
     staff_account.router,
     staff_articles.router,
     staff_sends.router,
-    admin.router,
-    admin_roles.router,
+    members.router,
+    member_files.router,
+    suppression_list.router,
+    staff_accounts.router,
+    keyword_rules.router,
+    api_tokens.router,
+    audit_log.router,
+    incident_banner.router,
+    roles.router,
     staff_inbound.router,
     staff_jobs.router,
 ]
