@@ -13,8 +13,8 @@ from newsletter.member_export import export_members
 from newsletter.member_import import import_members
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form, signed_in
+from newsletter.web.console.jobs import start_job
 from newsletter.web.deps import db_session
-from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)

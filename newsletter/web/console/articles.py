@@ -12,12 +12,12 @@ from starlette.datastructures import FormData
 from newsletter import background_jobs
 from newsletter.articles import store
 from newsletter.articles.files import MAX_BYTES, ArticleFileError, decode
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority, StaffUser
+from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import STAFF_ONLY, actor, read_form
+from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
+from newsletter.web.console.jobs import start_job
 from newsletter.web.deps import Id, db_session
-from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/articles", include_in_schema=False, dependencies=STAFF_ONLY)
@@ -31,10 +31,6 @@ NOTICES = {
     "topics": "Topics saved.",
     "priority": "Priority saved.",
 }
-
-
-def _me(request: Request) -> StaffUser:
-    return request.state.staff  # type: ignore[no-any-return]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -99,7 +95,7 @@ def import_article(
             source=values["source"],
             breaking=values["breaking"] == "yes",
             publish=values["publish"] == "yes",
-            actor=actor(_me(request)),
+            actor=actor(signed_in(request)),
         )
     except store.ArticleError as exc:
         errors["text"] = f"This could not be read as an article: {exc}."
@@ -183,7 +179,7 @@ def save_topics(
         errors = {"topics": "Choose at least one topic: an article without one reaches nobody."}
         return _article_page(request, session, article, errors, "", 400)
     try:
-        store.set_topics(session, article_id, slugs, actor=actor(_me(request)))
+        store.set_topics(session, article_id, slugs, actor=actor(signed_in(request)))
     except store.ArticleError as exc:
         return _article_page(request, session, article, {"topics": str(exc)}, "", 400)
     session.commit()
@@ -202,7 +198,7 @@ def save_priority(
         choice = Priority(forms.text(form, "priority", 20))
     except ValueError:
         return _article_page(request, session, article, {"priority": "Choose a priority."}, "", 400)
-    store.set_priority(session, article_id, choice, actor=actor(_me(request)))
+    store.set_priority(session, article_id, choice, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=priority", 303)
 
@@ -210,7 +206,7 @@ def save_priority(
 @router.post("/{article_id}/publish")
 def publish(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     _article(session, article_id)
-    store.publish_article(session, article_id, actor=actor(_me(request)))
+    store.publish_article(session, article_id, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=published", 303)
 
@@ -218,6 +214,6 @@ def publish(article_id: Id, request: Request, session: Session = Depends(db_sess
 @router.post("/{article_id}/withdraw")
 def withdraw(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     _article(session, article_id)
-    store.withdraw_article(session, article_id, actor=actor(_me(request)))
+    store.withdraw_article(session, article_id, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=withdrawn", 303)

@@ -40,7 +40,7 @@ from newsletter.rendering import (
 from newsletter.rendering.previews import decoded_part
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import STAFF_ONLY, actor, read_form
+from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
 from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
 
@@ -58,10 +58,6 @@ NOTICES = {
     "scheduled": "Scheduled. It starts by itself at the time shown; you can cancel it until then.",
     "cancelled": "Cancelled. Nothing will be sent.",
 }
-
-
-def _me(request: Request) -> StaffUser:
-    return request.state.staff  # type: ignore[no-any-return]
 
 
 def _zone(request: Request) -> ZoneInfo:
@@ -158,7 +154,7 @@ def schedule(
             topic_slugs=draft.topics,
             roles=draft.roles,
             at=at,
-            actor=actor(_me(request)),
+            actor=actor(signed_in(request)),
         )
     except announcements.SendError as exc:
         return _compose_page(request, session, draft, {"form": str(exc)}, "", 400)
@@ -175,7 +171,7 @@ def preview(
     if draft.content_problems():
         return _preview_response(_note("Write a subject and a message to see a preview."))
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
-    recipient = _preview_recipient(session, draft.preview_for, _me(request))
+    recipient = _preview_recipient(session, draft.preview_for, signed_in(request))
     return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
 
 
@@ -209,7 +205,7 @@ def send_test_of_draft(
     errors = draft.content_problems()
     if errors:
         return _compose_page(request, session, draft, errors, "", 400)
-    me = _me(request)
+    me = signed_in(request)
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
     message = prepared.personalise(Recipient(0, me.email, "", 0), test=True)
     notice = _transmit_test(request, message, me.email)
@@ -279,7 +275,7 @@ def _audience_size(session: Session, send: Send) -> int | None:
 def cancel(send_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     send = _send(session, send_id)
     try:
-        announcements.cancel_send(session, send_id, actor(_me(request)))
+        announcements.cancel_send(session, send_id, actor(signed_in(request)))
     except announcements.SendError as exc:
         session.rollback()
         return _send_page(request, session, send, f"Not cancelled: {exc}.", 409)
@@ -290,7 +286,7 @@ def cancel(send_id: Id, request: Request, session: Session = Depends(db_session)
 @router.post("/{send_id}/test", response_class=HTMLResponse)
 def send_test(send_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     send = _send(session, send_id)
-    me = _me(request)
+    me = signed_in(request)
     try:
         result = announcements.send_test(session, send_id, me.email, request.app.state.settings)
     except (announcements.SendError, LookupError, RecipientError) as exc:
