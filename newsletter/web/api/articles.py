@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from newsletter.articles import store
+from newsletter.articles.lookup import article_with_details
 from newsletter.config import get_settings
-from newsletter.models import ApiToken, Article, ArticleTopic
+from newsletter.models import ApiToken
 from newsletter.web.api.auth import api_client, token_actor
 from newsletter.web.api.fields import ArticleText, FileName, Slug, Source
 from newsletter.web.api.responses import ERRORS, links
@@ -71,14 +71,7 @@ class ArticleOut(BaseModel):
 
 
 def _article_out(session: Session, article_id: int, created: bool | None = None) -> ArticleOut:
-    article = session.scalar(
-        select(Article)
-        .where(Article.id == article_id)
-        .options(
-            selectinload(Article.topics).selectinload(ArticleTopic.topic),
-            selectinload(Article.deadlines),
-        )
-    )
+    article = article_with_details(session, article_id)
     if article is None:
         raise HTTPException(404, f"There is no article {article_id}.")
     full = store.describe_full(article)

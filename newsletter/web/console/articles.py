@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter import background_jobs
 from newsletter.articles import store
 from newsletter.articles.files import MAX_BYTES, ArticleFileError, decode
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority
+from newsletter.articles.lookup import article_with_details, page_of_articles
+from newsletter.models import Article, ArticleStatus, Priority
 from newsletter.topics import list_topics
 from newsletter.web import forms
 from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
@@ -37,24 +37,14 @@ NOTICES = {
 def articles(
     request: Request, status: str = "", page: int = 1, session: Session = Depends(db_session)
 ) -> Response:
-    query = select(Article)
-    if status in {s.value for s in ArticleStatus}:
-        query = query.where(Article.status == ArticleStatus(status))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = max(1, min(page, pages))
-    found = session.scalars(
-        query.options(selectinload(Article.topics).selectinload(ArticleTopic.topic))
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
+    wanted = ArticleStatus(status) if status in {s.value for s in ArticleStatus} else None
+    found = page_of_articles(session, wanted, page, PAGE_SIZE)
     context = {
-        "articles": list(found),
+        "articles": found.rows,
         "status": status,
         "statuses": [s.value for s in ArticleStatus],
-        "page": page,
-        "pages": pages,
+        "page": found.number,
+        "pages": found.count,
     }
     return render(request, "staff/articles.html", context)
 
@@ -123,14 +113,7 @@ def _article_text(form: FormData, values: dict[str, str], errors: forms.Errors) 
 
 
 def _article(session: Session, article_id: int) -> Article:
-    found = session.scalar(
-        select(Article)
-        .where(Article.id == article_id)
-        .options(
-            selectinload(Article.topics).selectinload(ArticleTopic.topic),
-            selectinload(Article.deadlines),
-        )
-    )
+    found = article_with_details(session, article_id)
     if found is None:
         raise HTTPException(404, "There is no such article.")
     return found

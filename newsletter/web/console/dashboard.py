@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import dashboard_figures, incidents
 from newsletter.delivery.progress import delivery_counts, list_sends
 from newsletter.inbound import reports
-from newsletter.models import Send, SendStatus, utcnow
+from newsletter.models import SendStatus, utcnow
 from newsletter.observability.status import live_problems
+from newsletter.send_lookup import statuses_of
 from newsletter.web import charts
 from newsletter.web.auth import STAFF_ONLY
 from newsletter.web.deps import MAX_ID, db_session
@@ -53,7 +53,7 @@ def progress(
     """Live counts for the sends on the page being watched (polled by live.js)."""
     ids = [i for i in ids if 0 < i <= MAX_ID]
     counts = delivery_counts(session, ids)
-    statuses = dict(session.execute(select(Send.id, Send.status).where(Send.id.in_(ids))).all())
+    statuses = statuses_of(session, ids)
     return JSONResponse(
         {
             str(send_id): {"status": statuses[send_id].value, "counts": counts[send_id]}

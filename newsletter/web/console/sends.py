@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -18,17 +17,14 @@ from newsletter.audience import Audience
 from newsletter.delivery import announcements, progress
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
 from newsletter.delivery.deliver import prepare, transmit
-from newsletter.delivery.fanout import in_audience, may_receive
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
 from newsletter.models import (
-    Member,
     Send,
     SendKind,
     SendStatus,
     StaffRole,
     StaffUser,
-    Topic,
     utcnow,
 )
 from newsletter.rendering import (
@@ -38,7 +34,8 @@ from newsletter.rendering import (
     prepare_announcement,
 )
 from newsletter.rendering.previews import decoded_part
-from newsletter.topics import list_topics
+from newsletter.send_lookup import members_reached
+from newsletter.topics import list_topics, topic_names
 from newsletter.web import forms
 from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
 from newsletter.web.deps import Id, db_session
@@ -244,7 +241,7 @@ def _send_page(
 ) -> Response:
     """The send's page; a status code other than 200 shows the notice as a problem."""
     audience = Audience.from_json(send.audience or {})
-    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    names = topic_names(session)
     context = {
         "send": send,
         "sends": [progress.describe_send(session, send.id)],
@@ -266,9 +263,7 @@ def _audience_size(session: Session, send: Send) -> int | None:
     if send.status != SendStatus.SCHEDULED:
         return None
     audience = Audience.from_json(send.audience or {})
-    return session.scalar(
-        select(func.count()).select_from(Member).where(may_receive(), in_audience(audience))
-    )
+    return members_reached(session, audience)
 
 
 @router.post("/{send_id}/cancel", response_class=HTMLResponse)

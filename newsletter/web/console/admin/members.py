@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from newsletter import consent, preferences
+from newsletter import audit, consent, preferences
 from newsletter.consent import Change
 from newsletter.inbound import reports
-from newsletter.members import edit_member
-from newsletter.models import AuditEvent, ConsentSource, Member, MemberStatus
+from newsletter.members import edit_member, member_with_subscriptions, search_members
+from newsletter.models import ConsentSource, Member, MemberStatus
 from newsletter.topics import list_topics
 from newsletter.web import forms
 from newsletter.web.auth import ADMIN_ONLY, actor, read_form, signed_in
 from newsletter.web.deps import Id, db_session
-from newsletter.web.paging import clamp_page, page_count
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False, dependencies=ADMIN_ONLY)
@@ -33,42 +31,24 @@ def members(
     page: int = 1,
     session: Session = Depends(db_session),
 ) -> Response:
-    query = select(Member)
     q = forms.clean(q, 200)
-    if q:
-        query = query.where(
-            or_(
-                Member.email.contains(q.lower(), autoescape=True),
-                func.lower(Member.name).contains(q.lower(), autoescape=True),
-            )
-        )
-    if status in {s.value for s in MemberStatus}:
-        query = query.where(Member.status == MemberStatus(status))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = clamp_page(page, total, PAGE_SIZE)
-    found = session.scalars(
-        query.options(selectinload(Member.subscriptions))
-        .order_by(Member.email)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
+    wanted = MemberStatus(status) if status in {s.value for s in MemberStatus} else None
+    found = search_members(session, q, wanted, page, PAGE_SIZE)
     context = {
-        "members": list(found),
-        "total": total,
+        "members": found.rows,
+        "total": found.total,
         "q": q,
         "status": status,
         "statuses": [s.value for s in MemberStatus],
-        "page": page,
-        "pages": page_count(total, PAGE_SIZE),
+        "page": found.number,
+        "pages": found.count,
         "topic_names": {t.id: t.name for t in list_topics(session)},
     }
     return render(request, "admin/members.html", context)
 
 
 def _member(session: Session, member_id: int) -> Member:
-    found = session.scalar(
-        select(Member).where(Member.id == member_id).options(selectinload(Member.subscriptions))
-    )
+    found = member_with_subscriptions(session, member_id)
     if found is None:
         raise HTTPException(404, "There is no such member.")
     return found
@@ -145,12 +125,6 @@ def _member_page(
 ) -> Response:
     if not values:
         values = _member_values(session, found)
-    history = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "member", AuditEvent.object_id == str(found.id))
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        .limit(20)
-    )
     context = {
         "member": found,
         "topics": list_topics(session),
@@ -163,7 +137,7 @@ def _member_page(
         "kept": kept or [],
         "opt_outs": consent.opt_outs_of(session, found),
         "consent_record": list(reversed(consent.history_entries(session, found.id))),
-        "history": list(history),
+        "history": audit.events_about(session, "member", found.id, limit=20),
         "bounce_events": reports.member_history(session, found.id),
     }
     return render(request, "admin/member.html", context, status_code)
