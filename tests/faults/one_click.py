@@ -20,9 +20,8 @@ from newsletter.models import Member
 from tests.faults.sends import publish_breaking, wait_until_finished
 from tests.faults.sweeper import sweeping
 from tests.faults.timed_web import FACTORY, FILE_VARIABLE
-from tests.integration.test_worker import wait_until_idle
 from tests.support.delivery_data import last_weeks_links
-from tests.support.worker import celery_worker
+from tests.support.worker import celery_worker, wait_until_idle
 from tests.web.server import uvicorn_server
 
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}

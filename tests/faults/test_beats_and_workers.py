@@ -25,9 +25,8 @@ from tests.faults.figures import count, report
 from tests.faults.processes import clock_env, fast_clock_beat
 from tests.faults.sends import keys_by_send, received_by_send, unfinished
 from tests.faults.smtp import RecordingSmtpServer
-from tests.integration.test_worker import wait_until_idle
 from tests.support.delivery_data import add_article
-from tests.support.worker import celery_worker, wait_for
+from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 

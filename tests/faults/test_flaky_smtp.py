@@ -16,8 +16,7 @@ from tests.faults.figures import count, report
 from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
 from tests.faults.smtp import RecordingSmtpServer, flaky_script
 from tests.faults.sweeper import sweeping
-from tests.integration.test_worker import wait_until_idle
-from tests.support.worker import celery_worker
+from tests.support.worker import celery_worker, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 

@@ -29,9 +29,8 @@ from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_fini
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
 from tests.faults.tcp_proxy import tcp_proxy
-from tests.integration.test_worker import wait_until_idle
 from tests.support.servers import RedisServer
-from tests.support.worker import celery_worker
+from tests.support.worker import celery_worker, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
 

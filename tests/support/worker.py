@@ -180,3 +180,21 @@ def side_by_side(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
         if failures:
             raise failures[0]  # type: ignore[misc]
         yield entered
+
+
+def wait_until_idle(timeout: float = 60) -> None:
+    """Every queue empty and no task running or reserved by any worker."""
+    from workers.celery_app import producer
+
+    app = producer()
+
+    def idle() -> bool:
+        with app.connection_for_read() as connection:
+            client = connection.default_channel.client
+            if any(client.llen(queue) for queue in ("urgent", "fanout", "send", "schedule")):
+                return False
+        inspect = app.control.inspect(timeout=1.0)
+        busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+        return not any(busy)
+
+    wait_for(idle, timeout, "the worker is still busy", poll=0.5)
