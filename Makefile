@@ -42,14 +42,17 @@ demo: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check newsletter workers tests bench
-	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers), then the
-	@# timing-sensitive tests (tests/faults, and those marked `alone`) by themselves. Both parts
-	@# always run; either one failing fails the target.
+	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers): first
+	@# the suite, then the fault scenarios (each with servers of its own; they count copies, not
+	@# seconds), then the latency tests marked `alone` by themselves. Every part always runs;
+	@# any one failing fails the target.
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile -m "not (faults or alone)"; \
 	parallel=$$?; \
-	$(BIN)/python -m pytest -p no:cacheprovider -m "faults or alone"; \
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile -m faults; \
+	faults=$$?; \
+	$(BIN)/python -m pytest -p no:cacheprovider -m alone; \
 	alone=$$?; \
-	test $$parallel -eq 0 -a $$alone -eq 0
+	test $$parallel -eq 0 -a $$faults -eq 0 -a $$alone -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench

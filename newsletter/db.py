@@ -17,7 +17,7 @@ from newsletter.config import ENV_PREFIX, get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
-# (tests/integration/test_migrations.py compares it with alembic's head).
+# (tests/integration/migrations/test_migrations.py compares it with alembic's head).
 HEAD_REVISION = "0016"
 VERSION_TABLE = "alembic_version"
 

@@ -143,7 +143,12 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
 # the tests ran in this process or in pytest-xdist workers (`make test` runs them in two).
 
 _SERVER_OUTCOMES: dict[str, dict[str, int]] = {}
-_SPAMASSASSIN_LINES: list[str] = []
+# Lines a test leaves on its report under one of these names, printed under its title at the end.
+_SUMMARY_TITLES = {
+    "spamassassin": "SpamAssassin scores (tests/integration/rendering/test_email_spam.py)",
+    "reliability": "reliability figures (tests/faults)",
+}
+_SUMMARY_LINES: dict[str, list[str]] = {name: [] for name in _SUMMARY_TITLES}
 
 
 def _servers_used(item: pytest.Item) -> list[str]:
@@ -177,7 +182,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     properties = dict(report.user_properties)
-    _SPAMASSASSIN_LINES.extend(properties.get("spamassassin", []))
+    for name, lines in _SUMMARY_LINES.items():
+        lines.extend(properties.get(name, []))
     if report.when == "call" or (report.when == "setup" and not report.passed):
         for label in properties.get("servers", []):
             outcomes = _SERVER_OUTCOMES.setdefault(label, {})
@@ -185,10 +191,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _SPAMASSASSIN_LINES:
-        terminalreporter.section("SpamAssassin scores (tests/integration/test_email_spam.py)")
-        for line in _SPAMASSASSIN_LINES:
-            terminalreporter.write_line(line)
+    for name, lines in _SUMMARY_LINES.items():
+        if lines:
+            terminalreporter.section(_SUMMARY_TITLES[name])
+            for line in lines:
+                terminalreporter.write_line(line)
     if not _SERVER_OUTCOMES:
         return
     terminalreporter.section("tests by real server used")

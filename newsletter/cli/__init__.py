@@ -33,7 +33,7 @@ class Entry(NamedTuple):
 
 
 # In the order `newsletter --help` lists them. `help` must be the first paragraph of the
-# command's own help (its Typer(help=...) or its docstring): tests/integration/test_cli_lazy.py
+# command's own help (its Typer(help=...) or its docstring): tests/integration/cli/test_lazy.py
 # checks that, and that every module here is in the table.
 COMMANDS: dict[str, Entry] = {
     "worker": Entry(

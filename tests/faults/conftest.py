@@ -1,8 +1,9 @@
 """Fixtures for the fault scenarios: a fresh PostgreSQL database, a Redis database of its own,
 the recording SMTP server, and the settings every process of a scenario shares.
 
-At the end of the run the figures of every scenario are printed in one block, so that they
-show in the `make test` log whether or not pytest captured the tests' output.
+At the end of the run the figures of every scenario are printed in one block (by
+tests/conftest.py, from each test's report, so it works across pytest-xdist workers), so that
+they show in the `make test` log whether or not pytest captured the tests' output.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from newsletter import db
 from newsletter.config import get_settings
 from tests.conftest import _postgres_copy
 from tests.faults.chaos import Chaos
-from tests.faults.figures import RESULTS
+from tests.faults.figures import UNREPORTED
 from tests.faults.smtp import RecordingSmtpServer
 from tests.support.servers import PostgresServer, RedisServer
 
@@ -85,9 +86,10 @@ def chaos(request: pytest.FixtureRequest) -> Chaos:
     return Chaos.for_test(request.node.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not RESULTS:
-        return
-    terminalreporter.section("reliability figures (tests/faults)")
-    for figures in RESULTS:
-        terminalreporter.write_line(figures.line())
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if UNREPORTED:
+        report.user_properties.append(("reliability", [f.line() for f in UNREPORTED]))
+        UNREPORTED.clear()

@@ -2,7 +2,7 @@
 
 Each scenario counts, per member, the copies the SMTP server accepted, and reads the attempts
 from the ledger. `report` prints them (visible with -s or -rA) and keeps them for the summary
-that tests/faults/conftest.py writes at the end of every run, so they show in `make test`.
+printed at the end of every run (from each test report), so they show in `make test`.
 Under `make soak` (SOAK_RESULTS set) each is also appended, as one JSON line, to that file,
 with the run's fault timing, the unsent rows of a run that lost someone, and the latencies of
 the unsubscribes it made.
@@ -22,7 +22,8 @@ from newsletter.db import session_scope
 from newsletter.models import Delivery, DeliveryStatus, Member
 from tests.faults.chaos import Chaos
 
-RESULTS: list[Figures] = []
+# Figures not yet put on a test report (tests/faults/conftest.py moves them there).
+UNREPORTED: list[Figures] = []
 RESULTS_VARIABLE = "SOAK_RESULTS"
 UNSENT_SHOWN = 50
 
@@ -119,7 +120,7 @@ def ledger_attempts(send_ids: Iterable[int]) -> int:
 
 
 def report(figures: Figures) -> Figures:
-    RESULTS.append(figures)
+    UNREPORTED.append(figures)
     print(f"\nRELIABILITY {figures.line()}", flush=True)
     path = os.environ.get(RESULTS_VARIABLE)
     if path:

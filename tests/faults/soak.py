@@ -3,6 +3,7 @@
     SOAK_RUNS=30      rounds (default 30); each round runs every scenario once
     SOAK_SEED=S       the first round's seed (default: drawn, and printed); round i uses S+i
     SOAK_ONLY=EXPR    only the scenarios a pytest -k expression selects
+    SOAK_PARALLEL=N   scenarios run side by side in a round (default 2, as in `make test`)
 
 Each round is one pytest session over tests/faults with SOAK_SEED set: its own PostgreSQL
 cluster and Redis server, and for each scenario a fresh database, Redis database, SMTP server,
@@ -65,6 +66,12 @@ def main() -> int:
     return 1 if any(r.failed for r in rounds) else 0
 
 
+def side_by_side() -> list[str]:
+    """pytest-xdist options: each scenario has its own servers, so N run at once."""
+    count = int(os.environ.get("SOAK_PARALLEL", "2"))
+    return ["-n", str(count), "--dist", "loadfile"] if count > 1 else []
+
+
 def run_round(seed: int, results: Path, only: str) -> Round:
     work = OUT / f"{seed}"
     shutil.rmtree(work, ignore_errors=True)
@@ -81,6 +88,7 @@ def run_round(seed: int, results: Path, only: str) -> Round:
         f"--basetemp={work / 'tmp'}",
         f"--junitxml={junit}",
         *(["-k", only] if only else []),
+        *side_by_side(),
     ]
     env = {**os.environ, "SOAK_SEED": str(seed), RESULTS_VARIABLE: str(results)}
     begun = time.monotonic()

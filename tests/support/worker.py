@@ -184,6 +184,7 @@ def side_by_side(*managers: AbstractContextManager[T]) -> Iterator[list[T]]:
 
 def wait_until_idle(timeout: float = 60) -> None:
     """Every queue empty and no task running or reserved by any worker."""
+    from newsletter.dispatch import QUEUES
     from workers.celery_app import producer
 
     app = producer()
@@ -191,7 +192,7 @@ def wait_until_idle(timeout: float = 60) -> None:
     def idle() -> bool:
         with app.connection_for_read() as connection:
             client = connection.default_channel.client
-            if any(client.llen(queue) for queue in ("urgent", "fanout", "send", "schedule")):
+            if any(client.llen(queue) for queue in QUEUES):
                 return False
         inspect = app.control.inspect(timeout=1.0)
         busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]

@@ -10,7 +10,7 @@ import pytest
 from newsletter.calendars import DeadlineEvent, calendar_bytes
 from newsletter.rendering import ArticleView, DeadlineView, Recipient
 from newsletter.rendering.emails import prepare_alert, prepare_reminder
-from tests.unit.rendering_helpers import parse, text_of
+from tests.support.rendering import parse, text_of
 
 ANN = Recipient(member_id=12, email="ann@example.com", name="Ann Archer", token_version=3)
 CLOSES = date(2099, 3, 20)

@@ -26,7 +26,6 @@ from newsletter.models import (
 from tests.support.bounce_corpus import CORPUS
 from tests.support.delivery_data import topic_ids
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPECTED: dict[str, dict[str, str]] = json.loads((CORPUS / "expected.json").read_text())
 
 

@@ -13,7 +13,7 @@ from newsletter.rendering import KINDS, Recipient
 from newsletter.rendering.build import prepare
 from newsletter.rendering.environment import TEMPLATE_DIR
 from newsletter.rendering.reference import reference_message
-from tests.unit.rendering_helpers import (
+from tests.support.rendering import (
     BULK_KINDS,
     SEND_ID,
     hrefs,

@@ -20,7 +20,7 @@ from tests.support.delivery_data import add_member
 from tests.support.imap_server import ImapServer, dovecot_server
 from tests.support.servers import free_port
 
-CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bounces"
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 
 
 @pytest.fixture

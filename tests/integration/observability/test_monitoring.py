@@ -24,7 +24,7 @@ from newsletter.observability.gauges import StateCollector
 from newsletter.observability.heartbeat import Heartbeat
 from tests.support.bounce_corpus import CORPUS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "docs" / "monitoring"
 RULES_FILE = MONITORING / "prometheus-alerts.yml"
 RULES = yaml.safe_load(RULES_FILE.read_text())["groups"][0]["rules"]

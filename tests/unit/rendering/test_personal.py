@@ -22,7 +22,7 @@ from newsletter.rendering import (
 from newsletter.rendering.build import prepare
 from newsletter.rendering.reference import reference_message
 from newsletter.rendering.samples import sample_groups
-from tests.unit.rendering_helpers import (
+from tests.support.rendering import (
     hrefs,
     html_of,
     parse,

@@ -20,7 +20,7 @@ from newsletter.rendering.formatting import (
     join_and,
 )
 from newsletter.rendering.samples import sample_articles
-from tests.unit.rendering_helpers import sample_spec
+from tests.support.rendering import sample_spec
 
 
 @pytest.fixture

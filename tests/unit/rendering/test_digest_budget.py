@@ -10,7 +10,7 @@ import pytest
 
 from newsletter.rendering import ArticleView, DeadlineView, Recipient, TopicGroup, prepare_digest
 from newsletter.rendering.emails import DIGEST_HTML_BUDGET
-from tests.unit.rendering_helpers import html_of, parse, text_of
+from tests.support.rendering import html_of, parse, text_of
 
 ANN = Recipient(12, "ann.archer@example.com", "Ann Archer", 3, (("Funding", "weekly"),))
 TOPICS = [("assessment", "Assessment"), ("careers", "Careers"), ("funding", "Funding"),

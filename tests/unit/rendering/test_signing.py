@@ -12,7 +12,7 @@ from newsletter.config import ConfigError
 from newsletter.rendering import prepare_alert, prepare_confirm
 from newsletter.rendering.samples import sample_articles
 from tests.support.dkim_keys import ANN, configure
-from tests.unit.rendering_helpers import parse
+from tests.support.rendering import parse
 
 
 def signed_alert(

@@ -21,7 +21,7 @@ import newsletter.cli
 from newsletter.cli import COMMANDS, load_command
 from newsletter.models import Send, SendKind, SendStatus
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HELPERS = {"__init__", "common", "queueing"}  # modules of newsletter/cli that hold no command
 HEAVY = (
     "alembic",

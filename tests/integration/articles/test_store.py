@@ -34,7 +34,7 @@ from newsletter.models import (
 )
 from tests.support.fixtures import PAGE_CAPTURE, PAGE_CAPTURE_TITLE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = PAGE_CAPTURE
 PROJECT_SAMPLES = sorted((ROOT / "samples" / "articles").iterdir())
 

@@ -10,7 +10,7 @@ from newsletter.config import ConfigError, get_settings
 from newsletter.rendering import Recipient, prepare_alert
 from newsletter.rendering.headers import unstructured_line
 from newsletter.rendering.samples import sample_articles
-from tests.unit.rendering_helpers import parse
+from tests.support.rendering import parse
 
 ANN = Recipient(member_id=12, email="ann@example.com", name="Ann Archer", token_version=3)
 

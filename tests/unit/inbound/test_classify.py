@@ -9,7 +9,7 @@ from newsletter.inbound.verp import Addresses
 from newsletter.models import InboundKind
 
 ADDRESSES = Addresses("news-bounces", "example.org", "unsubscribe", b"k" * 32)
-CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "bounces"
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "bounces"
 
 
 def corpus(name: str) -> bytes:

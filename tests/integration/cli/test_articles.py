@@ -12,7 +12,7 @@ from newsletter.articles.files import MAX_BYTES
 from newsletter.cli import app
 from tests.support.fixtures import PAGE_CAPTURE, PAGE_CAPTURE_TITLE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = PAGE_CAPTURE
 PROJECT_SAMPLES = ROOT / "samples" / "articles"
 TITLE = PAGE_CAPTURE_TITLE
