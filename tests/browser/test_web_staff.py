@@ -15,10 +15,10 @@ from playwright.sync_api import Browser, Page, expect
 from newsletter.db import session_scope
 from newsletter.models import StaffRole
 from newsletter.staff import create_staff
+from tests.support.browser_steps import shot
 from tests.support.delivery_data import add_member
 from tests.support.worker import celery_beat, celery_worker
-from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, running_site
-from tests.web.site import screenshot as save
+from tests.web.site import DESKTOP, Site, running_site
 
 pytestmark = pytest.mark.browser
 
@@ -42,14 +42,6 @@ def new_page(browser: Browser) -> Page:
     return browser.new_page(
         viewport={"width": DESKTOP, "height": 900}, locale="en-GB", timezone_id="Europe/London"
     )
-
-
-def shot(page: Page, name: str) -> None:
-    for width in (DESKTOP, PHONE):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert fits_the_screen(page), f"{name} scrolls sideways at {width}px"
-        save(page, name)
-    page.set_viewport_size({"width": DESKTOP, "height": 900})
 
 
 def sign_in(page: Page, site: Site, email: str) -> None:
