@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     REMINDER_HOUR: int = Field(default=8, ge=0, le=23)
     SCHEDULE_GRACE_MINUTES: int = Field(default=30, ge=0)
     SCHEDULE_CHECK_SECONDS: float = Field(default=30.0, gt=0)
+    # Urgent notices members acknowledge: the defaults of a notice's chases, and how long the
+    # "I've read this" link in its emails works.
+    ACK_CHASE_DAYS: int = Field(default=3, ge=1)
+    ACK_CHASE_TIMES: int = Field(default=2, ge=0)
+    ACK_LINK_DAYS: int = Field(default=60, ge=1)
     RETRY_MAX_ATTEMPTS: int = Field(default=5, ge=1)
     RETRY_BASE_SECONDS: float = Field(default=240.0, ge=0)  # 4+8+16+32 min: about an hour
     RETRY_JITTER: float = Field(default=0.2, ge=0, le=1)

@@ -26,6 +26,7 @@ UNSUBSCRIBE_SALT = "newsletter.link.unsubscribe"
 CONFIRM_SALT = "newsletter.link.confirm"
 ADDRESS_SALT = "newsletter.link.address"
 CALENDAR_SALT = "newsletter.link.calendar"
+ACKNOWLEDGE_SALT = "newsletter.link.acknowledge"
 CONFIRM_MAX_AGE_SECONDS = 7 * 86400
 
 
@@ -45,6 +46,7 @@ class _Signers:
     confirm: TimestampSigner
     address: TimestampSigner
     calendar: Signer
+    acknowledge: TimestampSigner
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def _signers() -> _Signers:
         confirm=TimestampSigner(key, salt=CONFIRM_SALT),
         address=TimestampSigner(key, salt=ADDRESS_SALT),
         calendar=Signer(key, salt=CALENDAR_SALT),
+        acknowledge=TimestampSigner(key, salt=ACKNOWLEDGE_SALT),
     )
     _cache[:] = [signers]
     return signers
@@ -164,6 +167,22 @@ def read_calendar_token(token: str) -> tuple[int, int, int]:
     """(member_id, token_version, calendar_version) from a calendar token; raises BadLink."""
     member_id, version, calendar_version = _unsign(_signers().calendar, token, 3)
     return member_id, version, calendar_version
+
+
+def acknowledge_url(member_id: int, send_id: int, token_version: int) -> str:
+    """The "I've read this" link of an urgent notice's email (or a chase's): it leads to a
+    page with a button, and it expires (settings.ACK_LINK_DAYS)."""
+    payload = _encode(member_id, send_id, token_version)
+    token = _signers().acknowledge.sign(payload).decode("ascii")
+    return f"{get_settings().BASE_URL}/acknowledge/{token}"
+
+
+def read_acknowledge_token(token: str, max_age_seconds: int) -> tuple[int, int, int]:
+    """(member_id, send_id, token_version) from an acknowledge token; raises BadLink,
+    expired after max_age."""
+    payload, _ = _unsign_timed(_signers().acknowledge, token, max_age_seconds)
+    member_id, send_id, version = _decode(payload, 3)
+    return member_id, send_id, version
 
 
 def read_manage_token(token: str) -> tuple[int, int]:

@@ -471,6 +471,34 @@ class Delivery(Base):
     content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class NoticeSend(Base):
+    """A send whose emails carry an "I've read this" button: an urgent notice (round 0) or one
+    of its chases (round 1, 2...). (notice, round) is unique, so a round is chased once."""
+
+    __tablename__ = "notice_send"
+    __table_args__ = (UniqueConstraint("notice_id", "round"),)
+
+    send_id: Mapped[int] = mapped_column(
+        ForeignKey("send.id", ondelete="CASCADE"), primary_key=True
+    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("send.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    chase_days: Mapped[int] = mapped_column(Integer)
+    chase_limit: Mapped[int] = mapped_column(Integer)
+
+
+class Acknowledgement(Base):
+    """A member pressed "I've read this" on an urgent notice (once: (notice, member) is unique)."""
+
+    __tablename__ = "acknowledgement"
+    __table_args__ = (UniqueConstraint("notice_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("send.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Suppression(Base):
     __tablename__ = "suppression"
 

@@ -93,6 +93,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
             "schedule": timedelta(seconds=settings.SCHEDULE_CHECK_SECONDS),
             "options": check,
         },
+        "acknowledgement-chases": {
+            "task": "newsletter.chase_acknowledgements",
+            "schedule": timedelta(minutes=1),
+            "options": check,
+        },
         "end-pauses": {
             "task": "newsletter.end_pauses",
             "schedule": timedelta(minutes=1),

@@ -70,6 +70,13 @@ def start_due_sends(as_of: str | None = None) -> None:
     jobs.due_sends(_moment(as_of))
 
 
+@app.task(name="newsletter.chase_acknowledgements")
+def chase_acknowledgements(as_of: str | None = None) -> None:
+    from newsletter.delivery import chases
+
+    chases.chase_due(_moment(as_of))
+
+
 @app.task(name="newsletter.end_pauses")
 def end_pauses(as_of: str | None = None) -> None:
     with session_scope() as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -27,6 +27,9 @@ from newsletter.cli.queueing import (
 )
 from newsletter.config import get_settings
 
+if TYPE_CHECKING:
+    from newsletter.chasing import ChaseRule
+
 # Each command imports what only it needs: `sends show --json` is run by scripts, often, and
 # should not pay for the delivery engine (or rich's tables) that it does not use.
 
@@ -43,6 +46,13 @@ def schedule(
     at: str = typer.Option(..., "--at", help='Local time, "YYYY-MM-DD HH:MM".'),
     wait: bool = typer.Option(False, "--wait", help="Show progress until the send finishes."),
     as_json: bool = typer.Option(False, "--json"),
+    acknowledge: bool = typer.Option(
+        False, "--needs-acknowledgement", help='An urgent notice: an "I\'ve read this" button.'
+    ),
+    chase_days: int | None = typer.Option(
+        None, "--chase-days", help="Chase those who have not acknowledged after this many days."
+    ),
+    chase_times: int | None = typer.Option(None, "--chase-times", help="Chase at most so often."),
 ) -> None:
     """Schedule an announcement to the members of some topics (and roles) at a local time."""
     from newsletter import audit
@@ -51,6 +61,7 @@ def schedule(
 
     if kind != "announcement":
         fail(f"unknown kind {kind!r}: only announcements can be scheduled")
+    chase = _chase_rule(acknowledge, chase_days, chase_times)
     try:
         when = parse_local(at, ZoneInfo(get_settings().TIMEZONE))
         if not has_time(at):
@@ -68,6 +79,7 @@ def schedule(
                 roles=role,
                 at=when,
                 actor=audit.cli_actor(),
+                acknowledge=chase,
             )
     except (SendError, SchedulingError) as exc:
         fail(f"not scheduled: {exc}")
@@ -79,6 +91,24 @@ def schedule(
             "`newsletter beat` and `newsletter worker` are running."
         )
     after_queueing([send.id], inline=False, wait=wait)
+
+
+def _chase_rule(acknowledge: bool, days: int | None, times: int | None) -> ChaseRule | None:
+    """The chase rule of an urgent notice (settings' defaults for what is not given)."""
+    from newsletter.chasing import ChaseRuleError, chase_rule
+
+    if not acknowledge:
+        if days is not None or times is not None:
+            fail("--chase-days and --chase-times need --needs-acknowledgement", USAGE_ERROR)
+        return None
+    settings = get_settings()
+    try:
+        return chase_rule(
+            settings.ACK_CHASE_DAYS if days is None else days,
+            settings.ACK_CHASE_TIMES if times is None else times,
+        )
+    except ChaseRuleError as exc:
+        fail(f"--{exc.field.replace('_', '-')}: {exc}", USAGE_ERROR)
 
 
 def _check_roles(session: Session, roles: list[str]) -> None:
@@ -220,3 +250,37 @@ def retry(send_id: int, inline: bool = inline_option()) -> None:
         )
         return
     after_queueing([send_id], inline=inline)
+
+
+@app.command()
+def acknowledgements(
+    send_id: int,
+    csv_file: Path | None = typer.Option(None, "--csv", help="Write every member's line here."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Who has and has not acknowledged an urgent notice, by topic and role."""
+    from newsletter.acknowledgements import report, report_csv
+
+    with open_session() as session:
+        found = report(session, send_id)
+    if found is None:
+        fail(f"send {send_id} is not an urgent notice that members acknowledge", USAGE_ERROR)
+    if csv_file is not None:
+        csv_file.write_text(report_csv(found), encoding="utf-8")
+    if as_json:
+        print_json(
+            {
+                "id": found.notice_id,
+                "acknowledged": found.acknowledged,
+                "not_yet": found.waiting,
+                "by_topic": {t.name: [t.acknowledged, t.waiting] for t in found.by_topic},
+                "by_role": {t.name: [t.acknowledged, t.waiting] for t in found.by_role},
+                "chases": [c.send_id for c in found.chases],
+            }
+        )
+        return
+    console.print(
+        f"Send {found.notice_id}: {found.acknowledged} acknowledged, {found.waiting} not yet; "
+        f"{len(found.chases)} of at most {found.chase_times} chases.",
+        highlight=False,
+    )

@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter import audit
+from newsletter.acknowledgements import require_acknowledgement
 from newsletter.audience import Audience, announcement_audience
+from newsletter.chasing import ChaseRule
 from newsletter.config import Settings
 from newsletter.delivery import history, ledger
 from newsletter.delivery.backends.base import SendResult
@@ -36,7 +38,9 @@ def schedule_announcement(
     at: datetime,
     actor: str,
     now: datetime | None = None,
+    acknowledge: ChaseRule | None = None,
 ) -> Send:
+    """`acknowledge`: an urgent notice members acknowledge, chased by that rule."""
     now = now or utcnow()
     if not subject.strip():
         raise SendError("the subject is empty")
@@ -66,6 +70,8 @@ def schedule_announcement(
         scheduled_at=at,
         created_by=actor,
     )
+    if acknowledge is not None:
+        require_acknowledgement(session, send_id, acknowledge)
     audit.record(session, actor, "send.schedule", "send", send_id, at=at.isoformat())
     send = session.get(Send, send_id)
     assert send is not None

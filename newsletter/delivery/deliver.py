@@ -243,7 +243,14 @@ def prepare(
     from newsletter.rendering.build import ListTopic
 
     if send.kind == SendKind.ANNOUNCEMENT:
-        return rendering.prepare_announcement(send.subject, send.body_markdown, send_id=send.id)
+        from newsletter.acknowledgements import carries_button
+
+        return rendering.prepare_announcement(
+            send.subject,
+            send.body_markdown,
+            send_id=send.id,
+            acknowledge=carries_button(session, send.id),
+        )
     if send.kind == SendKind.DIGEST:
         frequency = (Audience.from_json(send.audience).frequencies or ())[0]
         groups = digest_topic_groups(session, send, groups_of(content), settings)

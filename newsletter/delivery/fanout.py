@@ -132,9 +132,11 @@ def add_audience(
     audience: Audience,
     now: datetime,
     leave_out: Collection[int] = (),
+    only: ColumnElement[bool] | None = None,
 ) -> int:
     """One Delivery row per member of the audience who may receive mail, but those in
-    `leave_out`; returns rows added."""
+    `leave_out`, and (given `only`, correlated to Member) only those it holds for; returns
+    rows added."""
     members = (
         select(
             literal(send_id),
@@ -150,6 +152,8 @@ def add_audience(
     if leave_out:
         left = json_rows(session, [{"member_id": m} for m in leave_out], member_id=Integer())
         members = members.where(Member.id.not_in(select(left.c.member_id)))
+    if only is not None:
+        members = members.where(only)
     statement = (
         insert_for(session, Delivery)
         .from_select(

@@ -146,7 +146,10 @@ def _quotes(title: str, deadlines: list[DeadlineView]) -> list[str]:
     return quotes
 
 
-def announcement_spec(subject: str, body_markdown: str, *, send_id: int) -> EmailSpec:
+def announcement_spec(
+    subject: str, body_markdown: str, *, send_id: int, acknowledge: bool = False
+) -> EmailSpec:
+    """Staff's announcement; `acknowledge`: an urgent notice, with an "I've read this" button."""
     body_html = under_heading(markdown_html(body_markdown))
     # Staff who open with "Dear colleague," are not greeted over by "Hello Ann,".
     greeting = greeting_of(body_html)
@@ -156,6 +159,7 @@ def announcement_spec(subject: str, body_markdown: str, *, send_id: int) -> Emai
         "body_text": html_to_text(body_html),
         "preheader": preheader(plain_words(body_html).removeprefix(greeting)),
         "greets": bool(greeting),
+        "acknowledge": acknowledge,
     }
     return EmailSpec("announcement", context, send_id=send_id)
 
@@ -219,9 +223,14 @@ def prepare_reminder(
     return prepare(reminder_spec(article, deadlines, days_left, send_id=send_id))
 
 
-def prepare_announcement(subject: str, body_markdown: str, *, send_id: int) -> PreparedEmail:
-    """Comms staff's own subject and Markdown text."""
-    return prepare(announcement_spec(subject, body_markdown, send_id=send_id))
+def prepare_announcement(
+    subject: str, body_markdown: str, *, send_id: int, acknowledge: bool = False
+) -> PreparedEmail:
+    """Comms staff's own subject and Markdown text; `acknowledge` adds the "I've read this"
+    button of an urgent notice."""
+    return prepare(
+        announcement_spec(subject, body_markdown, send_id=send_id, acknowledge=acknowledge)
+    )
 
 
 def prepare_confirm(*, topics: dict[str, str]) -> PreparedEmail:

@@ -29,6 +29,7 @@ class Personal:
     manage_url: str
     unsubscribe_url: str
     confirm_url: str
+    acknowledge_url: str  # an urgent notice's "I've read this" (links.acknowledge_url)
     follows: str  # "You follow Funding in a weekly digest.": why this member got the email
 
 
@@ -65,5 +66,10 @@ def personal_values(recipient: Recipient, send_id: int | None, needed: set[str])
             else ""
         ),
         confirm_url=links.confirm_url(member, version) if "confirm_url" in needed else "",
+        acknowledge_url=(
+            links.acknowledge_url(member, send_id, version)
+            if send_id is not None and "acknowledge_url" in needed
+            else ""
+        ),
         follows=follows_sentence(recipient.follows) if "follows" in needed else "",
     )

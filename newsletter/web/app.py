@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter import member_requests
 from newsletter.config import Settings, get_settings
-from newsletter.web import api, errors, feeds, ops, past_emails, public, webhooks
+from newsletter.web import acknowledgements, api, errors, feeds, ops, past_emails, public, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from newsletter.web.console.routers import routers as console_routers
 from newsletter.web.middleware import (
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)
     app.include_router(public.router)
+    app.include_router(acknowledgements.router)
     app.include_router(feeds.router)
     app.include_router(past_emails.router)
     for router in console_routers:

@@ -33,9 +33,10 @@ from newsletter import (
 )
 from newsletter.articles.store import import_article
 from newsletter.audience import announcement_audience
+from newsletter.chasing import ChaseRule
 from newsletter.consent import by_member
 from newsletter.db import session_scope
-from newsletter.delivery.announcements import schedule_announcement
+from newsletter.delivery.announcements import schedule_announcement, start_send
 from newsletter.inbound.process import process_message
 from newsletter.members import set_subscriptions
 from newsletter.models import (
@@ -167,19 +168,43 @@ def furnish(site: Site) -> Places:
             actor=f"staff:{ADMIN}",
         )
         places.params |= {"article_id": str(article_id), "send_id": str(announcement.id)}
+        places.params["notice_id"] = str(_urgent_notice(session))
         places.params["role_id"] = str(role_defaults.list_roles(session)[0].id)
         past = _past_announcement(session)
+    with dispatch.inline():
+        dispatch.queue_send(int(places.params["notice_id"]))
     places.params["event_id"] = str(_bounces())
     unsubscribe = links.unsubscribe_url(ann_id, send_id, ann_version)
+    acknowledge = links.acknowledge_url(ann_id, int(places.params["notice_id"]), ann_version)
     places.tokens = {
         "/confirm/{token}": _path(confirm),
         "/manage/{token}": _path(manage),
         "/unsubscribe/{token}": _path(unsubscribe),
         "/confirm/address/{token}": _path(address),
+        "/acknowledge/{token}": _path(acknowledge),
         "/archive/{send_id}": f"/archive/{past}",
         "/staff/password-reset/{token}": _path(reset_link),
     }
     return places
+
+
+def _urgent_notice(session: Session) -> int:
+    """An urgent notice started yesterday for NPQ members (Ann among them); it is delivered
+    once committed (furnish)."""
+    went = utcnow() - timedelta(days=1)
+    notice = schedule_announcement(
+        session,
+        subject="NPQ funding claims due Friday",
+        body_markdown="Every lead provider must **submit the claim** by Friday.",
+        topic_slugs=["npq"],
+        roles=[],
+        at=went,
+        actor=f"staff:{ADMIN}",
+        now=went - timedelta(hours=1),
+        acknowledge=ChaseRule(3, 2),
+    )
+    start_send(session, notice.id, went)
+    return notice.id
 
 
 def _past_announcement(session: Session) -> int:
@@ -312,6 +337,12 @@ def _public_states(places: Places) -> Iterator[Stop]:
     yield Stop("page not found", "/no-such-page", "")
     yield Stop("manage: saved", f"{manage}?done=saved", "")
     yield Stop(
+        "acknowledge: done",
+        places.tokens["/acknowledge/{token}"],
+        "",
+        action=_press("I've read this"),
+    )
+    yield Stop(
         "unsubscribe: done", places.tokens["/unsubscribe/{token}"], "", action=_press("Unsubscribe")
     )
     yield Stop("too many requests", "/manage", "", action=_submit_email(BUSY, "Send me a link"))
@@ -367,6 +398,16 @@ def _staff_states(places: Places) -> Iterator[Stop]:
         "/staff/sends/new",
         "/staff/sends/new",
         _then(_fill("Subject", ""), _press("Schedule")),
+    )
+    yield failing(
+        "new announcement: a chase interval of zero",
+        "/staff/sends/new",
+        "/staff/sends/new",
+        _then(
+            _tick("Needs acknowledgement: each email has an “I've read this” button"),
+            _fill("Chase those who have not after (days)", "0"),
+            _press("Schedule"),
+        ),
     )
     yield failing(
         "member: a frequency that does not exist",

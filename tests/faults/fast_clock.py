@@ -33,6 +33,7 @@ TIMED_TASKS = {
     "newsletter.run_due_digests",
     "newsletter.run_reminders",
     "newsletter.start_due_sends",
+    "newsletter.chase_acknowledgements",
 }
 LOOP_SECONDS = 1.0  # beat looks at its schedule at least this often (real seconds)
 

@@ -1,12 +1,15 @@
-"""Steps the browser tests share: screenshots at both widths, choosing how often in the
-preference centre."""
+"""Steps the browser tests share: a page the size of a desktop, screenshots at both widths,
+choosing how often in the preference centre, signing in to the console as staff made with
+PASSWORD."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, expect
 
-from tests.web.site import DESKTOP, PHONE, fits_the_screen
+from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen
 from tests.web.site import screenshot as save
+
+PASSWORD = "correct horse battery staple"
 
 
 def shot(page: Page, name: str) -> None:
@@ -20,3 +23,18 @@ def shot(page: Page, name: str) -> None:
 
 def choose(page: Page, topic: str, how_often: str) -> None:
     page.get_by_role("radiogroup", name=f"How often for {topic}").get_by_text(how_often).click()
+
+
+def new_page(browser: Browser) -> Page:
+    return browser.new_page(
+        viewport={"width": DESKTOP, "height": 900}, locale="en-GB", timezone_id="Europe/London"
+    )
+
+
+def sign_in(page: Page, site: Site, email: str) -> None:
+    page.goto(f"{site.url}/staff")
+    expect(page.get_by_role("heading", name="Staff sign in")).to_be_visible()
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()

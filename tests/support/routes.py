@@ -10,7 +10,7 @@ from typing import Any
 # Pages anyone may open; every other route must refuse a visitor who has not signed in.
 # (/healthz, /readyz and /metrics are for probes and Prometheus: the proxy keeps them inside.)
 PUBLIC = re.compile(
-    r"^/($|subscribe|confirm/|manage|unsubscribe/|articles|topics/|static|openapi\.json"
+    r"^/($|subscribe|confirm/|acknowledge/|manage|unsubscribe/|articles|topics/|static|openapi\.json"
     r"|staff/login$|staff/password-reset|webhooks/|healthz$|readyz$|metrics$|feeds/|calendar/|archive)"
 )
 

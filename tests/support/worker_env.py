@@ -1,14 +1,17 @@
 """The settings a test shares with a real Celery worker: a copy of the PostgreSQL template
-database, Redis, and the SMTP server the using module defines as its `smtp` fixture."""
+database, Redis, and the SMTP server the using module defines as its `smtp` fixture; and a
+session on that database (imported by the modules that want it, as it replaces the usual one)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.orm import Session
 
 from newsletter import db
 from newsletter.config import get_settings
+from newsletter.db import session_scope
 from tests.conftest import _postgres_copy
 from tests.support.servers import PostgresServer, RedisServer
 from tests.support.smtp_server import SmtpTestServer
@@ -41,3 +44,9 @@ def env(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return values
+
+
+@pytest.fixture
+def session(pg_url: str) -> Iterator[Session]:
+    with session_scope(pg_url) as session:
+        yield session

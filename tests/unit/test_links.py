@@ -28,6 +28,10 @@ PURPOSES = [
     (lambda: links.manage_token(12, 3), links.read_manage_token),
     (lambda: links.unsubscribe_token(12, 41, 3), links.read_unsubscribe_token),
     (lambda: links.confirm_token(12, 3), links.read_confirm_token),
+    (
+        lambda: links.acknowledge_url(12, 41, 3).rpartition("/")[2],
+        lambda token: links.read_acknowledge_token(token, 86400),
+    ),
 ]
 
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from newsletter.web.console import account, articles, dashboard, jobs, sends, sign_in
+from newsletter.web.console import (
+    account,
+    acknowledgements,
+    articles,
+    dashboard,
+    jobs,
+    sends,
+    sign_in,
+)
 from newsletter.web.console.admin import (
     api_tokens,
     audit_log,
@@ -41,4 +49,5 @@ routers: list[APIRouter] = [
     roles.router,
     bounces.router,
     jobs.router,
+    acknowledgements.router,
 ]

@@ -38,6 +38,7 @@ from newsletter.send_lookup import members_reached
 from newsletter.topics import list_topics, topic_names
 from newsletter.web import forms
 from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
+from newsletter.web.console import acknowledgements
 from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
 
@@ -73,7 +74,12 @@ def sends(request: Request, session: Session = Depends(db_session)) -> Response:
 @router.get("/new", response_class=HTMLResponse)
 def compose(request: Request, session: Session = Depends(db_session)) -> Response:
     start = (datetime.now(_zone(request)) + timedelta(hours=1)).replace(minute=0)
+    settings = request.app.state.settings
     draft = Draft("", "", [], [], start.date().isoformat(), start.strftime("%H:%M"), "")
+    draft.chase_days, draft.chase_times = (
+        str(settings.ACK_CHASE_DAYS),
+        str(settings.ACK_CHASE_TIMES),
+    )
     return _compose_page(request, session, draft, {})
 
 
@@ -107,6 +113,9 @@ class Draft:
     date: str
     time: str
     preview_for: str
+    acknowledge: bool = False  # an urgent notice, chased every chase_days, chase_times times
+    chase_days: str = ""
+    chase_times: str = ""
 
     @classmethod
     def from_form(cls, form: FormData) -> Draft:
@@ -118,6 +127,9 @@ class Draft:
             date=forms.text(form, "date", 20),
             time=forms.text(form, "time", 20),
             preview_for=forms.text(form, "preview_for", 320),
+            acknowledge=forms.text(form, "acknowledge", 10) == "yes",
+            chase_days=forms.text(form, "chase_days", 20),
+            chase_times=forms.text(form, "chase_times", 20),
         )
 
     def content_problems(self) -> forms.Errors:
@@ -141,6 +153,7 @@ def schedule(
     at = forms.london_datetime(form, "date", "time", timezone, errors)
     if at is not None and at <= utcnow():
         errors["time"] = "That time has passed. Choose a time still to come."
+    chase = acknowledgements.chase_rule_of(draft, errors)
     if errors or at is None:
         return _compose_page(request, session, draft, errors, "", 400)
     try:
@@ -152,6 +165,7 @@ def schedule(
             roles=draft.roles,
             at=at,
             actor=actor(signed_in(request)),
+            acknowledge=chase,
         )
     except announcements.SendError as exc:
         return _compose_page(request, session, draft, {"form": str(exc)}, "", 400)
@@ -254,6 +268,7 @@ def _send_page(
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
         "rates": reports.send_rates(session, send.id),
+        **acknowledgements.send_page_context(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
 

@@ -30,6 +30,7 @@ from newsletter.models import (
     SendStatus,
     Suppression,
 )
+from tests.support import worker_env
 from tests.support.delivery_data import (
     add_article,
     add_member,
@@ -44,17 +45,13 @@ from tests.support.worker import celery_beat, celery_worker, wait_for, wait_unti
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
+session = worker_env.session  # the fixture, on the database the worker uses
+
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpTestServer]:
     with SmtpTestServer(defer={"bob@example.com": 1}, reject={"dan@example.com": REJECT}) as server:
         yield server
-
-
-@pytest.fixture
-def session(pg_url: str) -> Iterator[Session]:
-    with session_scope(pg_url) as session:
-        yield session
 
 
 def newsroom(session: Session) -> None:
