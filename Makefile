@@ -42,6 +42,8 @@ demo: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check newsletter workers tests bench
+	$(BIN)/mypy newsletter workers
+	$(BIN)/lint-imports
 	@# Two pytest-xdist processes side by side (the tests mostly wait on real servers): first
 	@# the suite, then the fault scenarios (each with servers of its own; they count copies, not
 	@# seconds), then the latency tests marked `alone` by themselves. Every part always runs;
@@ -57,6 +59,8 @@ test: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter workers tests bench
 	$(BIN)/ruff format --check newsletter workers tests bench
+	$(BIN)/mypy newsletter workers
+	$(BIN)/lint-imports
 
 # Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
 bench: $(STAMP)

@@ -22,7 +22,7 @@ from newsletter import links
 from newsletter.audience import Audience
 from newsletter.chasing import ChaseRule
 from newsletter.config import Settings
-from newsletter.delivery.fanout import insert_for
+from newsletter.db import insert_for
 from newsletter.member_csv import format_time, safe_cell
 from newsletter.models import (
     Acknowledgement,

@@ -167,10 +167,6 @@ class Settings(BaseSettings):
         return self.ENVIRONMENT == "production"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.DATABASE_URL.startswith("sqlite")
-
-    @property
     def embedded_broker_path(self) -> Path:
         """The embedded broker's SQLite file (ADR 0004)."""
         return (self.VAR_DIR / "broker.sqlite").resolve()

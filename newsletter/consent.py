@@ -260,8 +260,8 @@ def note_subscription_changes(
     """Record each topic whose frequency changed, and keep the opt-outs in step with them.
 
     The member's own row is written too: a worker handing over their messages holds that row
-    (delivery/ledger.hold), so the change waits for the messages already begun and stops the
-    rest."""
+    (delivery/ledger.lock_and_recheck), so the change waits for the messages already begun and
+    stops the rest."""
     now = change.at or utcnow()
     if dict(before) != dict(after):
         member.updated_at = now

@@ -6,9 +6,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, MetaData, Result, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -40,6 +41,18 @@ class NotMigrated(Exception):
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message names the setting and the fix."""
+
+
+def insert_for(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that understands ON CONFLICT on both databases."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT changed (SQLAlchemy types `execute` as
+    returning a plain Result, which has no rowcount)."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def shown_url(url: str) -> str:

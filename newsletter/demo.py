@@ -215,17 +215,18 @@ def sends_table() -> Table:
     with db.session_scope() as session:
         sends = list(reversed(list_sends(session)))
         for send in sends:
-            summary = describe_send(session, send["id"]) or send
-            counts = summary["counts"]
+            assert send.id is not None
+            summary = describe_send(session, send.id) or send
+            counts = summary.counts
             table.add_row(
-                str(send["id"]),
-                send["kind"],
-                send["subject"],
-                str(summary["recipients"]),
+                str(send.id),
+                send.kind,
+                send.subject,
+                str(summary.recipients),
                 str(counts["sent"]),
                 str(counts["deferred"]),
                 str(counts["failed"]),
-                summary["status"],
+                summary.status,
             )
     return table
 

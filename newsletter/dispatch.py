@@ -1,43 +1,48 @@
 """The one door from the services to the task queue.
 
-Services call these after their transaction commits; only here does `newsletter` reach into
-`workers`, and lazily, so every service can be used and tested without a broker. Inside
-`with inline():` the work runs in this process instead (the CLI's --inline, demos, tests).
+Services call these after their transaction commits, with everything the task needs (ids, and
+the send's kind to choose its queue): this module reads no database and knows no unit of work.
+Only here does `newsletter` reach into `workers`, and lazily, so every service can be used and
+tested without a broker. Inside `newsletter.inline.inline()` the tasks run in this process
+instead (the CLI's --inline, demos, tests): that module gives this one the function to call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import select
-
 from newsletter.config import EMBEDDED_BROKER, get_settings
-from newsletter.db import session_scope
-from newsletter.models import Send, SendKind
+from newsletter.models import SendKind
 
 # The task queues: urgent (alert batches), fanout, send (other batches), schedule (beat's checks).
 QUEUES = ("urgent", "fanout", "send", "schedule")
 
-_inline: ContextVar[bool] = ContextVar("newsletter_dispatch_inline", default=False)
+# Runs a task, by its registered name, in this process; None: tasks go to the broker.
+RunHere = Callable[[str, list[object]], None]
+_run_here: ContextVar[RunHere | None] = ContextVar("newsletter_dispatch_run_here", default=None)
 
 
 @contextmanager
-def inline() -> Iterator[None]:
-    """Run queued work here and now, without a broker or a worker."""
-    token = _inline.set(True)
+def running_here(run: RunHere) -> Iterator[None]:
+    """Within the block, `run` does each task instead of a worker (see newsletter.inline)."""
+    token = _run_here.set(run)
     try:
         yield
     finally:
-        _inline.reset(token)
+        _run_here.reset(token)
 
 
 def is_inline() -> bool:
-    return _inline.get()
+    return _run_here.get() is not None
 
 
 def _enqueue(task: str, args: list[object], queue: str) -> None:
+    run = _run_here.get()
+    if run is not None:
+        run(task, args)
+        return
     from workers.celery_app import producer
 
     producer().send_task(task, args=args, queue=queue)
@@ -45,82 +50,54 @@ def _enqueue(task: str, args: list[object], queue: str) -> None:
 
 def article_published(article_id: int) -> None:
     """An article has just been published: fan its alert out to the audience."""
-    if is_inline():
-        from newsletter.delivery import jobs
-
-        jobs.alert(article_id)
-    else:
-        _enqueue("newsletter.fan_out_article", [article_id], "fanout")
+    _enqueue("newsletter.fan_out_article", [article_id], "fanout")
 
 
 def member_mail(send_id: int, delivery_ids: Sequence[int]) -> None:
     """Members' own emails just committed (newsletter.member_mail): a task per BATCH_SIZE rows,
     on the urgent queue, since the member is waiting for them."""
-    size = get_settings().BATCH_SIZE
-    for start in range(0, len(delivery_ids), size):
-        ids = list(delivery_ids[start : start + size])
-        if is_inline():
-            from newsletter import member_mail as mail
-
-            mail.deliver(send_id, ids)
-        else:
-            _enqueue("newsletter.deliver_member_mail", [send_id, ids], "urgent")
+    for ids in _slices(delivery_ids):
+        _enqueue("newsletter.deliver_member_mail", [send_id, ids], "urgent")
 
 
-def queue_send(send_id: int) -> int:
-    """Hand every pending delivery of a send to the workers, a batch per task; returns batches."""
-    from newsletter.delivery.fanout import pending_batches
-
-    size = get_settings().BATCH_SIZE
+def queue_batches(send_id: int, kind: SendKind, batches: Iterable[Sequence[int]]) -> int:
+    """Hand a send's deliveries to the workers, a task per batch of ids; returns the batches.
+    `batches` may be read from the database as they are queued (fanout.pending_batches)."""
     count = 0
-    with session_scope() as session:
-        kind = session.scalar(select(Send.kind).where(Send.id == send_id))
-        for ids in pending_batches(session, send_id, size):
-            _deliver(send_id, ids, kind)
-            count += 1
+    for ids in batches:
+        _queue_batch(send_id, kind, list(ids))
+        count += 1
     return count
 
 
-def queue_deliveries(send_id: int, delivery_ids: Sequence[int]) -> None:
+def queue_deliveries(send_id: int, kind: SendKind, delivery_ids: Sequence[int]) -> None:
     """Hand these deliveries (of one send) to the workers again, e.g. after recovery."""
+    queue_batches(send_id, kind, _slices(delivery_ids))
+
+
+def _slices(ids: Sequence[int]) -> Iterator[list[int]]:
     size = get_settings().BATCH_SIZE
-    with session_scope() as session:
-        kind = session.scalar(select(Send.kind).where(Send.id == send_id))
-    for start in range(0, len(delivery_ids), size):
-        _deliver(send_id, list(delivery_ids[start : start + size]), kind)
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
 
 
-def _deliver(send_id: int, ids: list[int], kind: SendKind | None) -> None:
+def _queue_batch(send_id: int, kind: SendKind, ids: list[int]) -> None:
     if kind == SendKind.MEMBER_MAIL:
         member_mail(send_id, ids)
-    elif is_inline():
-        from newsletter.delivery.deliver import deliver_batch
-
-        deliver_batch(send_id, ids, release_on_error=True)
     else:
-        urgent = kind == SendKind.ALERT
-        _enqueue("newsletter.deliver_batch", [send_id, ids], "urgent" if urgent else "send")
+        queue = "urgent" if kind == SendKind.ALERT else "send"
+        _enqueue("newsletter.deliver_batch", [send_id, ids], queue)
 
 
 def password_reset_requested(email: str) -> None:
     """Someone asked for a password-reset link for this address: a worker sends it, if the
     address is a staff account's (the web app calls this after its response)."""
-    if is_inline():
-        from newsletter import password_reset
-
-        password_reset.send_link(email)
-    else:
-        _enqueue("newsletter.send_password_reset", [email], "urgent")
+    _enqueue("newsletter.send_password_reset", [email], "urgent")
 
 
 def job_queued(job_id: int) -> None:
     """A console job (a large import) was committed: a worker does it while its page waits."""
-    if is_inline():
-        from newsletter import background_jobs
-
-        background_jobs.run(job_id)
-    else:
-        _enqueue("newsletter.run_job", [job_id], "fanout")
+    _enqueue("newsletter.run_job", [job_id], "fanout")
 
 
 def worker_running() -> bool:

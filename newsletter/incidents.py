@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.orm import Session
 
 from newsletter import audit
-from newsletter.delivery.fanout import insert_for
+from newsletter.db import insert_for
 from newsletter.models import Incident, IncidentKind
 
 # A watcher that claimed an incident to tell and died: another may try after this long.

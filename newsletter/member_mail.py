@@ -36,19 +36,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event, select, true
+from sqlalchemy import select, true
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import dispatch, links
+from newsletter import after_commit, dispatch, links
 from newsletter.audience import Audience
 from newsletter.config import Settings, get_settings
-from newsletter.db import session_scope
+from newsletter.db import insert_for, session_scope
 from newsletter.delivery import ledger
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendResult
-from newsletter.delivery.fanout import create_send, insert_for
+from newsletter.delivery.fanout import create_send
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -159,15 +160,17 @@ def _send_of_the_day(session: Session, kind: MemberMail, now: datetime, number: 
 
 
 def _waiting(session: Session) -> list[tuple[int, int]]:
-    if _WAITING not in session.info:
+    """This transaction's emails; the first one registers their hand-over for its commit
+    (newsletter/after_commit.py)."""
+    if not session.info.get(_WAITING):
         session.info[_WAITING] = []
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_rollback", _after_rollback)
+        after_commit.call(session, _committed, session)
+        after_commit.on_rollback(session, partial(_rolled_back, session))
     waiting: list[tuple[int, int]] = session.info[_WAITING]
     return waiting
 
 
-def _after_commit(session: Session) -> None:
+def _committed(session: Session) -> None:
     committed, session.info[_WAITING] = session.info[_WAITING], []
     if not committed:
         return
@@ -175,10 +178,10 @@ def _after_commit(session: Session) -> None:
     if later is not None:
         later.extend(committed)
     else:
-        hand_over(committed)
+        queue_committed(committed)
 
 
-def _after_rollback(session: Session) -> None:
+def _rolled_back(session: Session) -> None:
     session.info[_WAITING] = []
     session.info.pop(_SENDS, None)  # a send made in the rolled-back transaction is gone too
 
@@ -193,7 +196,7 @@ def after_response(session: Session) -> list[tuple[int, int]]:
 # --- handing over to the workers ----------------------------------------------------------
 
 
-def hand_over(committed: Iterable[tuple[int, int]]) -> None:
+def queue_committed(committed: Iterable[tuple[int, int]]) -> None:
     """Queue these (send id, delivery id) for the workers; never raises: what could not be
     queued waits for the recovery sweep."""
     by_send: dict[int, list[int]] = defaultdict(list)
@@ -229,7 +232,7 @@ class _Courier:
 
     def run(self) -> None:
         while True:
-            hand_over(self.queue.get())
+            queue_committed(self.queue.get())
 
 
 _courier = _Courier()
@@ -237,9 +240,9 @@ _courier = _Courier()
 
 def release(committed: list[tuple[int, int]]) -> None:
     """Hand over what `after_response` kept (called after the response); returns at once,
-    except inside dispatch.inline(), where the emails are sent before it returns."""
+    except inside newsletter.inline.inline(), where the emails are sent before it returns."""
     if committed and dispatch.is_inline():
-        hand_over(committed)
+        queue_committed(committed)
     elif committed:
         _courier.take(committed)
 
@@ -257,7 +260,7 @@ class Letter:
     message: Any  # rendering.OutgoingMessage
 
 
-def deliver(send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None) -> int:
+def run_batch(send_id: int, delivery_ids: Sequence[int], settings: Settings | None = None) -> int:
     """Claim, render and send these rows of a member-mail send; returns how many were sent.
     Safe to run twice: a second run claims nothing."""
     settings = settings or get_settings()
@@ -288,10 +291,10 @@ def deliver(send_id: int, delivery_ids: Sequence[int], settings: Settings | None
 
 
 def _transmit(letters: list[Letter], settings: Settings) -> list[SendResult]:
-    from newsletter.delivery.deliver import transmit
+    from newsletter.delivery.one_off import send_one_off
 
     try:
-        return transmit([letter.message for letter in letters], settings)
+        return send_one_off([letter.message for letter in letters], settings)
     except BackendUnavailable as exc:
         log.warning("backend unavailable, deferring %d member emails: %s", len(letters), exc)
         return [SendResult(Outcome.DEFERRED, None, f"backend unavailable: {exc}")] * len(letters)

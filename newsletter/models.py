@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym, validates
 from sqlalchemy.types import TypeDecorator
 
 from newsletter.db import Base
@@ -465,7 +465,10 @@ class Delivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A deferred row: when it may be tried again. A pending row: when it was queued (fan-out,
+    # a retry, the sweep), which the sweep reads as `queued_at` to find lost broker messages.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at = synonym("next_attempt_at")  # the same column, for pending rows
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What this member's copy holds when it differs per member (a digest's article ids).
     content: Mapped[dict[str, Any] | None] = mapped_column(JSON)

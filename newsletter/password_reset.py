@@ -81,7 +81,7 @@ def send_link(email: str, now: datetime | None = None) -> bool:
     """Email a reset link if the address is an active account's (run by a worker); True if
     one was sent."""
     from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-    from newsletter.delivery.deliver import transmit
+    from newsletter.delivery.one_off import send_one_off
     from newsletter.rendering import Recipient
 
     now = now or utcnow()
@@ -96,7 +96,7 @@ def send_link(email: str, now: datetime | None = None) -> bool:
         reset_id, address = reset.id, user.email
     message = link_email(reset_id).personalise(Recipient(0, address, "", 0))
     try:
-        result = transmit([message], get_settings())[0]
+        result = send_one_off([message], get_settings())[0]
     except BackendUnavailable as exc:
         log.warning("password reset email for staff %s not sent: %s", address, exc)
         return False

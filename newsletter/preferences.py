@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from newsletter import audit, consent, links, member_mail, role_defaults, throttle
 from newsletter.audience import Audience, send_scope
 from newsletter.consent import Change, by_member
-from newsletter.delivery.fanout import in_audience, may_receive
+from newsletter.delivery.eligibility import member_in_audience, member_may_receive
 from newsletter.member_mail import MemberMail
 from newsletter.members import MemberError, find_member, normalise_email, set_subscriptions
 from newsletter.models import (
@@ -328,8 +328,9 @@ def revoke_links(session: Session, member: Member, actor: str) -> None:
 def cancel_stale_deliveries(session: Session, member: Member) -> int:
     """Cancel the member's pending/deferred deliveries that their choices no longer cover.
 
-    "Still covered" is the very test the ledger applies when it claims a delivery (may_receive
-    and in_audience), run now so the change shows at once in the send's counts.
+    "Still covered" is the very test the ledger applies when it claims a delivery
+    (eligibility.member_may_receive and member_in_audience), run now so the change shows at
+    once in the send's counts.
     """
     sends = session.execute(
         select(Send.id, Send.audience).where(
@@ -348,8 +349,8 @@ def cancel_stale_deliveries(session: Session, member: Member) -> int:
             select(Member.id)
             .where(
                 Member.id == Delivery.member_id,
-                may_receive(),
-                in_audience(Audience.from_json(audience or {})),
+                member_may_receive(),
+                member_in_audience(Audience.from_json(audience or {})),
             )
             .exists()
         )

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
-from newsletter.delivery.fanout import in_audience, may_receive
+from newsletter.delivery.eligibility import member_in_audience, member_may_receive
 from newsletter.models import Member, Send, SendStatus
 
 
@@ -22,7 +22,9 @@ def members_reached(session: Session, audience: Audience) -> int:
     """How many members `audience` reaches now (those who may receive mail and are in it)."""
     return (
         session.scalar(
-            select(func.count()).select_from(Member).where(may_receive(), in_audience(audience))
+            select(func.count())
+            .select_from(Member)
+            .where(member_may_receive(), member_in_audience(audience))
         )
         or 0
     )

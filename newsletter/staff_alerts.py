@@ -1,9 +1,10 @@
 """Telling admins of an incident by email.
 
 Staff are not members: these emails have no ledger row, no unsubscribe link and no consent
-record. They go through the configured email backend with `transmit`, as a staff test send does;
-the incident row is their ledger (told once, tried again on the next pass until it goes). ADR
-0007 says why, and what covers the one case this cannot: a backend that refuses everything.
+record. They go through the configured email backend with `delivery.one_off.send_one_off`, as
+a staff test send does; the incident row is their ledger (told once, tried again on the next
+pass until it goes). ADR 0007 says why, and what covers the one case this cannot: a backend
+that refuses everything.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def tell(incident: Incident, addresses: list[str], settings: Settings) -> str:
     """Email the incident to each address; "" when at least one took it, else why not."""
     from newsletter.delivery.backends import BackendUnavailable
     from newsletter.delivery.backends.base import Outcome
-    from newsletter.delivery.deliver import transmit
+    from newsletter.delivery.one_off import send_one_off
     from newsletter.rendering import Recipient, RecipientError
 
     if not addresses:
@@ -60,7 +61,7 @@ def tell(incident: Incident, addresses: list[str], settings: Settings) -> str:
         except RecipientError as exc:
             problems.append(f"{address}: {exc}")
     try:
-        results = transmit(messages, settings) if messages else []
+        results = send_one_off(messages, settings) if messages else []
     except BackendUnavailable as exc:
         return str(exc)
     if any(result.outcome == Outcome.SENT for result in results):

@@ -13,6 +13,9 @@ give `urgent` a worker of its own (`newsletter worker --queues urgent`).
 With NEWSLETTER_BROKER_URL=embedded the broker is kombu's SQLAlchemy transport on a SQLite file
 under VAR_DIR: no server to run, and the CLI, `newsletter worker` and `newsletter beat` share it
 across processes (see docs/adr/0004-embedded-broker.md).
+
+Importing this module creates no file and no table: the embedded broker's file and VAR_DIR are
+made by the process that first uses them (`producer`, or a worker or beat starting).
 """
 
 from __future__ import annotations
@@ -37,9 +40,14 @@ TASKS_MODULE = "workers.tasks"
 def broker_url(settings: Settings) -> str:
     if settings.BROKER_URL != EMBEDDED_BROKER:
         return settings.BROKER_URL
-    path = settings.embedded_broker_path
-    url = f"sqla+sqlite:///{path}"
-    _prepare_embedded_broker(url, path)
+    return f"sqla+sqlite:///{settings.embedded_broker_path}"
+
+
+def prepare_broker(settings: Settings) -> str:
+    """The broker's URL, with the embedded broker's file and tables made first."""
+    url = broker_url(settings)
+    if settings.BROKER_URL == EMBEDDED_BROKER:
+        _prepare_embedded_broker(url, settings.embedded_broker_path)
     return url
 
 
@@ -146,7 +154,6 @@ class FastPolling(bootsteps.StartStopStep):
 
 def make_app(settings: Settings) -> Celery:
     embedded = settings.BROKER_URL == EMBEDDED_BROKER
-    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     app = Celery("newsletter", broker=broker_url(settings), include=[TASKS_MODULE])
     app.conf.update(
         task_ignore_result=True,
@@ -186,8 +193,17 @@ def _producer_for(url: str) -> Celery:
 
 def producer() -> Celery:
     """The app to send tasks with, for the settings in force now (tests change them)."""
-    url = broker_url(get_settings())
+    url = prepare_broker(get_settings())
     return app if url == app.conf.broker_url else _producer_for(url)
+
+
+@signals.import_modules.connect
+def _prepare_process(**_: object) -> None:
+    """A worker or beat starting (before its consumer or schedule opens): VAR_DIR, where beat
+    keeps its schedule file, and the broker's tables."""
+    settings = get_settings()
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    prepare_broker(settings)
 
 
 # Is a worker running? -----------------------------------------------------------------------
@@ -200,10 +216,10 @@ def _pid_dir(settings: Settings) -> Path:
 
 
 @signals.worker_init.connect
-def _load_ahead(**_: object) -> None:
-    from newsletter.delivery.deliver import load_ahead
+def _warm_up(**_: object) -> None:
+    from newsletter.delivery.warm_up import warm_up
 
-    load_ahead(get_settings())
+    warm_up(get_settings())
 
 
 @signals.worker_ready.connect

@@ -18,9 +18,10 @@ from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
-from newsletter import background_jobs, consent
+from newsletter import background_jobs, consent, member_mail
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
+from newsletter.delivery.batches import run_batch
 from newsletter.models import Frequency
 from newsletter.observability.logs import log_context
 from workers.celery_app import app
@@ -42,12 +43,12 @@ def fan_out_article(article_id: int) -> None:
 @app.task(name="newsletter.deliver_batch", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_batch(send_id: int, delivery_ids: list[int]) -> None:
     with log_context(send_id=send_id):
-        jobs.deliver(send_id, delivery_ids)
+        run_batch(send_id, delivery_ids)
 
 
 @app.task(name="newsletter.deliver_member_mail", **WHEN_THE_DATABASE_IS_BACK)
 def deliver_member_mail(send_id: int, delivery_ids: list[int]) -> None:
-    jobs.member_mail(send_id, delivery_ids)
+    member_mail.run_batch(send_id, delivery_ids)
 
 
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)

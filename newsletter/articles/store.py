@@ -14,11 +14,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter import audit, dispatch
+from newsletter import after_commit, audit, dispatch
 from newsletter.articles import classify, priority
 from newsletter.articles.capture import chrome_lines
 from newsletter.articles.deadlines import FoundDate, find_deadlines
@@ -234,7 +234,7 @@ def publish_article(
     alert whose queueing failed."""
     article = get_article(session, article_id)
     if article.status is ArticleStatus.PUBLISHED:
-        after_commit(session, article.id, notify)
+        queue_alert_after_commit(session, article.id, notify)
         return False
     _publish(session, article, actor or audit.cli_actor(), notify)
     return True
@@ -245,7 +245,7 @@ def _publish(session: Session, article: Article, actor: str, notify: Notify | No
     article.published_at = utcnow()
     session.flush()
     audit.record(session, actor, "article.publish", "article", article.id)
-    after_commit(session, article.id, notify)
+    queue_alert_after_commit(session, article.id, notify)
 
 
 def withdraw_article(session: Session, article_id: int, actor: str = "") -> int:
@@ -324,39 +324,21 @@ def set_priority(session: Session, article_id: int, choice: Priority, actor: str
 
 # --- after commit ---------------------------------------------------------------------------
 
-_PENDING = "newsletter.articles.to_dispatch"
-_FAILED = "newsletter.articles.dispatch_failed"
 
-
-def after_commit(session: Session, article_id: int, notify: Notify | None = None) -> None:
-    """Call `notify(article_id)` (default: the dispatch door) once this transaction commits;
-    forget it if the transaction rolls back. Failures are kept: see `dispatch_failures`."""
-    if _PENDING not in session.info:
-        session.info[_PENDING] = []
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_rollback", _forget_pending)
-    session.info[_PENDING].append((notify, article_id))
+def queue_alert_after_commit(
+    session: Session, article_id: int, notify: Notify | None = None
+) -> None:
+    """Call `notify(article_id)` (default: the dispatch door) once this transaction commits
+    (newsletter/after_commit.py); a failure is kept for `dispatch_failures`."""
+    failure = f"could not queue the alert for article {article_id}"
+    after_commit.call(
+        session, notify or dispatch.article_published, article_id, keep_failure=failure
+    )
 
 
 def dispatch_failures(session: Session) -> list[str]:
     """What could not be queued after this session's commits (the commits themselves stand)."""
-    return list(session.info.get(_FAILED, []))
-
-
-def _run_pending(session: Session) -> None:
-    pending, session.info[_PENDING] = session.info[_PENDING], []
-    for notify, article_id in pending:
-        try:
-            (notify or dispatch.article_published)(article_id)
-        except Exception as exc:
-            # Raising here would break the committed session; record it for the caller instead.
-            failure = f"could not queue the alert for article {article_id}: {exc!r}"
-            log.error(failure)
-            session.info.setdefault(_FAILED, []).append(failure)
-
-
-def _forget_pending(session: Session) -> None:
-    session.info[_PENDING] = []
+    return after_commit.failures(session)
 
 
 # --- reading --------------------------------------------------------------------------------

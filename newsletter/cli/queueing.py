@@ -4,10 +4,11 @@ telling the user afterwards what happened or what is still to happen, and why.""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -15,8 +16,17 @@ import typer
 from newsletter import dispatch
 from newsletter.cli.common import USAGE_ERROR, check_ready, console, fail, warn
 from newsletter.config import get_settings
+from newsletter.inline import inline as work_inline
 from newsletter.models import utcnow
 from newsletter.scheduling import SchedulingError, check_passed, parse_local
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from newsletter.delivery.progress import SendProgress
+
+# A send whose rows are all answered is about to be marked finished: wait this long for it.
+MARKING_SECONDS = 10.0
 
 
 def as_of_option() -> str | None:
@@ -67,7 +77,7 @@ def queueing(inline: bool) -> Iterator[None]:
     if not inline:
         yield
         return
-    with dispatch.inline(), _delivery_logs_left_to_the_report():
+    with work_inline(), _delivery_logs_left_to_the_report():
         yield
 
 
@@ -120,21 +130,73 @@ def after_queueing(send_ids: Sequence[int], *, inline: bool, wait: bool = False)
             warn("not waiting, as nothing would happen until a worker starts")
         return
     if wait:
-        from newsletter.delivery.progress import wait_for_send
-
         for summary in unsettled:
-            say_outcome(wait_for_send(summary["id"], console=console))
+            assert summary.id is not None
+            say_outcome(wait_for_send(summary.id, console=console))
 
 
-def say_outcome(summary: dict[str, Any]) -> None:
+def wait_for_send(
+    send_id: int,
+    *,
+    timeout: float | None = None,
+    poll_seconds: float = 0.5,
+    console: Console | None = None,
+) -> SendProgress:
+    """Show a progress bar until the send settles (or `timeout`); returns its last summary."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from newsletter.db import session_scope
+    from newsletter.delivery import progress
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    marking_deadline = time.monotonic() + MARKING_SECONDS
+    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(f"send {send_id}", total=None)
+        while True:
+            with session_scope() as session:
+                summary = progress.describe_send(session, send_id)
+            if summary is None:
+                raise LookupError(f"there is no send {send_id}")
+            bar.update(
+                task,
+                total=summary.recipients or None,
+                completed=progress.done_count(summary),
+                description=progress.caption(summary),
+            )
+            if deadline is not None and time.monotonic() > deadline:
+                return summary
+            if progress.is_settled(summary):
+                # Every row answered but the send not yet marked: the worker is about to mark
+                # it, so wait a moment rather than report "sending" with nothing left to send.
+                if not progress.being_marked(summary) or time.monotonic() > marking_deadline:
+                    return summary
+            else:
+                marking_deadline = time.monotonic() + MARKING_SECONDS
+            time.sleep(poll_seconds)
+
+
+def say_outcome(summary: SendProgress) -> None:
     """A send's counts, and why rows are deferred or failed with what to do about it."""
-    send_id, counts = summary["id"], summary["counts"]
+    send_id, counts = summary.id, summary.counts
     console.print(
-        f"Send {send_id} {summary['status']}: {counts['sent']} sent, "
+        f"Send {send_id} {summary.status}: {counts['sent']} sent, "
         f"{counts['deferred']} deferred, {counts['failed']} failed.",
         highlight=False,
     )
-    errors = summary.get("last_errors", {})
+    errors = summary.last_errors or {}
     if counts["deferred"]:
         warn(
             f"send {send_id}: {counts['deferred']} deferred ({errors.get('deferred', '')}); "
@@ -148,7 +210,7 @@ def say_outcome(summary: dict[str, Any]) -> None:
         )
 
 
-def _summaries(send_ids: Sequence[int]) -> list[dict[str, Any]]:
+def _summaries(send_ids: Sequence[int]) -> list[SendProgress]:
     from newsletter.db import session_scope
     from newsletter.delivery.progress import describe_send
 
@@ -157,7 +219,7 @@ def _summaries(send_ids: Sequence[int]) -> list[dict[str, Any]]:
     return [summary for summary in found if summary is not None]
 
 
-def _settled(summary: dict[str, Any]) -> bool:
+def _settled(summary: SendProgress) -> bool:
     from newsletter.delivery.progress import is_settled
 
     return is_settled(summary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -29,6 +29,7 @@ from newsletter.config import get_settings
 
 if TYPE_CHECKING:
     from newsletter.chasing import ChaseRule
+    from newsletter.delivery.progress import SendProgress
 
 # Each command imports what only it needs: `sends show --json` is run by scripts, often, and
 # should not pay for the delivery engine (or rich's tables) that it does not use.
@@ -134,19 +135,19 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON for scr
     with open_session() as session:
         sends = queued_alerts(session) + list_sends(session)
     if as_json:
-        print_json(sends)
+        print_json([s.to_json() for s in sends])
         return
     table = Table("id", "kind", "status", "subject", "when", "recipients", "sent", "deferred")
     table.add_column("failed")
     for s in sends:
-        c = s["counts"]
+        c = s.counts
         table.add_row(
-            str(s["id"]) if s["id"] is not None else f"(article {s['article_id']})",
-            s["kind"],
-            s["status"],
-            s["subject"],
-            local_time(s["scheduled_at"] or s["started_at"] or s.get("queued_at")),
-            str(s["recipients"]) if s["recipients"] is not None else "?",
+            str(s.id) if s.id is not None else f"(article {s.article_id})",
+            s.kind,
+            s.status,
+            s.subject,
+            local_time(s.scheduled_at or s.started_at or s.queued_at),
+            str(s.recipients) if s.recipients is not None else "?",
             str(c["sent"]),
             str(c["deferred"]),
             str(c["failed"]),
@@ -164,27 +165,28 @@ def show(send_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     if summary is None:
         fail(f"there is no send {send_id}")
     if as_json:
-        print_json(summary)
+        print_json(summary.to_json())
         return
     _print_summary(summary)
 
 
-def _print_summary(s: dict[str, Any]) -> None:
+def _print_summary(s: SendProgress) -> None:
     from rich.table import Table
 
-    console.print(f"[bold]Send {s['id']}[/] ({s['kind']}) {s['subject']}", highlight=False)
-    console.print(f"status: {s['status']}", highlight=False)
-    if s["scheduled_at"]:
-        console.print(f"scheduled for: {local_time(s['scheduled_at'])}")
-    if s["status"] == "missed":
+    console.print(f"[bold]Send {s.id}[/] ({s.kind}) {s.subject}", highlight=False)
+    console.print(f"status: {s.status}", highlight=False)
+    if s.scheduled_at:
+        console.print(f"scheduled for: {local_time(s.scheduled_at)}")
+    if s.status == "missed":
         console.print(
             "Its time passed while nothing was running: `newsletter sends retry "
-            f"{s['id']}` sends it now, `newsletter sends cancel {s['id']}` drops it."
+            f"{s.id}` sends it now, `newsletter sends cancel {s.id}` drops it."
         )
+    errors = s.last_errors or {}
     table = Table("status", "deliveries", "last error")
-    for status, count in s["counts"].items():
-        table.add_row(status, str(count), escape(s["last_errors"].get(status, "")))
-    table.add_row("[bold]total[/]", str(s["recipients"]), "")
+    for status, count in s.counts.items():
+        table.add_row(status, str(count), escape(errors.get(status, "")))
+    table.add_row("[bold]total[/]", str(s.recipients), "")
     console.print(table)
 
 

@@ -17,6 +17,7 @@ from newsletter.acknowledgements import require_acknowledgement
 from newsletter.audience import Audience, announcement_audience
 from newsletter.chasing import ChaseRule
 from newsletter.config import Settings
+from newsletter.db import rows_changed
 from newsletter.delivery import history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
@@ -88,12 +89,14 @@ def get_send(session: Session, send_id: int) -> Send:
 def cancel_send(session: Session, send_id: int, actor: str) -> None:
     """Cancel a send that has not started; refused, saying so, once it has."""
     send = get_send(session, send_id)
-    cancelled = session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.status.in_([SendStatus.SCHEDULED, SendStatus.MISSED]))
-        .values(status=SendStatus.CANCELLED, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    cancelled = rows_changed(
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status.in_([SendStatus.SCHEDULED, SendStatus.MISSED]))
+            .values(status=SendStatus.CANCELLED, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not cancelled:
         session.refresh(send)
         raise SendError(
@@ -108,12 +111,14 @@ def start_send(
 ) -> int | None:
     """Claim a scheduled send and fan it out; the recipients, or None when another won."""
     allowed = [SendStatus.SCHEDULED, *([SendStatus.MISSED] if allow_missed else [])]
-    won = session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.status.in_(allowed))
-        .values(status=SendStatus.SENDING, started_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    won = rows_changed(
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status.in_(allowed))
+            .values(status=SendStatus.SENDING, started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not won:
         return None
     audience = Audience.from_json(
@@ -139,6 +144,7 @@ def start_due_sends(session: Session, now: datetime, grace: timedelta) -> DueSen
     ).all()
     started, missed = [], []
     for send_id, scheduled_at in due:
+        assert scheduled_at is not None  # the query asked for scheduled_at <= now
         if scheduled_state(scheduled_at, now, grace) == Due.MISSED:
             if _mark_missed(session, send_id):
                 missed.append(send_id)
@@ -149,12 +155,14 @@ def start_due_sends(session: Session, now: datetime, grace: timedelta) -> DueSen
 
 def _mark_missed(session: Session, send_id: int) -> bool:
     return bool(
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == SendStatus.SCHEDULED)
-            .values(status=SendStatus.MISSED)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        rows_changed(
+            session.execute(
+                update(Send)
+                .where(Send.id == send_id, Send.status == SendStatus.SCHEDULED)
+                .values(status=SendStatus.MISSED)
+                .execution_options(synchronize_session=False)
+            )
+        )
     )
 
 
@@ -196,7 +204,8 @@ def retry_send(session: Session, send_id: int, actor: str, now: datetime | None 
 
 def send_test(session: Session, send_id: int, to: str, settings: Settings) -> SendResult:
     """One copy to `to`, marked as a test, outside the ledger: no Delivery row, no counts."""
-    from newsletter.delivery.deliver import prepare, transmit
+    from newsletter.delivery.email_cache import render_send
+    from newsletter.delivery.one_off import send_one_off
     from newsletter.members import normalise_email
     from newsletter.rendering import Recipient
 
@@ -210,5 +219,5 @@ def send_test(session: Session, send_id: int, to: str, settings: Settings) -> Se
         if member
         else Recipient(0, address, "", 0)
     )
-    message = prepare(session, send, None, settings).personalise(recipient, test=True)
-    return transmit([message], settings)[0]
+    message = render_send(session, send, None, settings).personalise(recipient, test=True)
+    return send_one_off([message], settings)[0]

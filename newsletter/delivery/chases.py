@@ -16,12 +16,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from newsletter import audit, dispatch
+from newsletter import after_commit, audit
 from newsletter.audience import Audience
 from newsletter.chasing import ChaseRule, chase_key, chase_subject, next_round
 from newsletter.db import session_scope
-from newsletter.delivery import ledger
-from newsletter.delivery.fanout import add_audience, create_send, in_audience, may_receive
+from newsletter.delivery import jobs, ledger
+from newsletter.delivery.eligibility import member_in_audience, member_may_receive
+from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import (
     Acknowledgement,
     Delivery,
@@ -41,8 +42,8 @@ def chase_due(as_of: datetime | None = None) -> list[int]:
     """Beat's check: start every chase due, then hand their deliveries to the workers."""
     with session_scope() as session:
         started = start_due_chases(session, as_of or utcnow())
-    for send_id in started:
-        dispatch.queue_send(send_id)
+        for send_id in started:
+            after_commit.call(session, jobs.queue_send, send_id)
     return started
 
 
@@ -109,7 +110,7 @@ def start_chase(session: Session, notice_id: int, round_: int, now: datetime) ->
     place = session.get(NoticeSend, notice_id)
     assert notice is not None and place is not None
     audience = Audience.from_json(notice.audience or {})
-    chased = and_(may_receive(), in_audience(audience), waiting_for(notice_id))
+    chased = and_(member_may_receive(), member_in_audience(audience), waiting_for(notice_id))
     if not session.scalar(select(func.count()).select_from(Member).where(chased)):
         return None
     send_id, created = create_send(

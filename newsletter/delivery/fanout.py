@@ -15,80 +15,30 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     FromClause,
-    Insert,
     Integer,
-    and_,
     column,
-    exists,
-    false,
     func,
     literal,
     select,
     text,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import TypeEngine
 
 from newsletter.audience import Audience
-from newsletter.db import get_engine
+from newsletter.db import get_engine, insert_for, rows_changed
+from newsletter.delivery.eligibility import member_in_audience, member_may_receive
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
     Member,
-    MemberStatus,
     Send,
     SendKind,
     SendStatus,
-    Subscription,
-    Suppression,
     UTCDateTime,
     utcnow,
 )
-
-
-def insert_for(session: Session, table: Any) -> Insert:
-    """An INSERT that understands ON CONFLICT on both databases."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def is_suppressed() -> ColumnElement[bool]:
-    return exists().where(Suppression.email == Member.email)
-
-
-def may_receive() -> ColumnElement[bool]:
-    """SQL twin of audience.may_receive, correlated to Member."""
-    return and_(
-        Member.status == MemberStatus.ACTIVE,
-        Member.paused.is_(False),
-        ~is_suppressed(),
-    )
-
-
-def in_audience(audience: Audience) -> ColumnElement[bool]:
-    """SQL twin of an Audience, correlated to Member."""
-    if audience.topic_ids is not None and not audience.topic_ids:
-        return false()
-    return and_(exists().where(*subscription_matches(audience)), role_matches(audience))
-
-
-def subscription_matches(audience: Audience) -> list[ColumnElement[bool]]:
-    """What one of a Member's subscriptions must be for them to be in the audience."""
-    conditions: list[ColumnElement[bool]] = [Subscription.member_id == Member.id]
-    if audience.topic_ids is not None:
-        conditions.append(Subscription.topic_id.in_(audience.topic_ids))
-    if audience.frequencies is not None:
-        conditions.append(Subscription.frequency.in_(audience.frequencies))
-    return conditions
-
-
-def role_matches(audience: Audience) -> ColumnElement[bool]:
-    if not audience.roles:
-        return true()
-    return func.lower(Member.role).in_([r.lower() for r in audience.roles])
 
 
 def create_send(
@@ -146,7 +96,7 @@ def add_audience(
             literal(""),
             literal(now, UTCDateTime()),
         )
-        .where(may_receive(), in_audience(audience))
+        .where(member_may_receive(), member_in_audience(audience))
         .order_by(Member.id)
     )
     if leave_out:
@@ -162,7 +112,7 @@ def add_audience(
         )
         .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
     )
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
 def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any]]) -> None:

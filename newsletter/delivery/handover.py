@@ -3,11 +3,11 @@
 Two database connections work together for each batch:
 
 - holds (holds.py): a short transaction that locks the members of the next few messages
-  (`ledger.hold`) and checks they may still have them, open while those messages are handed
-  over: an unsubscribe, pause or change of topics writes the same rows, so it waits, and once it
-  has returned no message it should have stopped is begun. A hold is renewed every
-  HOLD_SECONDS, and PostgreSQL ends one a stalled SMTP transaction keeps idle, so an
-  unsubscribe never waits for an SMTP server (ADR 0014);
+  (`ledger.lock_and_recheck`) and checks they may still have them, open while those messages
+  are handed over: an unsubscribe, pause or change of topics writes the same rows, so it
+  waits, and once it has returned no message it should have stopped is begun. A hold is
+  renewed every HOLD_SECONDS, and PostgreSQL ends one a stalled SMTP transaction keeps idle,
+  so an unsubscribe never waits for an SMTP server (ADR 0014);
 - an autocommit connection that writes each result the moment the server has answered
   (results.py: on PostgreSQL without waiting for the commit): a worker killed in the middle of
   a batch leaves at most the message in its hands without a result, so the recovery sweep
@@ -63,7 +63,7 @@ RECORD_RETRY_SECONDS = 0.5
 Pair = tuple[ledger.Claimed, "OutgoingMessage"]
 
 
-def hand_over(
+def send_and_record(
     pairs: Sequence[Pair], audience: Audience, settings: Settings
 ) -> tuple[Counter[DeliveryStatus], str]:
     """Send the claimed rows' messages, paced by the shared rate limit; returns the counts by
@@ -210,7 +210,7 @@ def _hand_over_held(
     if bounced or aside:
         with session_scope() as session:
             for claimed in aside:
-                counts.update(ledger.set_aside(session, claimed, audience))
+                counts.update(ledger.set_aside_claimed(session, claimed, audience))
             if bounced:
                 ledger.suppress_bounced(session, bounced)
     return counts, handled

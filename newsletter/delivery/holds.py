@@ -1,9 +1,9 @@
 """Members held while their messages are handed over: never for long (ADR 0014).
 
 An unsubscribe, a pause or a change of topics writes the member's rows. While a worker hands a
-member's message over, it holds those rows (`ledger.hold`: SELECT ... FOR SHARE, with the check
-that the member may still have it), so the change waits, and once it has returned no message it
-should have stopped is begun. A hold is short:
+member's message over, it holds those rows (`ledger.lock_and_recheck`: SELECT ... FOR SHARE,
+with the check that the member may still have it), so the change waits, and once it has
+returned no message it should have stopped is begun. A hold is short:
 
 - it is renewed (committed, and taken again for the messages left) once it is HOLD_SECONDS old,
   so an unsubscribe waits for about that long behind a healthy SMTP server;
@@ -82,7 +82,7 @@ class MemberHolds:
             session = Session(bind=self._connection)
             transaction = session.begin()
             try:
-                ids = ledger.hold(session, claimed, audience)
+                ids = ledger.lock_and_recheck(session, claimed, audience)
                 if self._connection.dialect.name == "postgresql":
                     # Only from here: the limit is for the SMTP transactions, not for a thread
                     # of a loaded machine that waits its turn between the hold's statements.

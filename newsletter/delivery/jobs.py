@@ -1,37 +1,54 @@
 """The units of work that the task layer, beat and the CLI run.
 
-Each opens one transaction for its service, commits, and only then hands the new deliveries to
-`newsletter.dispatch` (a worker must never see rows that are not committed yet).
+Each opens one transaction for its service and registers the hand-over of the new deliveries
+to `newsletter.dispatch` for its commit (newsletter/after_commit.py: a worker must never see
+rows that are not committed yet), telling the door the send's kind and paging the ids: the
+queue door reads no database.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from newsletter import dispatch
+from newsletter import after_commit, dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, announcements, digests, fanout, ledger, reminders
-from newsletter.delivery.deliver import BatchReport, deliver_batch
-from newsletter.models import Frequency, utcnow
+from newsletter.models import Frequency, Send, utcnow
 from newsletter.observability import metrics
 from newsletter.scheduling import DIGEST_FREQUENCIES
+
+
+def queue_send(send_id: int) -> int:
+    """Hand every pending delivery of a committed send to the workers, a batch per task;
+    returns the batches."""
+    with session_scope() as session:
+        send = session.get(Send, send_id)
+        if send is None:
+            return 0
+        batches = fanout.pending_batches(session, send_id, get_settings().BATCH_SIZE)
+        return dispatch.queue_batches(send_id, send.kind, batches)
+
+
+def _fanned_out(send_id: int | None, recipients: int) -> None:
+    """After the commit of a fan-out: planner statistics, then the batches to the workers."""
+    fanout.refresh_statistics(recipients)
+    if send_id is not None:
+        queue_send(send_id)
 
 
 def alert(article_id: int) -> alerts.FanOut:
     with session_scope() as session:
         result = alerts.fan_out_article(session, article_id)
-    fanout.refresh_statistics(result.recipients)
-    if result.send_id is not None:
-        dispatch.queue_send(result.send_id)
+        after_commit.call(session, _fanned_out, result.send_id, result.recipients)
     return result
 
 
 def digest(frequency: Frequency, as_of: datetime | None = None) -> digests.DigestRun:
-    with metrics.timed_run(f"digest_{frequency.value}"), session_scope() as session:
-        run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
-    fanout.refresh_statistics(run.recipients)
-    dispatch.queue_send(run.send_id)
+    with session_scope() as session:
+        with metrics.timed_run(f"digest_{frequency.value}"):
+            run = digests.run_digest(session, frequency, as_of or utcnow(), get_settings())
+        after_commit.call(session, _fanned_out, run.send_id, run.recipients)
     return run
 
 
@@ -48,26 +65,28 @@ def due_digests(as_of: datetime | None = None) -> list[digests.DigestRun]:
 
 
 def reminders_due(as_of: datetime | None = None) -> list[reminders.ReminderRun]:
-    with metrics.timed_run("reminders"), session_scope() as session:
-        runs = reminders.run_reminders(session, as_of or utcnow(), get_settings())
-    for run in runs:
-        dispatch.queue_send(run.send_id)
+    with session_scope() as session:
+        with metrics.timed_run("reminders"):
+            runs = reminders.run_reminders(session, as_of or utcnow(), get_settings())
+        for run in runs:
+            after_commit.call(session, queue_send, run.send_id)
     return runs
 
 
 def due_sends(now: datetime | None = None) -> announcements.DueSends:
     grace = timedelta(minutes=get_settings().SCHEDULE_GRACE_MINUTES)
-    with metrics.timed_run("scheduled_sends"), session_scope() as session:
-        due = announcements.start_due_sends(session, now or utcnow(), grace)
-    for send_id in due.started:
-        dispatch.queue_send(send_id)
+    with session_scope() as session:
+        with metrics.timed_run("scheduled_sends"):
+            due = announcements.start_due_sends(session, now or utcnow(), grace)
+        for send_id in due.started:
+            after_commit.call(session, queue_send, send_id)
     return due
 
 
 def retry(send_id: int, actor: str) -> announcements.Retried:
     with session_scope() as session:
         retried = announcements.retry_send(session, send_id, actor)
-    dispatch.queue_send(send_id)
+        after_commit.call(session, queue_send, send_id)
     return retried
 
 
@@ -80,27 +99,18 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
     member_requests.apply_kept()
     now = now or utcnow()
     settings = get_settings()
-    with metrics.timed_run("recovery_sweep"), session_scope() as session:
-        queued = ledger.recover(session, now, settings)
-        lost_after = timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
-        articles = alerts.lost_fan_outs(session, now, lost_after)
-    for send_id, ids in queued.items():
-        dispatch.queue_deliveries(send_id, ids)
-    for article_id in articles:
-        dispatch.article_published(article_id)
+    with session_scope() as session:
+        with metrics.timed_run("recovery_sweep"):
+            queued = ledger.recover(session, now, settings)
+            kinds = ledger.send_kinds(session, queued)
+            lost_after = timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
+            articles = alerts.lost_fan_outs(session, now, lost_after)
+        for send_id, ids in queued.items():
+            after_commit.call(session, dispatch.queue_deliveries, send_id, kinds[send_id], ids)
+        for article_id in articles:
+            after_commit.call(session, dispatch.article_published, article_id)
     with session_scope() as session:
         ledger.complete_sends(session, now)
-        lost_jobs = background_jobs.stale(session, now)
-    for job_id in lost_jobs:
-        dispatch.job_queued(job_id)
+        for job_id in background_jobs.stale(session, now):
+            after_commit.call(session, dispatch.job_queued, job_id)
     return queued
-
-
-def deliver(send_id: int, delivery_ids: list[int]) -> BatchReport:
-    return deliver_batch(send_id, delivery_ids)
-
-
-def member_mail(send_id: int, delivery_ids: list[int]) -> int:
-    from newsletter import member_mail as mail
-
-    return mail.deliver(send_id, delivery_ids)

@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
     Table,
     Update,
     and_,
@@ -40,12 +39,12 @@ from sqlalchemy.orm import Session
 
 from newsletter.audience import Audience
 from newsletter.config import Settings
+from newsletter.db import insert_for, rows_changed
 from newsletter.delivery.backends.base import Outcome, SendResult
-from newsletter.delivery.fanout import (
-    in_audience,
-    insert_for,
-    is_suppressed,
-    may_receive,
+from newsletter.delivery.eligibility import (
+    member_in_audience,
+    member_may_receive,
+    member_suppressed,
 )
 from newsletter.models import (
     Delivery,
@@ -62,7 +61,7 @@ from newsletter.models import (
 from newsletter.scheduling import Backoff
 
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
-_table = Delivery.__table__
+_table = cast(Table, Delivery.__table__)
 # A member-mail send takes rows during its UTC day: it cannot finish before the day is over
 # (with an hour to spare for a transaction still open at midnight).
 MEMBER_MAIL_OPEN = timedelta(hours=25)
@@ -119,7 +118,7 @@ def claim(
         Delivery.status == DeliveryStatus.PENDING,
     )
     if condition is None:
-        condition = wanted(send_audience(session, send_id))
+        condition = still_eligible(send_audience(session, send_id))
     rows = session.execute(
         update(Delivery)
         .where(mine, condition)
@@ -128,26 +127,35 @@ def claim(
         .execution_options(synchronize_session=False)
     ).all()
     if len(rows) < len(set(delivery_ids)):  # some were not ours to take, or not wanted
-        statuses = _set_aside(session, mine, condition)
+        statuses = _set_aside_ineligible(session, mine, condition)
         if set_aside is not None:
             set_aside.update(statuses)
     return [Claimed(r.id, r.member_id, r.attempts, r.content) for r in rows]
+
+
+def send_kinds(session: Session, send_ids: Iterable[int]) -> dict[int, SendKind]:
+    """The kind of each of these sends (which queue its batches go to)."""
+    wanted = list(send_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Send.id, Send.kind).where(Send.id.in_(wanted)))
+    return {send_id: kind for send_id, kind in rows}
 
 
 def send_audience(session: Session, send_id: int) -> Audience:
     return Audience.from_json(session.scalar(select(Send.audience).where(Send.id == send_id)) or {})
 
 
-def wanted(audience: Audience) -> ColumnElement[bool]:
+def still_eligible(audience: Audience) -> ColumnElement[bool]:
     """The delivery's member may still receive mail and is still in the send's audience."""
     return (
         select(Member.id)
-        .where(Member.id == Delivery.member_id, may_receive(), in_audience(audience))
+        .where(Member.id == Delivery.member_id, member_may_receive(), member_in_audience(audience))
         .exists()
     )
 
 
-def _set_aside(
+def _set_aside_ineligible(
     session: Session, where: ColumnElement[bool], wanted_now: ColumnElement[bool]
 ) -> list[DeliveryStatus]:
     """Rows whose member may no longer receive this send (not `wanted_now`): suppressed or
@@ -160,7 +168,7 @@ def _set_aside(
     also names). Taken as "not wanted", such rows were cancelled for members still
     subscribed: the flaky-SMTP fault scenario lost 6-11 members that way (issue 17).
     """
-    suppressed = exists().where(Member.id == Delivery.member_id, is_suppressed())
+    suppressed = exists().where(Member.id == Delivery.member_id, member_suppressed())
     statuses = session.scalars(
         update(Delivery)
         .where(where, ~wanted_now)
@@ -180,7 +188,7 @@ def _set_aside(
     return list(statuses)
 
 
-def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
+def lock_and_recheck(session: Session, claimed: Sequence[Claimed], audience: Audience) -> set[int]:
     """Lock these rows' members until the transaction ends; returns the ids of the rows still
     ours (not taken back by the sweep) whose member may still receive the send.
 
@@ -209,8 +217,8 @@ def hold(session: Session, claimed: Sequence[Claimed], audience: Audience) -> se
         .where(
             Delivery.id.in_([c.id for c in claimed]),
             Delivery.status == DeliveryStatus.SENDING,
-            may_receive(),
-            in_audience(audience),
+            member_may_receive(),
+            member_in_audience(audience),
         )
     ).all()
     ours = {(c.id, c.attempts) for c in claimed}
@@ -232,16 +240,18 @@ def renew_claims(session: Session, claimed: Sequence[Claimed], now: datetime) ->
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
-def set_aside(session: Session, claimed: Claimed, audience: Audience) -> dict[DeliveryStatus, int]:
+def set_aside_claimed(
+    session: Session, claimed: Claimed, audience: Audience
+) -> dict[DeliveryStatus, int]:
     """A claimed row whose member left the audience after the claim: not sent, and why.
 
     A row whose member qualifies again by now stays `sending`: it was not held, so it is not
     sent here, and the recovery sweep hands it out again after SENDING_TIMEOUT_SECONDS."""
     where = and_(*_still_claimed(claimed.id, claimed.attempts))
-    statuses = _set_aside(session, where, wanted(audience))
+    statuses = _set_aside_ineligible(session, where, still_eligible(audience))
     return {status: 1 for status in statuses}
 
 
@@ -256,7 +266,7 @@ def put_aside(
         .values(status=status, last_error=reason)
         .execution_options(synchronize_session=False)
     )
-    done = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    done = rows_changed(result)
     return status if done else None
 
 
@@ -400,14 +410,6 @@ def suppress_bounced(session: Session, bounced: Iterable[tuple[int, str]]) -> No
     )
 
 
-def defer_all(
-    session: Session, claimed: Sequence[Claimed], reason: str, now: datetime, backoff: Backoff
-) -> dict[DeliveryStatus, int]:
-    """The backend could not be reached at all: every claimed row waits for a later attempt."""
-    result = SendResult(Outcome.DEFERRED, None, reason)
-    return record(session, [Attempt(c, result) for c in claimed], now, backoff)
-
-
 # Recovery ----------------------------------------------------------------------------------
 
 
@@ -449,12 +451,12 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
         and_(
             Delivery.send_id.in_(sending),
             Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at < stale_before,
+            Delivery.queued_at < stale_before,
         ),
         and_(
             Delivery.send_id.in_(member_mail),
             Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at < now - MEMBER_MAIL_REQUEUE,
+            Delivery.queued_at < now - MEMBER_MAIL_REQUEUE,
         ),
     )
     rows = session.execute(
@@ -492,7 +494,7 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     )
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
-    return session.execute(statement).rowcount or 0
+    return rows_changed(session.execute(statement))
 
 
 def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
@@ -503,7 +505,7 @@ def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
         .values(status=DeliveryStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    return cast(CursorResult[Any], result).rowcount or 0
+    return rows_changed(result)
 
 
 def release(session: Session, claimed: Sequence[Claimed], reason: str, now: datetime) -> None:
@@ -514,7 +516,7 @@ def release(session: Session, claimed: Sequence[Claimed], reason: str, now: date
         return
     # On the table, not the ORM class: with a list of parameters the ORM would want ids.
     statement = (
-        update(cast(Table, _table))
+        update(_table)
         .where(*_still_claimed(bindparam("b_id"), bindparam("b_attempts")))
         .values(status=DeliveryStatus.DEFERRED, next_attempt_at=now, last_error=reason)
     )
@@ -523,14 +525,13 @@ def release(session: Session, claimed: Sequence[Claimed], reason: str, now: date
 
 def requeue_failed(session: Session, send_id: int, now: datetime) -> int:
     """Give a send's failed deliveries a fresh set of attempts; sent ones are never touched."""
-    count = (
+    count = rows_changed(
         session.execute(
             update(Delivery)
             .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
             .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, last_error="")
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
     if count:
         session.execute(

@@ -1,16 +1,14 @@
-"""How far a send has got: counts by delivery status, and a progress bar that waits for it."""
+"""How far a send has got: counts by delivery status, as a `SendProgress` for the CLI, the web
+console and the API alike. (The terminal's progress bar is the CLI's: cli/queueing.py.)"""
 
 from __future__ import annotations
 
-import time
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from newsletter.db import session_scope
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -46,29 +44,62 @@ def delivery_counts(session: Session, send_ids: list[int]) -> dict[int, dict[str
     return counts
 
 
-def _describe(send: Send, counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": send.id,
-        "kind": send.kind.value,
-        "status": send.status.value,
-        "key": send.key,
-        "subject": send.subject,
-        "scheduled_at": send.scheduled_at.isoformat() if send.scheduled_at else None,
-        "started_at": send.started_at.isoformat() if send.started_at else None,
-        "finished_at": send.finished_at.isoformat() if send.finished_at else None,
-        "created_by": send.created_by,
-        "recipients": sum(counts.values()),
-        "counts": counts,
-    }
+@dataclass(frozen=True)
+class SendProgress:
+    """A send (or an alert still queued for its fan-out: no id yet) and its deliveries counted
+    by status (`counts`: every DeliveryStatus value, zeros included). Times are ISO 8601."""
+
+    id: int | None
+    kind: str
+    status: str
+    subject: str
+    counts: dict[str, int]
+    recipients: int | None
+    key: str | None = None
+    scheduled_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    created_by: str = ""
+    # describe_send only: the newest row's error in each status that has one.
+    last_errors: dict[str, str] | None = None
+    # queued_alerts only: the article whose alert is queued, and since when.
+    article_id: int | None = None
+    queued_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as `sends show --json` and `sends list --json` print them."""
+        shown = asdict(self)
+        if self.last_errors is None:
+            del shown["last_errors"]
+        if self.status != QUEUED:
+            del shown["article_id"], shown["queued_at"]
+        return shown
 
 
-def describe_send(session: Session, send_id: int) -> dict[str, Any] | None:
+def _describe(send: Send, counts: dict[str, int]) -> SendProgress:
+    return SendProgress(
+        id=send.id,
+        kind=send.kind.value,
+        status=send.status.value,
+        key=send.key,
+        subject=send.subject,
+        scheduled_at=send.scheduled_at.isoformat() if send.scheduled_at else None,
+        started_at=send.started_at.isoformat() if send.started_at else None,
+        finished_at=send.finished_at.isoformat() if send.finished_at else None,
+        created_by=send.created_by,
+        recipients=sum(counts.values()),
+        counts=counts,
+    )
+
+
+def describe_send(session: Session, send_id: int) -> SendProgress | None:
     """The send, its counts by delivery status, and the last error seen in each status."""
     send = session.get(Send, send_id)
     if send is None:
         return None
     counts = delivery_counts(session, [send_id])[send_id]
-    return {**_describe(send, counts), "last_errors": last_errors(session, send_id, counts)}
+    summary = _describe(send, counts)
+    return replace(summary, last_errors=last_errors(session, send_id, counts))
 
 
 def last_errors(session: Session, send_id: int, counts: dict[str, int]) -> dict[str, str]:
@@ -100,7 +131,7 @@ def alert_send_id(session: Session, article_id: int) -> int | None:
     )
 
 
-def queued_alerts(session: Session) -> list[dict[str, Any]]:
+def queued_alerts(session: Session) -> list[SendProgress]:
     """Alerts of published articles that no worker has fanned out yet: their send does not
     exist until it has, and `sends list` shows them as queued meanwhile."""
     has_topics = exists().where(
@@ -113,98 +144,52 @@ def queued_alerts(session: Session) -> list[dict[str, Any]]:
         .order_by(Article.id.desc())
     )
     return [
-        {
-            "id": None,
-            "kind": SendKind.ALERT.value,
-            "status": QUEUED,
-            "key": None,
-            "subject": title,
-            "scheduled_at": None,
-            "started_at": None,
-            "finished_at": None,
-            "created_by": "",
-            "recipients": None,
-            "counts": {s.value: 0 for s in DeliveryStatus},
-            "article_id": article_id,
-            "queued_at": published_at.isoformat() if published_at else None,
-        }
+        SendProgress(
+            id=None,
+            kind=SendKind.ALERT.value,
+            status=QUEUED,
+            subject=title,
+            counts={s.value: 0 for s in DeliveryStatus},
+            recipients=None,
+            article_id=article_id,
+            queued_at=published_at.isoformat() if published_at else None,
+        )
         for article_id, title, published_at in articles
     ]
 
 
-def list_sends(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+def list_sends(session: Session, limit: int = 200) -> list[SendProgress]:
     sends = list(session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)))
     counts = delivery_counts(session, [s.id for s in sends])
     return [_describe(send, counts[send.id]) for send in sends]
 
 
-MARKING_SECONDS = 10.0
-
-
-def is_settled(summary: dict[str, Any]) -> bool:
+def is_settled(summary: SendProgress) -> bool:
     """Nothing more will happen without a retry: finished, or only deferred rows are left."""
-    if summary["status"] in SETTLED_SENDS:
+    if summary.status in SETTLED_SENDS:
         return True
-    counts = summary["counts"]
-    busy = counts[DeliveryStatus.PENDING.value] + counts[DeliveryStatus.SENDING.value]
-    return summary["status"] == SendStatus.SENDING.value and busy == 0
-
-
-def wait_for_send(
-    send_id: int,
-    *,
-    timeout: float | None = None,
-    poll_seconds: float = 0.5,
-    console: Console | None = None,
-) -> dict[str, Any]:
-    """Show a progress bar until the send settles (or `timeout`); returns its last summary."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+    busy = (
+        summary.counts[DeliveryStatus.PENDING.value] + summary.counts[DeliveryStatus.SENDING.value]
     )
-    marking_deadline = time.monotonic() + MARKING_SECONDS
-    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(f"send {send_id}", total=None)
-        while True:
-            with session_scope() as session:
-                summary = describe_send(session, send_id)
-            if summary is None:
-                raise LookupError(f"there is no send {send_id}")
-            counts = summary["counts"]
-            done = sum(counts[s.value] for s in DONE)
-            bar.update(
-                task,
-                total=summary["recipients"] or None,
-                completed=done,
-                description=_caption(summary),
-            )
-            if deadline is not None and time.monotonic() > deadline:
-                return summary
-            if is_settled(summary):
-                # Every row answered but the send not yet marked: the worker is about to mark
-                # it, so wait a moment rather than report "sending" with nothing left to send.
-                if not _being_marked(summary) or time.monotonic() > marking_deadline:
-                    return summary
-            else:
-                marking_deadline = time.monotonic() + MARKING_SECONDS
-            time.sleep(poll_seconds)
+    return summary.status == SendStatus.SENDING.value and busy == 0
 
 
-def _being_marked(summary: dict[str, Any]) -> bool:
-    counts = summary["counts"]
-    return (
-        summary["status"] == SendStatus.SENDING.value and not counts[DeliveryStatus.DEFERRED.value]
-    )
+def being_marked(summary: SendProgress) -> bool:
+    """Every row answered but the send not yet marked finished: a worker is about to."""
+    deferred = summary.counts[DeliveryStatus.DEFERRED.value]
+    return summary.status == SendStatus.SENDING.value and not deferred
 
 
-def _caption(summary: dict[str, Any]) -> str:
-    counts = summary["counts"]
-    parts = [f"send {summary['id']} {summary['status']}"]
-    if summary["status"] == SendStatus.SCHEDULED.value:
-        parts.append(f"for {summary['scheduled_at']}")
+def done_count(summary: SendProgress) -> int:
+    """Deliveries that have their final answer."""
+    return sum(summary.counts[s.value] for s in DONE)
+
+
+def caption(summary: SendProgress) -> str:
+    counts = summary.counts
+    parts = [f"send {summary.id} {summary.status}"]
+    if summary.status == SendStatus.SCHEDULED.value:
+        parts.append(f"for {summary.scheduled_at}")
     for status in (DeliveryStatus.SENT, DeliveryStatus.DEFERRED, DeliveryStatus.FAILED):
         if counts[status.value]:
             parts.append(f"{counts[status.value]} {status.value}")

@@ -95,7 +95,7 @@ class Heartbeat:
 
 
 def record(session: Session, heartbeat: Heartbeat, now: datetime, stopped: bool) -> None:
-    from newsletter.delivery.fanout import insert_for
+    from newsletter.db import insert_for
 
     values = {
         "kind": heartbeat.kind,

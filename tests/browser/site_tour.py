@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from newsletter import (
     api_tokens,
-    dispatch,
     incidents,
     links,
     password_reset,
@@ -36,8 +35,10 @@ from newsletter.audience import announcement_audience
 from newsletter.chasing import ChaseRule
 from newsletter.consent import by_member
 from newsletter.db import session_scope
+from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement, start_send
 from newsletter.inbound.process import process_message
+from newsletter.inline import inline
 from newsletter.members import set_subscriptions
 from newsletter.models import (
     ConsentSource,
@@ -171,8 +172,8 @@ def furnish(site: Site) -> Places:
         places.params["notice_id"] = str(_urgent_notice(session))
         places.params["role_id"] = str(role_defaults.list_roles(session)[0].id)
         past = _past_announcement(session)
-    with dispatch.inline():
-        dispatch.queue_send(int(places.params["notice_id"]))
+    with inline():
+        jobs.queue_send(int(places.params["notice_id"]))
     places.params["event_id"] = str(_bounces())
     unsubscribe = links.unsubscribe_url(ann_id, send_id, ann_version)
     acknowledge = links.acknowledge_url(ann_id, int(places.params["notice_id"]), ann_version)
@@ -226,7 +227,7 @@ def _past_announcement(session: Session) -> int:
 
 def _publish_and_send() -> tuple[int, int]:
     """Sample articles imported and published; their alerts sent over the site's SMTP."""
-    with dispatch.inline(), session_scope() as session:
+    with inline(), session_scope() as session:
         for sample in sorted(SAMPLES.iterdir()):
             source = LONG_SOURCE if sample.name.startswith("npq") else ""
             import_article(session, sample.read_text(), filename=sample.name, source=source)

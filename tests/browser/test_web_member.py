@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
+from newsletter.inline import inline
 from newsletter.models import Member, MemberStatus
 from tests.support.browser_steps import choose, shot
 from tests.support.delivery_data import add_article
@@ -50,7 +50,7 @@ def deliver_alert(title: str, topics: list[str]) -> None:
     """An article published and its alert delivered, as the worker would, over real SMTP."""
     with session_scope() as session:
         article_id = add_article(session, title, topics).id
-    with dispatch.inline():
+    with inline():
         jobs.alert(article_id)
 
 

@@ -6,8 +6,9 @@ open and silent, so it neither fetches, acknowledges nor gets the SMTP connectio
 batch needs. The rows it has claimed but not handed over get no renewed lease
 (ledger.renew_claims), so the sweep takes them back after SENDING_TIMEOUT_SECONDS and the other
 worker sends them; rows queued in its hands wait REQUEUE_PENDING_AFTER_SECONDS and are queued
-again. When the proxy comes back the first worker finds its rows gone (ledger.hold) and sends
-none of them: at most the message each of its SMTP connections was handing over may go twice.
+again. When the proxy comes back the first worker finds its rows gone (ledger.lock_and_recheck)
+and sends none of them: at most the message each of its SMTP connections was handing over may
+go twice.
 """
 
 from __future__ import annotations

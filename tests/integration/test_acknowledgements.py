@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import acknowledgements, consent, dispatch
+from newsletter import acknowledgements, consent
 from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import chases
 from newsletter.delivery.backends.memory import clear, outbox
+from newsletter.inline import inline
 from newsletter.members import set_subscriptions
 from newsletter.models import ConsentSource, Member, MemberStatus, NoticeSend
 from tests.support.delivery_data import add_member, suppress
@@ -56,7 +57,7 @@ def acknowledge(address: str) -> None:
 
 
 def chase(days: float) -> list[int]:
-    with dispatch.inline():
+    with inline():
         return chases.chase_due(NOTICE_AT + timedelta(days=days))
 
 

@@ -13,10 +13,11 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from newsletter import dispatch, member_mail, preferences
+from newsletter import member_mail, preferences
 from newsletter.db import session_scope
 from newsletter.delivery import jobs, ledger
 from newsletter.delivery.backends import memory
+from newsletter.inline import inline
 from newsletter.links import read_manage_token
 from newsletter.member_import import import_members
 from newsletter.member_mail import MemberMail
@@ -67,7 +68,7 @@ def ledger_rows(db_url: str) -> list[tuple[str, str, str, int]]:
 
 
 def queue(db_url: str, kind: MemberMail, address: str, *, commit: bool = True) -> None:
-    with dispatch.inline(), session_scope(db_url) as session:
+    with inline(), session_scope(db_url) as session:
         member = session.scalar(select(Member).where(Member.email == address))
         assert member is not None
         member_mail.queue(session, kind, member)
@@ -118,7 +119,7 @@ def test_the_email_is_rendered_when_it_is_sent(db_url: str) -> None:
         dan = session.scalars(select(Member)).one()
         preferences.revoke_links(session, dan, actor="test")
 
-    with dispatch.inline():
+    with inline():
         member_mail.release(waiting)
 
     [sent] = parsed("dan@example.com")
@@ -150,7 +151,7 @@ def test_a_refused_email_is_retried_with_backoff_and_a_bounce_suppresses_the_add
         queue(db_url, MemberMail.CONFIRM, "fay@example.com")
         assert [row[2:] for row in ledger_rows(db_url)] == [("deferred", 1), ("failed", 1)]
 
-        with dispatch.inline():
+        with inline():
             jobs.sweep(utcnow() + timedelta(seconds=1))
 
         assert [row[2:] for row in ledger_rows(db_url)] == [("sent", 2), ("failed", 1)]
@@ -169,7 +170,7 @@ def test_an_email_that_never_reached_a_worker_is_queued_again_by_the_sweep(db_ur
         member_mail.after_response(session)  # and then never released: the process died
         member_mail.queue(session, MemberMail.CONFIRM, gus)
 
-    with dispatch.inline():
+    with inline():
         assert jobs.sweep(utcnow()) == {}  # a worker may still have it in hand
         queued = jobs.sweep(utcnow() + ledger.MEMBER_MAIL_REQUEUE + timedelta(seconds=1))
 
@@ -188,7 +189,7 @@ def test_changing_topics_leaves_a_members_own_emails_alone(db_url: str) -> None:
         preferences.unsubscribe_all(session, ivy)
 
     assert ledger_rows(db_url)[0][2] == DeliveryStatus.PENDING.value
-    with dispatch.inline():
+    with inline():
         jobs.sweep(utcnow() + timedelta(minutes=2))
     [sent] = parsed("ivy@example.com")
     assert "not subscribed to any topics" in sent.as_string()
@@ -201,7 +202,7 @@ def test_a_confirm_email_for_a_member_no_longer_pending_is_not_sent(db_url: str)
         member_mail.queue(session, MemberMail.CONFIRM, jay)
         jay.status = MemberStatus.ACTIVE  # confirmed meanwhile, from an earlier email
 
-    with dispatch.inline():
+    with inline():
         jobs.sweep(utcnow() + timedelta(minutes=2))
 
     assert memory.outbox == []
@@ -217,7 +218,7 @@ def test_a_new_address_that_bounces_is_suppressed_and_the_member_keeps_theirs(
         from newsletter.config import get_settings
 
         get_settings.cache_clear()
-        with dispatch.inline(), session_scope(db_url) as session:
+        with inline(), session_scope(db_url) as session:
             kim = add_member(session, "kim@example.com", {"npq": "weekly"})
             member_mail.queue(session, MemberMail.ADDRESS_CONFIRM, kim, to="typo@example.com")
 
@@ -240,7 +241,7 @@ def test_an_import_asks_its_new_pending_members_to_confirm_and_no_one_else(db_ur
         "old@example.com,funding:daily,\n"
     )
 
-    with dispatch.inline(), session_scope(db_url) as session:
+    with inline(), session_scope(db_url) as session:
         report = import_members(session, text, actor="test")
 
     assert len(report.to_confirm) == 1 and report.errors == []

@@ -15,10 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from newsletter import background_jobs, dispatch
+from newsletter import background_jobs
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
+from newsletter.inline import inline
 from newsletter.models import Delivery, DeliveryStatus, Job, JobStatus, utcnow
 from tests.support.delivery_data import add_member
 from tests.support.worker import celery_worker
@@ -104,7 +105,7 @@ def test_a_broker_that_never_answers_holds_no_page_and_the_sweep_sends_the_email
     assert statuses(site.db_url) == [] and site.smtp.messages == []
     monkeypatch.setenv("NEWSLETTER_BROKER_URL", "embedded")  # the broker is back...
     get_settings.cache_clear()
-    with dispatch.inline():  # ...and beat's sweep finds the requests lost, a worker at hand
+    with inline():  # ...and beat's sweep finds the requests lost, a worker at hand
         jobs.sweep(utcnow() + background_jobs.REQUEUE_AFTER + timedelta(minutes=1))
     assert sorted(r for m in site.smtp.messages for r in m.rcpt_tos) == [
         "ann@example.com",

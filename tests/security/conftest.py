@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsletter.delivery.backends.memory import clear
+from newsletter.inline import inline
 from newsletter.web.app import create_app
 from tests.web.conftest import admin, client, comms  # noqa: F401
 
@@ -17,13 +18,12 @@ from tests.web.conftest import admin, client, comms  # noqa: F401
 @pytest.fixture
 def staff_browser(db_url: str) -> Iterator[TestClient]:
     """A browser on the app as `newsletter serve` runs it, doing the work it would queue for
-    a worker in this process (dispatch.inline), so the email is in the outbox at once."""
-    from newsletter import dispatch
+    a worker in this process (newsletter.inline), so the email is in the outbox at once."""
 
     app = create_app()
 
     async def inline_app(scope, receive, send):  # type: ignore[no-untyped-def]
-        with dispatch.inline():
+        with inline():
             await app(scope, receive, send)
 
     clear()

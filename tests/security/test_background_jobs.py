@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from newsletter import background_jobs
 from newsletter.background_jobs import BACKGROUND_CHARS
 from newsletter.db import session_scope
+from newsletter.inline import inline
 from newsletter.models import Article, Job, JobStatus, Member, StaffRole, utcnow
 from tests.support.member_rows import big_csv
 from tests.web.conftest import make_staff, signed_in
@@ -73,7 +74,6 @@ def test_someone_elses_job_is_not_shown_to_comms_staff(
 
 
 def test_a_job_that_never_reached_a_worker_is_done_by_the_recovery_sweep(db_url: str) -> None:
-    from newsletter import dispatch
     from newsletter.delivery import jobs
 
     with session_scope(db_url) as session:
@@ -81,7 +81,7 @@ def test_a_job_that_never_reached_a_worker_is_done_by_the_recovery_sweep(db_url:
             session, background_jobs.MEMBER_IMPORT, big_csv(3), {"consent": "terms"}, "test"
         )
         job.created_at = utcnow() - timedelta(minutes=10)  # its hand-over was lost
-    with dispatch.inline():
+    with inline():
         jobs.sweep()
     with session_scope(db_url) as session:
         assert session.scalars(select(Job.status)).all() == [JobStatus.DONE]

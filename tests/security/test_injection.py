@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from newsletter import dispatch
 from newsletter.api_tokens import create_token
 from newsletter.articles.store import import_article, publish_article
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
 from newsletter.delivery.backends import memory
+from newsletter.inline import inline
 from newsletter.links import manage_token
 from newsletter.models import Member, Priority, Send, utcnow
 from newsletter.rendering import OutgoingMessage
@@ -112,7 +112,7 @@ def deliver_everything(title: str, subject: str) -> None:
             at=at,
             actor="test",
         )
-    with dispatch.inline():
+    with inline():
         jobs.alert(article_id)
         jobs.due_sends(at + timedelta(seconds=1))
 
@@ -169,7 +169,7 @@ def test_html_and_script_are_inert_in_emails_and_pages(admin: TestClient, db_url
         article_id = article.id
     memory.clear()
 
-    with dispatch.inline(), session_scope() as session:
+    with inline(), session_scope() as session:
         publish_article(session, article_id, actor="test")  # its alert goes out on commit
     deliver_everything(trick, trick)
 

@@ -22,6 +22,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement, send_test
 from newsletter.delivery.backends import memory
+from newsletter.inline import inline
 from newsletter.member_import import import_members
 from newsletter.models import Frequency
 
@@ -78,7 +79,7 @@ def send_every_kind() -> dict[str, bytes]:
     migrated database with the memory backend."""
     memory.clear()
     sent: dict[str, bytes] = {}
-    with dispatch.inline():
+    with inline():
         _members()
         sent["alert"] = _caught("alert", lambda: _publish("npq-spring-applications.md"))
         sent["breaking alert"] = _caught("breaking alert", lambda: _publish(BREAKING))

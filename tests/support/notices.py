@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from newsletter import dispatch
 from newsletter.chasing import ChaseRule
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.announcements import schedule_announcement
+from newsletter.inline import inline
 from newsletter.models import Delivery, Member, NoticeSend, Send
 
 # A Monday morning: the notice goes at 09:00, its chases are due three days later.
@@ -46,7 +46,7 @@ def schedule_notice(
 
 def send_notice_inline(at: datetime = NOTICE_AT) -> list[int]:
     """Start the sends due at `at` and deliver them here, as beat and a worker would."""
-    with dispatch.inline():
+    with inline():
         return jobs.due_sends(at).started
 
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery.backends.memory import clear
+from newsletter.inline import inline
 from newsletter.models import StaffRole
 from newsletter.staff import create_staff
 from newsletter.web.app import create_app
@@ -21,11 +21,11 @@ PASSWORD = "correct horse battery staple"
 
 def inline_app(app: ASGIApp) -> ASGIApp:
     """The app, doing inside each request what it would queue for a worker
-    (dispatch.inline): members' emails reach the memory backend before the TestClient call
+    (newsletter.inline): members' emails reach the memory backend before the TestClient call
     returns, sent after the response as the web app hands them over."""
 
     async def app_inline(scope: Scope, receive: Receive, send: Send) -> None:
-        with dispatch.inline():
+        with inline():
             await app(scope, receive, send)
 
     return app_inline

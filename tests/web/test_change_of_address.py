@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
-from newsletter import dispatch, links
+from newsletter import links
 from newsletter.consent import history
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
+from newsletter.inline import inline
 from newsletter.models import ConsentField, ConsentSource, Member, MemberStatus
 from tests.security import stored
 from tests.support.delivery_data import add_article, add_member, suppress
@@ -76,7 +77,7 @@ def test_the_new_address_confirms_the_change_and_the_old_one_is_told(
     assert client.get(ann).status_code == 400
     with session_scope(db_url) as session:
         article_id = add_article(session, "Funding news", ["funding"]).id
-    with dispatch.inline():
+    with inline():
         jobs.alert(article_id)
     assert len(sent_to(NEW)) == 2 and len(sent_to("ann@example.com")) == 1
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
+from newsletter.inline import inline
 from newsletter.models import Article, ArticleStatus, AuditEvent, Send, SendStatus
 from tests.support.console import post
 from tests.support.delivery_data import add_article, add_member
@@ -35,7 +35,7 @@ def test_dashboard_shows_sends_with_counts_and_charts(comms: TestClient, db_url:
         add_member(session, "ann@example.com", {"funding": "immediate"})
         add_member(session, "bob@example.com", {"funding": "immediate"})
         article_id = add_article(session, "Funding news", ["funding"]).id
-    with dispatch.inline():
+    with inline():
         send_id = jobs.alert(article_id).send_id
 
     page = comms.get("/staff")

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from newsletter import dispatch
 from newsletter.audience import Audience
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.alerts import fan_out_article
 from newsletter.delivery.backends.memory import clear
+from newsletter.inline import inline
 from newsletter.models import DeliveryStatus, Frequency, MemberStatus
 from newsletter.preferences import unsubscribe_scope
 from newsletter.web.app import create_app
@@ -26,7 +26,7 @@ def deliver_alert(db_url: str, title: str, topics: list[str]) -> int:
     """Publish-like: an article's alert fanned out and delivered through the memory backend."""
     with session_scope(db_url) as session:
         article_id = add_article(session, title, topics).id
-    with dispatch.inline():
+    with inline():
         send_id = jobs.alert(article_id).send_id
     assert send_id is not None
     return send_id

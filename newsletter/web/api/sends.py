@@ -58,7 +58,7 @@ def _send_out(session: Session, send_id: int) -> SendOut:
     summary = progress.describe_send(session, send_id)
     if summary is None:
         raise HTTPException(404, f"There is no send {send_id}.")
-    return SendOut(**{key: summary[key] for key in SendOut.model_fields})
+    return SendOut(**{key: getattr(summary, key) for key in SendOut.model_fields})
 
 
 @router.post(
@@ -101,7 +101,7 @@ def _utc(value: datetime) -> datetime:
 def list_sends(session: Session = Depends(db_session)) -> list[SendOut]:
     """The 50 most recent sends with their delivery counts."""
     return [
-        SendOut(**{key: s[key] for key in SendOut.model_fields})
+        SendOut(**{key: getattr(s, key) for key in SendOut.model_fields})
         for s in progress.list_sends(session, limit=50)
     ]
 

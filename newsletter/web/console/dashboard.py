@@ -29,7 +29,7 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
     sends = list_sends(session, limit=12)
     context = {
         "sends": sends,
-        "live": any(s["status"] in LIVE for s in sends),
+        "live": any(s.status in LIVE for s in sends),
         "sent": sent,
         "chart": charts.stacked_bars(
             sent.days, sent.series, f"Emails sent per day over {len(sent.days)} days"
@@ -39,7 +39,7 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
         "members": dashboard_figures.member_totals(session),
         "blocks": reports.policy_blocks(session),
-        "complaint_levels": reports.recent_complaint_levels(session, [s["id"] for s in sends]),
+        "complaint_levels": reports.recent_complaint_levels(session, [s.id for s in sends if s.id]),
         "incidents": incidents.shown(session),
         "problems": live_problems(session, utcnow(), request.app.state.settings),
     }

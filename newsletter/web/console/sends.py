@@ -16,7 +16,8 @@ from starlette.datastructures import FormData
 from newsletter.audience import Audience
 from newsletter.delivery import announcements, progress
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-from newsletter.delivery.deliver import prepare, transmit
+from newsletter.delivery.email_cache import render_send as prepare
+from newsletter.delivery.one_off import send_one_off as transmit
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
 from newsletter.models import (

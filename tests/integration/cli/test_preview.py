@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import dispatch
 from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.delivery import jobs
+from newsletter.inline import inline
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -158,7 +158,7 @@ def test_digest_preview_is_exactly_the_members_next_digest(db_url: str, session:
     assert "Capital grants open" not in out
     assert "You follow NPQ in a weekly digest." in " ".join(out.split())
 
-    with dispatch.inline():
+    with inline():
         jobs.digest(Frequency.WEEKLY)
     code, out, _ = run("preview", "digest", "--member", "chloe@example.com")
     assert code == 0

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import digests, jobs
 from newsletter.delivery.alerts import alert_key
+from newsletter.inline import inline
 from newsletter.models import Delivery, Frequency, Member, Priority, Send, SendKind
 from tests.support.delivery_data import add_article, add_member
 
@@ -54,7 +54,7 @@ def test_beat_down_for_days_makes_the_latest_digest_once_with_all_that_was_misse
     friday = add_article(session, "Friday", ["funding"], published_at=TUESDAY_7AM - timedelta(4))
     sunday = add_article(session, "Sunday", ["funding"], published_at=TUESDAY_7AM - timedelta(2))
     session.commit()
-    with dispatch.inline():
+    with inline():
         jobs.due_digests(TUESDAY_7AM - timedelta(days=4, hours=1))  # Friday 06:00: Thursday's
         # Beat stopped; it comes back on Tuesday at 09:30 and asks every minute from then on.
         for minute in range(3):
@@ -74,7 +74,7 @@ def test_a_digest_run_that_never_committed_is_made_by_the_next_check(session: Se
         digests.run_digest(doomed, Frequency.DAILY, TUESDAY_7AM, get_settings())
         raise RuntimeError("SIGKILL")
     assert digests_made() == {}
-    with dispatch.inline():
+    with inline():
         made = jobs.due_digests(TUESDAY_7AM + timedelta(minutes=1))
         again = jobs.due_digests(TUESDAY_7AM + timedelta(minutes=2))
 
@@ -92,7 +92,7 @@ def test_a_clock_moved_back_over_the_digest_hour_makes_no_second_digest(session:
         TUESDAY_7AM - timedelta(minutes=29),  # and back: 06:31
         TUESDAY_7AM + timedelta(minutes=1),  # 07:01 again
     ]
-    with dispatch.inline():
+    with inline():
         for moment in moments:
             jobs.due_digests(moment)
 
@@ -109,7 +109,7 @@ def test_a_service_started_after_the_digest_hour_makes_no_digest_for_before_its_
     )
     add_article(session, "Tuesday", ["funding"], published_at=TUESDAY_7AM + timedelta(hours=5))
     session.commit()
-    with dispatch.inline():
+    with inline():
         before = jobs.due_digests(TUESDAY_7AM + HOURS_2 + timedelta(minutes=1))
         wednesday = jobs.due_digests(TUESDAY_7AM + timedelta(days=1, minutes=1))
 
@@ -127,7 +127,7 @@ def test_an_alert_whose_fan_out_never_committed_is_fanned_out_by_the_sweep(
     published = lost.published_at
     assert published is not None
 
-    with dispatch.inline():
+    with inline():
         jobs.sweep(published + timedelta(minutes=59))  # it may still be on its way
         assert send_ids(alert_key(lost.id)) == []
         jobs.sweep(published + timedelta(hours=1, minutes=1))  # REQUEUE_PENDING_AFTER_SECONDS

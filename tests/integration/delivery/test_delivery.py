@@ -1,4 +1,4 @@
-"""Alerts, digests and reminders, run in-process (dispatch.inline) on SQLite and PostgreSQL.
+"""Alerts, digests and reminders, run in-process (newsletter.inline) on SQLite and PostgreSQL.
 
 The worker, broker and SMTP server are exercised in test_worker.py; here the same services run
 with the memory backend so every rule about who gets what can be checked on both databases.
@@ -20,8 +20,9 @@ from newsletter import dispatch
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, jobs
 from newsletter.delivery.backends import memory
-from newsletter.delivery.deliver import deliver_batch
+from newsletter.delivery.batches import run_batch
 from newsletter.delivery.progress import describe_send
+from newsletter.inline import inline
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -70,7 +71,7 @@ def counts(send_id: int) -> dict[str, int]:
     with session_scope() as session:
         summary = describe_send(session, send_id)
     assert summary is not None
-    return {status: n for status, n in summary["counts"].items() if n}
+    return {status: n for status, n in summary.counts.items() if n}
 
 
 def send_status(send_id: int) -> str:
@@ -95,7 +96,7 @@ def newsroom(session: Session) -> None:
 def publish(session: Session, title: str, topics: list[str], **kwargs: object) -> int:
     article = add_article(session, title, topics, **kwargs)  # type: ignore[arg-type]
     session.commit()
-    with dispatch.inline():
+    with inline():
         dispatch.article_published(article.id)
     return article.id
 
@@ -131,11 +132,11 @@ def test_publish_batch_and_digest_twice_send_nothing_new(session: Session) -> No
     with session_scope() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
 
-    with dispatch.inline():
+    with inline():
         dispatch.article_published(article_id)
-    report = deliver_batch(send_id, ids)
+    report = run_batch(send_id, ids)
     as_of = datetime.now(UTC) + timedelta(minutes=1)
-    with dispatch.inline():
+    with inline():
         first = jobs.digest(Frequency.WEEKLY, as_of)
         second = jobs.digest(Frequency.WEEKLY, as_of)
 
@@ -181,8 +182,8 @@ def test_unsubscribe_or_suppression_after_fan_out_stops_the_email(session: Sessi
             )
         )
 
-    with dispatch.inline():
-        dispatch.queue_send(send_id)
+    with inline():
+        jobs.queue_send(send_id)
 
     assert received() == {}
     assert counts(send_id) == {"cancelled": 2, "suppressed": 1}
@@ -211,7 +212,7 @@ def test_weekly_digest_holds_exactly_the_right_articles_by_topic(session: Sessio
     session.add(DigestWatermark(member_id=ann, frequency=Frequency.WEEKLY, until=last_week))
     session.commit()
 
-    with dispatch.inline():
+    with inline():
         run = jobs.digest(Frequency.WEEKLY, monday)
         again = jobs.digest(Frequency.WEEKLY, monday + timedelta(days=3))
 
@@ -251,7 +252,7 @@ def test_digest_leaves_out_articles_already_sent_as_alerts(session: Session) -> 
     session.commit()
     memory.clear()
 
-    with dispatch.inline():
+    with inline():
         jobs.digest(Frequency.WEEKLY, datetime.now(UTC) + timedelta(minutes=1))
 
     text = body_of("ann@example.com")
@@ -266,7 +267,7 @@ def test_reminders_go_seven_and_one_day_before_once_each(session: Session) -> No
     session.commit()
 
     def remind(moment: datetime) -> list[int]:
-        with dispatch.inline():
+        with inline():
             return [run.days_before for run in jobs.reminders_due(moment) if run.created]
 
     assert remind(datetime(2026, 12, 3, 7, 59, tzinfo=UTC)) == []
@@ -296,7 +297,7 @@ def test_retry_resends_failed_only_and_never_a_sent_one(session: Session) -> Non
         s.execute(update(Send).where(Send.id == send_id).values(status=SendStatus.SENT))
     memory.clear()
 
-    with dispatch.inline():
+    with inline():
         queued = jobs.retry(send_id, "test")
 
     assert (queued.failed, queued.deferred) == (1, 0)

@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from newsletter import dispatch
 from newsletter.audience import groups_of
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, digests, jobs, ledger
 from newsletter.delivery.backends import memory
 from newsletter.delivery.backends.base import Outcome, SendResult
+from newsletter.inline import inline
 from newsletter.models import (
     Article,
     ArticleTopic,
@@ -77,7 +77,7 @@ def titles_to(address: str, *titles: str) -> list[list[str]]:
 
 
 def digest(frequency: Frequency, at: datetime) -> None:
-    with dispatch.inline():
+    with inline():
         jobs.digest(frequency, at)
 
 
@@ -143,8 +143,8 @@ def test_an_alert_fanned_out_late_leaves_out_whom_a_digest_reached(session: Sess
 
     digest(Frequency.DAILY, MONDAY)  # before the fan-out of the alert ran
     alert = fan_out(article.id, MONDAY + timedelta(minutes=5))
-    with dispatch.inline():
-        dispatch.queue_send(alert)
+    with inline():
+        jobs.queue_send(alert)
 
     assert titles_to("ann@example.com", "Pay award") == [["Pay award"]]
     assert titles_to("bob@example.com", "Pay award") == [["Pay award"]]
@@ -159,7 +159,7 @@ def test_a_retry_leaves_out_what_reached_the_member_since(session: Session) -> N
     set_status(alert, DeliveryStatus.FAILED)
     digest(Frequency.DAILY, MONDAY)  # Ann's daily digest takes it back
 
-    with dispatch.inline():
+    with inline():
         jobs.retry(alert, "staff@example.com")
 
     assert titles_to("ann@example.com", "Pay award") == [["Pay award"]]

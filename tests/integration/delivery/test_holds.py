@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery.deliver import deliver_batch
+from newsletter.delivery.batches import run_batch
 from newsletter.models import Delivery, Member, Send
 from newsletter.preferences import unsubscribe_from_send
 from tests.support.delivery_data import add_member, fan_out_breaking, statuses
@@ -85,7 +85,7 @@ def test_an_unsubscribe_does_not_wait_for_a_stalled_smtp_transaction(
             add_member(session, address, {"funding": "immediate", "npq": "weekly"})
         send_id = fan_out_breaking(session)
         ids = list(session.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
-    batch = threading.Thread(target=deliver_batch, args=(send_id, ids))
+    batch = threading.Thread(target=run_batch, args=(send_id, ids))
     batch.start()
     try:
         assert stalling.stalled.wait(60), "the stalled member's turn never came"

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import get_engine, session_scope
 from newsletter.delivery import jobs, ledger
-from newsletter.delivery.deliver import deliver_batch
+from newsletter.delivery.batches import run_batch
 from newsletter.delivery.progress import describe_send
+from newsletter.inline import inline
 from newsletter.models import (
     Delivery,
     Member,
@@ -54,7 +54,7 @@ def members(session: Session) -> None:
 
 
 def sweep_until_settled(rounds: int = 5) -> None:
-    with dispatch.inline():
+    with inline():
         for _ in range(rounds):
             if not jobs.sweep(datetime.now(UTC) + timedelta(seconds=1)):
                 return
@@ -66,8 +66,8 @@ def test_451_arrive_later_550_bounces_and_nothing_is_lost_or_doubled(
     members(session)
     send_id = fan_out_breaking(session)
 
-    with dispatch.inline():
-        dispatch.queue_send(send_id)
+    with inline():
+        jobs.queue_send(send_id)
     first = statuses(send_id)
     sweep_until_settled()
 
@@ -95,7 +95,7 @@ def test_451_arrive_later_550_bounces_and_nothing_is_lost_or_doubled(
         assert dan.status == MemberStatus.BOUNCED
         assert suppression.reason == SuppressionReason.HARD_BOUNCE
         summary = describe_send(s, send_id)
-    assert summary is not None and summary["status"] == "sent"
+    assert summary is not None and summary.status == "sent"
 
 
 def test_deferred_gives_up_after_the_configured_attempts(
@@ -105,8 +105,8 @@ def test_deferred_gives_up_after_the_configured_attempts(
     members(session)
     send_id = fan_out_breaking(session)
 
-    with dispatch.inline():
-        dispatch.queue_send(send_id)
+    with inline():
+        jobs.queue_send(send_id)
     sweep_until_settled()
 
     final = statuses(send_id)
@@ -137,8 +137,8 @@ def test_unreachable_smtp_defers_everything_until_it_is_back(
     members(session)
     send_id = fan_out_breaking(session)
 
-    with dispatch.inline():
-        dispatch.queue_send(send_id)
+    with inline():
+        jobs.queue_send(send_id)
     during = statuses(send_id)
     with session_scope() as s:
         errors = set(s.scalars(select(Delivery.last_error).where(Delivery.send_id == send_id)))
@@ -164,7 +164,7 @@ def test_rows_stuck_in_sending_are_sent_again_by_the_sweep(
         claimed = ledger.claim(s, send_id, ids, datetime.now(UTC) - timedelta(minutes=10))
     assert len(claimed) == 4
 
-    with dispatch.inline():
+    with inline():
         jobs.sweep()  # claimed 10 minutes ago: maybe still sending, left alone
         assert smtp.recipients() == []
         jobs.sweep(datetime.now(UTC) + timedelta(minutes=10))  # past the 15-minute timeout
@@ -180,7 +180,7 @@ def test_pending_rows_whose_message_was_lost_are_queued_again(
     members(session)
     fan_out_breaking(session)  # fanned out, but the batch message never reached a worker
 
-    with dispatch.inline():
+    with inline():
         jobs.sweep()
         assert smtp.recipients() == []
         jobs.sweep(datetime.now(UTC) + timedelta(hours=2))
@@ -238,7 +238,7 @@ def test_a_row_requeued_while_a_late_duplicate_batch_claims_it_is_not_cancelled(
     with session_scope() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
 
-    deliver_batch(send_id, ids)  # the batch's first copy
+    run_batch(send_id, ids)  # the batch's first copy
     assert statuses(send_id)["bob@example.com"] == "deferred"
 
     requeued: list[dict[int, list[int]]] = []
@@ -253,14 +253,14 @@ def test_a_row_requeued_while_a_late_duplicate_batch_claims_it_is_not_cancelled(
 
     event.listen(get_engine(), "after_cursor_execute", sweep_during_the_claim)
     try:
-        late = deliver_batch(send_id, ids)  # the batch's second copy
+        late = run_batch(send_id, ids)  # the batch's second copy
     finally:
         event.remove(get_engine(), "after_cursor_execute", sweep_during_the_claim)
     assert requeued == [{send_id: [bob_row()]}]
     assert late.claimed == 0
     assert statuses(send_id)["bob@example.com"] == "pending"  # waiting for the sweep's batch
 
-    deliver_batch(send_id, requeued[0][send_id])  # the batch the sweep queued
+    run_batch(send_id, requeued[0][send_id])  # the batch the sweep queued
     assert statuses(send_id) == dict.fromkeys(FUNDING_SUBSCRIBERS, "sent")
     assert Counter(smtp.recipients()) == dict.fromkeys(FUNDING_SUBSCRIBERS, 1)
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from newsletter import dispatch
 from newsletter.delivery import jobs
 from newsletter.delivery.backends import memory
+from newsletter.inline import inline
 from newsletter.models import DatePrecision, Deadline, DeadlineKind
 from tests.support.delivery_data import add_article, add_member
 
@@ -44,7 +44,7 @@ def test_two_deadlines_on_one_day_make_one_reminder_with_both(session: Session) 
     session.commit()
     at = datetime.combine(DAY - timedelta(days=7), time(8, 1), ZoneInfo("Europe/London"))
 
-    with dispatch.inline():
+    with inline():
         first = jobs.reminders_due(as_of=at.astimezone(UTC))
         second = jobs.reminders_due(as_of=at.astimezone(UTC))
 

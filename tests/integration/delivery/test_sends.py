@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import dispatch
 from newsletter.cli import app
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.backends import memory
+from newsletter.inline import inline
 from newsletter.models import DigestWatermark, Member, Send
 from tests.support.delivery_data import add_article, add_member
 
@@ -92,7 +92,7 @@ def schedule(body: Path, at: datetime, *extra: str) -> int:
 
 
 def start_due(now: datetime) -> jobs.announcements.DueSends:
-    with dispatch.inline():
+    with inline():
         return jobs.due_sends(now)
 
 

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
-from newsletter.delivery import deliver, jobs
-from newsletter.delivery.deliver import deliver_batch
+from newsletter.delivery import batches, jobs
+from newsletter.delivery.batches import run_batch
+from newsletter.inline import inline
 from newsletter.models import Delivery
 from tests.support.delivery_data import add_member, fan_out_breaking, statuses
 from tests.support.smtp_server import Script, SmtpTestServer
@@ -58,10 +58,10 @@ def test_the_sweep_leaves_a_slow_but_live_batch_alone(slow_smtp: SmtpTestServer)
             add_member(session, address, {"funding": "immediate"})
         send_id = fan_out_breaking(session)
         ids = list(session.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
-    batch = threading.Thread(target=deliver_batch, args=(send_id, ids))
+    batch = threading.Thread(target=run_batch, args=(send_id, ids))
     started = time.monotonic()
     batch.start()
-    with dispatch.inline():
+    with inline():
         while batch.is_alive():  # beat's sweep, much more often than every minute
             jobs.sweep(datetime.now(UTC))
             time.sleep(0.3)
@@ -78,11 +78,11 @@ def test_a_batch_slow_to_render_renews_its_claim_before_its_first_message(
 ) -> None:
     # Rendering and connecting come between the claim and the first message; on a loaded
     # machine they took most of the timeout, and the sweep took rows back mid-transaction.
-    render = deliver.compose
+    render = batches.compose
 
     def slow_render(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.95 * get_settings().SENDING_TIMEOUT_SECONDS)
         return render(*args, **kwargs)
 
-    monkeypatch.setattr(deliver, "compose", slow_render)
+    monkeypatch.setattr(batches, "compose", slow_render)
     test_the_sweep_leaves_a_slow_but_live_batch_alone(slow_smtp)

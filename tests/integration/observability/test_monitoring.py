@@ -46,10 +46,10 @@ def exposed(collectors: list[Any]) -> set[str]:
 @pytest.fixture
 def metric_names(db_url: str) -> set[str]:
     """Every sample name a scrape of the web app, a worker or beat can carry."""
-    from workers.celery_app import broker_url
+    from workers.celery_app import prepare_broker
 
     settings = get_settings()
-    broker_url(settings)  # the embedded broker's file, so the queue gauges can be read
+    prepare_broker(settings)  # the embedded broker's file, so the queue gauges can be read
     Heartbeat(ProcessKind.BEAT, "beat@test-1", settings).beat()
     return exposed([metrics.process_registry(), StateCollector(settings)])
 

@@ -110,7 +110,7 @@ def test_worker_metrics_count_a_real_send_and_status_names_the_worker(
     records = [json.loads(line) for line in lines if line and "Warm shutdown" not in line]
     batches = [r for r in records if r["message"].startswith("batch of")]
     assert batches and {r["send_id"] for r in batches} == {send_of(article_id)}
-    assert {r["logger"] for r in batches} == {"newsletter.delivery.deliver"}
+    assert {r["logger"] for r in batches} == {"newsletter.delivery.batches"}
 
     assert sent not in before
     assert after['newsletter_emails_total{kind="alert",outcome="deferred"}'] == 1.0

@@ -27,6 +27,7 @@ from newsletter.models import (
     MemberStatus,
     Priority,
     Send,
+    SendKind,
     SendStatus,
     Suppression,
 )
@@ -89,7 +90,7 @@ def test_breaking_alert_through_the_worker_reaches_each_subscriber_once(
         dispatch.article_published(article.id)
         with session_scope() as s:
             ids = list(s.scalars(select(Delivery.id).where(Delivery.send_id == send_id)))
-        dispatch.queue_deliveries(send_id, ids)
+        dispatch.queue_deliveries(send_id, SendKind.ALERT, ids)
         as_of = datetime.now(UTC) + timedelta(minutes=1)
         jobs.digest(Frequency.WEEKLY, as_of)
         jobs.digest(Frequency.WEEKLY, as_of)
