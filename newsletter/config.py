@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "NEWSLETTER_"
 EMBEDDED_BROKER = "embedded"
+# The built-in backends' names, so that checking the setting does not import them at every
+# command's start; tests/unit/test_config.py keeps them equal to the backends' table.
 BUILTIN_BACKENDS = ("smtp", "console", "file", "memory")
 
 
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
     DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
     WEEKLY_DIGEST_WEEKDAY: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    # Non-urgent email goes on these days (0 = Monday) between these local times (ADR 0021);
+    # off: it goes at any hour.
+    SEND_WINDOW_ENABLED: bool = True
+    SEND_WINDOW_DAYS: list[int] = Field(default=[0, 1, 2, 3, 4])  # env: '[0,1,2,3,4]'
+    SEND_WINDOW_START: str = Field(default="07:00", pattern=r"^\d{1,2}:\d{2}$")
+    SEND_WINDOW_END: str = Field(default="19:00", pattern=r"^\d{1,2}:\d{2}$")
     REMINDER_DAYS: list[int] = Field(default=[7, 1])  # env: NEWSLETTER_REMINDER_DAYS='[7,1]'
     REMINDER_HOUR: int = Field(default=8, ge=0, le=23)
     SCHEDULE_GRACE_MINUTES: int = Field(default=30, ge=0)
@@ -153,6 +161,24 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("SEND_WINDOW_DAYS")
+    @classmethod
+    def _send_window_days(cls, value: list[int]) -> list[int]:
+        from newsletter.send_window_settings import check_days
+
+        check_days(set(value))
+        return value
+
+    @field_validator("SEND_WINDOW_END")
+    @classmethod
+    def _send_window_end(cls, value: str, info: ValidationInfo) -> str:
+        from newsletter.send_window_settings import check_window, parse_clock
+
+        start = info.data.get("SEND_WINDOW_START")
+        if start is not None:
+            check_window(parse_clock(start), parse_clock(value))
         return value
 
     @field_validator("BASE_URL")

@@ -385,7 +385,8 @@ def _render(
 
 _CACHE_SIZE = 256
 # (settings that shape an email, kind, topics) -> the rendering: an import of many pending
-# members needs one rendering per set of choices, not one per member (premailer: ~16 ms).
+# members needs one rendering per set of choices, not one per member (docs/performance.md,
+# "costs behind the code").
 _prepared: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 

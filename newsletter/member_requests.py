@@ -45,10 +45,9 @@ log = logging.getLogger(__name__)
 
 DATABASE_BUSY = (OperationalError, InterfaceError)
 # Up to three tries: long enough for the locks of a normal day (a worker holds a member's rows
-# while it hands over their next few emails, ~0.5 s at 400 messages a second, longer on a
-# loaded machine: see delivery/handover.py), short enough to answer within 2 s when the
-# database stays unavailable. Only the first request to find it so pays this: the next ones
-# are kept at once (_busy_lately).
+# while it hands over their next few emails: delivery/handover.py, ADR 0014), short enough to
+# answer within 2 s when the database stays unavailable. Only the first request to find it so
+# pays this: the next ones are kept at once (_busy_lately).
 QUICK_WAIT_SECONDS = 0.5
 TRY_FOR_SECONDS = 1.5
 RETRY_PAUSE_SECONDS = 0.05

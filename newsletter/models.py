@@ -19,11 +19,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym, validates
 from sqlalchemy.types import TypeDecorator
 
 from newsletter.db import Base
+
+DEFAULT_REGION = "england"  # whose school terms a member follows unless they choose another
 
 
 def utcnow() -> datetime:
@@ -211,6 +214,13 @@ class Member(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # In the member's private calendar feed link: raising it revokes the old link alone.
     calendar_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When the member wants no email (ADR 0021): their digests due on a Saturday or Sunday wait
+    # for Monday; their daily digests pause in their region's school holidays.
+    no_weekend_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    pause_in_holidays: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    school_region: Mapped[str] = mapped_column(
+        String(50), default=DEFAULT_REGION, server_default=DEFAULT_REGION
+    )
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="member", cascade="all, delete-orphan"
@@ -442,6 +452,23 @@ class Send(Base):
     article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id", ondelete="SET NULL"))
     deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadline.id", ondelete="SET NULL"))
     created_by: Mapped[str] = mapped_column(String(320), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Held for the send window: scheduled_at is when the window next opened (ADR 0021).
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SchoolTerm(Base):
+    """One term (or half term) of a region's school year, both days included: the school
+    holidays are the days between one term and the next."""
+
+    __tablename__ = "school_term"
+    __table_args__ = (UniqueConstraint("region", "starts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(50), index=True)  # "england", "wales", "kent"
+    name: Mapped[str] = mapped_column(String(200), default="")
+    starts: Mapped[date] = mapped_column(Date)
+    ends: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

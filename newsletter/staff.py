@@ -49,7 +49,7 @@ def check_password_rules(password: str, email: str = "") -> None:
         raise StaffError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
     if not password.strip():
         raise StaffError("the password cannot be only spaces")
-    from zxcvbn import zxcvbn  # ~0.1 s to load its word lists: only when a password is set
+    from zxcvbn import zxcvbn  # its word lists load slowly: only when a password is set
 
     own_words = [part for part in re.split(r"[@.+_-]", email.lower()) if part]
     verdict = zxcvbn(password[:STRENGTH_CHECKED], user_inputs=[*own_words, *SERVICE_WORDS])

@@ -133,6 +133,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
             monkeypatch.delenv(name)
     monkeypatch.setenv("NEWSLETTER_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path}/default.db")
+    # Tests run at any hour: the send window (which would hold their alerts at night and at
+    # weekends) is on only in the tests of it.
+    monkeypatch.setenv("NEWSLETTER_SEND_WINDOW_ENABLED", "false")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -72,6 +72,11 @@ COMMANDS: dict[str, Entry] = {
     "sends": Entry(
         "newsletter.cli.sends:app", "Scheduled sends and the progress of every send.", group=True
     ),
+    "calendar": Entry(
+        "newsletter.cli.calendar:app",
+        "School term dates per region (their holidays pause digests).",
+        group=True,
+    ),
     "digest": Entry("newsletter.cli.digest:app", "Run digests by hand.", group=True),
     "reminders": Entry("newsletter.cli.reminders:app", "Deadline reminders.", group=True),
     "inbound": Entry(

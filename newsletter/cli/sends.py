@@ -45,6 +45,9 @@ def schedule(
     topic: list[str] = typer.Option([], "--topic", help="Topic slug (repeatable)."),
     role: list[str] = typer.Option([], "--role", help="Only members with this role (repeatable)."),
     at: str = typer.Option(..., "--at", help='Local time, "YYYY-MM-DD HH:MM".'),
+    respect_window: bool = typer.Option(
+        False, "--respect-window", help="Outside the send window, hold it until the window opens."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Show progress until the send finishes."),
     as_json: bool = typer.Option(False, "--json"),
     acknowledge: bool = typer.Option(
@@ -80,15 +83,18 @@ def schedule(
                 roles=role,
                 at=when,
                 actor=audit.cli_actor(),
+                respect_window=respect_window,
                 acknowledge=chase,
             )
     except (SendError, SchedulingError) as exc:
         fail(f"not scheduled: {exc}")
     if as_json:
-        print_json({"id": send.id, "status": send.status.value, "scheduled_at": when})
+        print_json({"id": send.id, "status": send.status.value, "scheduled_at": send.scheduled_at})
     else:
+        held = " (held for the send window)" if send.held else ""
         console.print(
-            f"Scheduled send {send.id} for {local_time(when)}; it goes out then if "
+            f"Scheduled send {send.id} for {local_time(send.scheduled_at)}{held}; "
+            "it goes out then if "
             "`newsletter beat` and `newsletter worker` are running."
         )
     after_queueing([send.id], inline=False, wait=wait)
@@ -175,7 +181,9 @@ def _print_summary(s: SendProgress) -> None:
 
     console.print(f"[bold]Send {s.id}[/] ({s.kind}) {s.subject}", highlight=False)
     console.print(f"status: {s.status}", highlight=False)
-    if s.scheduled_at:
+    if s.held_until:
+        console.print(f"held until {s.held_until} (outside the send window)")
+    elif s.scheduled_at:
         console.print(f"scheduled for: {local_time(s.scheduled_at)}")
     if s.status == "missed":
         console.print(

@@ -13,10 +13,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from newsletter.audience import alert_audience
+from newsletter import send_windows
+from newsletter.audience import Audience, alert_audience
+from newsletter.config import Settings, get_settings
 from newsletter.delivery import history, ledger
 from newsletter.delivery.fanout import add_audience, create_send
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Send, SendKind, utcnow
+from newsletter.models import (
+    Article,
+    ArticleStatus,
+    ArticleTopic,
+    Priority,
+    Send,
+    SendKind,
+    SendStatus,
+    utcnow,
+)
 
 # How far back the recovery sweep looks for an article whose alert was never made.
 LOST_FAN_OUT_WINDOW = timedelta(days=1)
@@ -46,8 +57,13 @@ def assigned_topic_ids(session: Session, article_id: int) -> list[int]:
     )
 
 
-def fan_out_article(session: Session, article_id: int, now: datetime | None = None) -> FanOut:
-    """Create the article's alert send once; a second call finds it and adds nobody."""
+def fan_out_article(
+    session: Session, article_id: int, now: datetime | None = None, settings: Settings | None = None
+) -> FanOut:
+    """Create the article's alert send once; a second call finds it and adds nobody.
+
+    A normal alert published outside the send window is held: its send is scheduled for when
+    the window next opens, and beat's check of due sends starts it then (ADR 0021)."""
     now = now or utcnow()
     history.serialise(session, exclusive=False)
     article = session.get(Article, article_id)
@@ -58,6 +74,9 @@ def fan_out_article(session: Session, article_id: int, now: datetime | None = No
         log.warning("article %s has no topics; no alert was sent", article_id)
         return FanOut(None, False, 0, f"article {article_id} has no topics; nothing sent")
     audience = alert_audience(article.priority, topic_ids)
+    held_until = send_windows.hold_until(settings or get_settings(), now)
+    if article.priority == Priority.NORMAL and held_until is not None:
+        return _hold(session, article, audience, held_until, now)
     send_id, created = create_send(
         session,
         kind=SendKind.ALERT,
@@ -74,6 +93,35 @@ def fan_out_article(session: Session, article_id: int, now: datetime | None = No
     recipients = add_audience(session, send_id, audience, now, leave_out=had)
     ledger.complete_sends(session, now, [send_id])  # finishes at once when nobody is due
     return FanOut(send_id, True, recipients)
+
+
+def _hold(
+    session: Session, article: Article, audience: Audience, until: datetime, now: datetime
+) -> FanOut:
+    send_id, created = create_send(
+        session,
+        kind=SendKind.ALERT,
+        key=alert_key(article.id),
+        audience=audience,
+        status=SendStatus.SCHEDULED,
+        now=now,
+        subject=article.title[:500],
+        article_id=article.id,
+        scheduled_at=until,
+        held=True,
+    )
+    if not created:
+        return FanOut(send_id, False, 0, "this article's alert was already sent")
+    return FanOut(send_id, True, 0, f"held for the send window until {until.isoformat()}")
+
+
+def leave_out_for(session: Session, send: Send) -> set[int]:
+    """Members an alert started later than its article's publication must leave out: those a
+    digest (or another email) has carried the article to meanwhile."""
+    article = session.get(Article, send.article_id) if send.article_id else None
+    if send.kind != SendKind.ALERT or article is None or article.published_at is None:
+        return set()
+    return set(history.members_who_had(session, article.id, article.published_at))
 
 
 def lost_fan_outs(session: Session, now: datetime, lost_after: timedelta) -> list[int]:

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter import audit
+from newsletter import audit, send_windows
 from newsletter.acknowledgements import require_acknowledgement
 from newsletter.audience import Audience, announcement_audience
 from newsletter.chasing import ChaseRule
-from newsletter.config import Settings
+from newsletter.config import Settings, get_settings
 from newsletter.db import rows_changed
-from newsletter.delivery import history, ledger
+from newsletter.delivery import alerts, history, ledger
 from newsletter.delivery.backends.base import SendResult
 from newsletter.delivery.fanout import add_audience, create_send
 from newsletter.models import Member, Send, SendKind, SendStatus, Topic, utcnow
@@ -39,9 +39,12 @@ def schedule_announcement(
     at: datetime,
     actor: str,
     now: datetime | None = None,
+    respect_window: bool = False,
     acknowledge: ChaseRule | None = None,
 ) -> Send:
-    """`acknowledge`: an urgent notice members acknowledge, chased by that rule."""
+    """Announcements go at their time, the send window or not, unless staff ask to respect
+    it: then a time outside it is held until it next opens. `acknowledge`: an urgent notice
+    members acknowledge, chased by that rule."""
     now = now or utcnow()
     if not subject.strip():
         raise SendError("the subject is empty")
@@ -59,6 +62,9 @@ def schedule_announcement(
         check_schedulable(at, now)
     except SchedulingError as exc:
         raise SendError(str(exc)) from None
+    held_until = send_windows.hold_until(get_settings(), at) if respect_window else None
+    held = held_until is not None
+    at = held_until or at
     send_id, _ = create_send(
         session,
         kind=SendKind.ANNOUNCEMENT,
@@ -70,6 +76,7 @@ def schedule_announcement(
         body_markdown=body_markdown,
         scheduled_at=at,
         created_by=actor,
+        held=held,
     )
     if acknowledge is not None:
         require_acknowledgement(session, send_id, acknowledge)
@@ -121,10 +128,10 @@ def start_send(
     )
     if not won:
         return None
-    audience = Audience.from_json(
-        session.scalar(select(Send.audience).where(Send.id == send_id)) or {}
-    )
-    recipients = add_audience(session, send_id, audience, now)
+    send = get_send(session, send_id)
+    audience = Audience.from_json(send.audience or {})
+    leave_out = alerts.leave_out_for(session, send)  # an alert held for the send window
+    recipients = add_audience(session, send_id, audience, now, leave_out=leave_out)
     ledger.complete_sends(session, now, [send_id])
     return recipients
 

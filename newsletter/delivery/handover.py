@@ -202,7 +202,7 @@ def _hand_over_held(
                         result.detail,
                         extra={"delivery_id": claimed.id, "member_id": claimed.member_id},
                     )
-    finally:  # counted once for the lot: a metric write costs ~7 µs
+    finally:  # counted once for the lot, not per message (docs/performance.md)
         metrics.count_handovers([a.result.code for a in attempts], took)
     # After the locks are released: another worker may hold the same member for another send,
     # and a hold PostgreSQL ended (holds.LOCK_LIMIT_MS) would take its writes with it.

@@ -60,6 +60,7 @@ class SendProgress:
     started_at: str | None = None
     finished_at: str | None = None
     created_by: str = ""
+    held_until: str | None = None  # "07:00 Monday 7 December": waiting for the send window
     # describe_send only: the newest row's error in each status that has one.
     last_errors: dict[str, str] | None = None
     # queued_alerts only: the article whose alert is queued, and since when.
@@ -87,9 +88,22 @@ def _describe(send: Send, counts: dict[str, int]) -> SendProgress:
         started_at=send.started_at.isoformat() if send.started_at else None,
         finished_at=send.finished_at.isoformat() if send.finished_at else None,
         created_by=send.created_by,
+        held_until=held_until(send),
         recipients=sum(counts.values()),
         counts=counts,
     )
+
+
+def held_until(send: Send) -> str | None:
+    """ "07:00 Monday 30 November" for a send waiting for the send window to open."""
+    if not send.held or send.status != SendStatus.SCHEDULED or send.scheduled_at is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    from newsletter.config import get_settings
+    from newsletter.send_windows import held_until_text
+
+    return held_until_text(send.scheduled_at, ZoneInfo(get_settings().TIMEZONE))
 
 
 def describe_send(session: Session, send_id: int) -> SendProgress | None:

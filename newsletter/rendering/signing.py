@@ -41,7 +41,7 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """The message with a DKIM-Signature header in front."""
-        import dkim  # dkimpy pulls in dnspython (~0.1 s); only senders that sign pay for it
+        import dkim  # dkimpy pulls in dnspython; only senders that sign pay for loading it
 
         signature = dkim.sign(
             message,

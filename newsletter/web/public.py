@@ -18,6 +18,7 @@ from newsletter import (
     preferences,
     public_requests,
     role_defaults,
+    school_calendar,
 )
 from newsletter.archive import ArchiveFilter, published_article, published_articles, topics_by_slug
 from newsletter.db import session_scope
@@ -28,6 +29,7 @@ from newsletter.models import (
     Member,
     MemberStatus,
 )
+from newsletter.term_dates import TermError, region_label
 from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import find_topic, list_topics
 from newsletter.web import forms
@@ -46,6 +48,7 @@ MANAGE_NOTICES = {
     "unsubscribed": "You are unsubscribed from everything. You will get no more emails from us.",
     "address": "We have sent a link to your new address. Open it within 7 days to finish the "
     "change; until then, emails keep coming to this address.",
+    "when": "Saved: we will email you on the days you chose.",
     "calendar": "Your calendar link is new. The old one no longer works: subscribe with this one.",
 }
 
@@ -243,6 +246,8 @@ async def manage_update(
         return await run_in_threadpool(_change_email, request, session, token, new_email)
     if action == "new-calendar-link":
         return await run_in_threadpool(_new_calendar_link, session, token)
+    if action == "when":
+        return await run_in_threadpool(_save_when, request, session, token, form)
     # The session above is left unused: a save goes through member_requests, which waits
     # for a busy database only briefly and keeps the request if it stays busy.
     return await run_in_threadpool(_save_choices, request, token, form, action)
@@ -285,6 +290,25 @@ def _new_calendar_link(session: Session, token: str) -> Response:
     return RedirectResponse(f"/manage/{token}?done=calendar", status_code=303)
 
 
+def _save_when(request: Request, session: Session, token: str, form: FormData) -> Response:
+    """No email at weekends, pause daily digests in school holidays, and whose holidays."""
+    member = preferences.member_from_manage_token(session, token)
+    choices = school_calendar.WhenChoices(
+        no_weekend_email=forms.text(form, "no_weekend_email", 10) == "yes",
+        pause_in_holidays=forms.text(form, "pause_in_holidays", 10) == "yes",
+        region=forms.text(form, "school_region", 60),
+    )
+    try:
+        school_calendar.set_when_choices(session, member, choices)
+    except TermError:
+        session.rollback()
+        values = forms.frequency_values(preferences.subscription_map(session, member))
+        errors = {"school_region": "Choose one of the regions listed."}
+        return _manage_page(request, session, member, values, errors, "", 400)
+    session.commit()
+    return RedirectResponse(f"/manage/{token}?done=when#when", status_code=303)
+
+
 def _change_email(request: Request, session: Session, token: str, new_email: str) -> Response:
     """Send the new address its link; the page says the same whoever's address it is."""
     member = preferences.member_from_manage_token(session, token)
@@ -321,6 +345,8 @@ def _manage_page(
         "notice": notice,
         "unsubscribed": member.status == MemberStatus.UNSUBSCRIBED,
         "calendar_url": calendar_url(member.id, member.token_version, member.calendar_version),
+        "regions": school_calendar.regions(session),
+        "region_label": region_label,
     }
     return render(request, "public/manage.html", context, status_code)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ from newsletter import (
     links,
     password_reset,
     role_defaults,
+    school_calendar,
     suppressions,
     throttle,
 )
@@ -57,6 +58,7 @@ from newsletter.models import (
 )
 from newsletter.preferences import MAIL_PER_ADDRESS
 from newsletter.staff import create_staff
+from newsletter.term_dates import Term
 from newsletter.web.app import create_app
 from tests.support.delivery_data import add_member
 from tests.support.routes import all_routes
@@ -70,6 +72,10 @@ ADMIN, COMMS = "ada@example.org", "cleo@example.org"
 ANN = "ann.archer@example.com"
 # A long address: the admin member page's heading must wrap, not push the page sideways.
 LONG_EMAIL = "special.educational.needs.coordinator@st-marys-catholic-primary.example.org.uk"
+SCHOOL_TERMS = [
+    Term("Autumn 1", date(2026, 9, 3), date(2026, 10, 23)),
+    Term("Autumn 2", date(2026, 11, 2), date(2026, 12, 18)),
+]
 BUSY = "busy@example.org"  # has had all the emails an address may ask for this hour
 # A new member, a changed one, one kept unsubscribed (Funding, left on the manage page) and a
 # bad row: every part of the import's report.
@@ -130,6 +136,7 @@ def furnish(site: Site) -> Places:
         for _ in range(MAIL_PER_ADDRESS.limit):
             throttle.hit(session, MAIL_PER_ADDRESS, BUSY)
         suppressions.add_suppression(session, "left@example.net", "Asked by phone", "test")
+        school_calendar.import_terms(session, "england", SCHOOL_TERMS, "test")
         api_tokens.create_token(session, "Website CMS", "test")
         job = Job(
             kind="member-import",
@@ -337,6 +344,7 @@ def _public_states(places: Places) -> Iterator[Stop]:
     yield Stop("link not valid", "/manage/not-a-real-token", "")
     yield Stop("page not found", "/no-such-page", "")
     yield Stop("manage: saved", f"{manage}?done=saved", "")
+    yield Stop("manage: when to email saved", f"{manage}?done=when", "")
     yield Stop(
         "acknowledge: done",
         places.tokens["/acknowledge/{token}"],
@@ -451,6 +459,17 @@ def _staff_states(places: Places) -> Iterator[Stop]:
             _tick("Write the good rows even if some are bad"),
             _press("Import"),
             _shows("1 kept unsubscribed"),
+        ),
+    )
+    yield failing(
+        "school terms: last day before the first",
+        "/staff/admin/terms",
+        "/staff/admin/terms",
+        _then(
+            _fill("Region", "Wales"),
+            _fill("First day", "2026-10-30"),
+            _fill("Last day", "2026-09-01"),
+            _press("Add term"),
         ),
     )
     yield failing(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import ConfigError, is_placeholder_host, load_settings
+from newsletter.config import BUILTIN_BACKENDS, ConfigError, is_placeholder_host, load_settings
+from newsletter.delivery.backends import BUILTIN
 
 
 def test_defaults_need_no_environment() -> None:
@@ -73,3 +74,20 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None: 
 )
 def test_placeholder_hosts(host: str, placeholder: bool) -> None:
     assert is_placeholder_host(host) is placeholder
+
+
+def test_settings_know_the_built_in_backends_by_name() -> None:
+    assert set(BUILTIN_BACKENDS) == set(BUILTIN)
+
+
+def test_a_send_window_that_ends_before_it_starts_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SEND_WINDOW_START", "19:00")
+    monkeypatch.setenv("NEWSLETTER_SEND_WINDOW_END", "07:00")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        "invalid setting: NEWSLETTER_SEND_WINDOW_END: "
+        "the send window ends (07:00) before it starts (19:00)"
+    )

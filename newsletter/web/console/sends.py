@@ -114,6 +114,7 @@ class Draft:
     date: str
     time: str
     preview_for: str
+    respect_window: bool = False
     acknowledge: bool = False  # an urgent notice, chased every chase_days, chase_times times
     chase_days: str = ""
     chase_times: str = ""
@@ -128,6 +129,7 @@ class Draft:
             date=forms.text(form, "date", 20),
             time=forms.text(form, "time", 20),
             preview_for=forms.text(form, "preview_for", 320),
+            respect_window=forms.text(form, "respect_window", 10) == "yes",
             acknowledge=forms.text(form, "acknowledge", 10) == "yes",
             chase_days=forms.text(form, "chase_days", 20),
             chase_times=forms.text(form, "chase_times", 20),
@@ -166,6 +168,7 @@ def schedule(
             roles=draft.roles,
             at=at,
             actor=actor(signed_in(request)),
+            respect_window=draft.respect_window,
             acknowledge=chase,
         )
     except announcements.SendError as exc:
@@ -268,6 +271,7 @@ def _send_page(
         "notice": notice,
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
+        "held_until": progress.held_until(send),
         "rates": reports.send_rates(session, send.id),
         **acknowledgements.send_page_context(session, send.id),
     }

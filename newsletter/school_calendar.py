@@ -1,0 +1,140 @@
+"""Each region's school terms in the database, and members' choices about when they get email.
+
+Staff import a region's terms (term_dates reads and checks the file) or add and delete them in
+the console. A member who pauses daily digests in school holidays is left out of the daily
+digest runs on their region's holidays, and one who wants no email at weekends out of those
+on Saturdays and Sundays: their watermark stays where it was, so the first run they are back
+in brings everything since, once (ADR 0021).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select
+from sqlalchemy.orm import Session
+
+from newsletter import audit
+from newsletter.models import DEFAULT_REGION, Frequency, Member, SchoolTerm
+from newsletter.term_dates import Term, TermError, check_terms, in_holiday, region_key
+
+WEEKEND = (5, 6)
+
+
+@dataclass(frozen=True)
+class Imported:
+    region: str
+    added: int
+    unchanged: int  # already kept, the same days
+
+
+def terms_of(session: Session, region: str) -> list[SchoolTerm]:
+    return list(
+        session.scalars(
+            select(SchoolTerm).where(SchoolTerm.region == region).order_by(SchoolTerm.starts)
+        )
+    )
+
+
+def regions(session: Session) -> list[str]:
+    """Every region with terms, and England (the default) even before it has any."""
+    kept = set(session.scalars(select(SchoolTerm.region).distinct()))
+    return sorted(kept | {DEFAULT_REGION}, key=lambda r: (r != DEFAULT_REGION, r))
+
+
+def terms_by_region(session: Session) -> dict[str, list[SchoolTerm]]:
+    found: dict[str, list[SchoolTerm]] = {region: [] for region in regions(session)}
+    for term in session.scalars(select(SchoolTerm).order_by(SchoolTerm.starts)):
+        found[term.region].append(term)
+    return found
+
+
+def import_terms(session: Session, region: str, terms: list[Term], actor: str) -> Imported:
+    """Add a region's terms, all or none: a term kept already with the same days is left as
+    it is (importing a file twice adds nothing); one that overlaps a kept term is refused."""
+    key = region_key(region)
+    kept = terms_of(session, key)
+    same = {(t.starts, t.ends) for t in kept}
+    new = [t for t in terms if (t.starts, t.ends) not in same]
+    check_terms(new, [Term(t.name, t.starts, t.ends) for t in kept])
+    for term in new:
+        session.add(SchoolTerm(region=key, name=term.name, starts=term.starts, ends=term.ends))
+    session.flush()
+    audit.record(session, actor, "terms.import", "region", key, added=len(new))
+    return Imported(key, len(new), len(terms) - len(new))
+
+
+def add_term(
+    session: Session, region: str, name: str, starts: date, ends: date, actor: str
+) -> SchoolTerm:
+    key = region_key(region)
+    term = Term(name.strip()[:200], starts, ends, "this term")
+    check_terms([term], [Term(t.name, t.starts, t.ends) for t in terms_of(session, key)])
+    row = SchoolTerm(region=key, name=term.name, starts=starts, ends=ends)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "terms.add", "school_term", row.id, region=key)
+    return row
+
+
+def delete_term(session: Session, term_id: int, actor: str) -> None:
+    term = session.get(SchoolTerm, term_id)
+    if term is None:
+        raise TermError(f"there is no term {term_id}")
+    session.execute(delete(SchoolTerm).where(SchoolTerm.id == term_id))
+    audit.record(session, actor, "terms.delete", "school_term", term_id, region=term.region)
+
+
+def holiday_regions(session: Session, day: date) -> list[str]:
+    """The regions whose school holidays `day` falls in."""
+    terms: dict[str, list[Term]] = defaultdict(list)
+    for region, starts, ends in session.execute(
+        select(SchoolTerm.region, SchoolTerm.starts, SchoolTerm.ends)
+    ):
+        terms[region].append(Term("", starts, ends))
+    return sorted(region for region, kept in terms.items() if in_holiday(kept, day))
+
+
+def waiting_members(session: Session, frequency: Frequency, day: date) -> ColumnElement[bool]:
+    """SQL, correlated to Member: members whose `frequency` digest due on local `day` waits
+    (a weekend, for those who want none; a school holiday, for those who pause daily digests)."""
+    if frequency != Frequency.DAILY:
+        return false()
+    conditions: list[ColumnElement[bool]] = []
+    if day.weekday() in WEEKEND:
+        conditions.append(Member.no_weekend_email.is_(True))
+    on_holiday = holiday_regions(session, day)
+    if on_holiday:
+        conditions.append(
+            and_(Member.pause_in_holidays.is_(True), Member.school_region.in_(on_holiday))
+        )
+    return or_(*conditions) if conditions else false()
+
+
+@dataclass(frozen=True)
+class WhenChoices:
+    no_weekend_email: bool
+    pause_in_holidays: bool
+    region: str
+
+
+def set_when_choices(session: Session, member: Member, choices: WhenChoices) -> None:
+    """A member's own choice of when they get digests (the manage page)."""
+    key = region_key(choices.region)
+    if key not in regions(session):
+        raise TermError(f"there is no school calendar for {choices.region!r}")
+    member.no_weekend_email = choices.no_weekend_email
+    member.pause_in_holidays = choices.pause_in_holidays
+    member.school_region = key
+    audit.record(
+        session,
+        "member",
+        "member.when",
+        "member",
+        member.id,
+        no_weekend_email=choices.no_weekend_email,
+        pause_in_holidays=choices.pause_in_holidays,
+        region=key,
+    )
