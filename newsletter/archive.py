@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from newsletter.models import Article, ArticleStatus, ArticleTopic, Topic
 
@@ -50,3 +50,12 @@ def published_articles(
 def topics_by_slug(session: Session, slugs: Sequence[str]) -> list[Topic]:
     """The topics of these slugs that exist, in slug order."""
     return list(session.scalars(select(Topic).where(Topic.slug.in_(slugs)).order_by(Topic.slug)))
+
+
+def published_article(session: Session, article_id: int) -> Article | None:
+    """A published article with its topics; None if there is none, or it was withdrawn."""
+    return session.scalar(
+        select(Article)
+        .where(Article.id == article_id, Article.status == ArticleStatus.PUBLISHED)
+        .options(selectinload(Article.topics).selectinload(ArticleTopic.topic))
+    )

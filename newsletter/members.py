@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import audit, consent, role_defaults
 from newsletter.consent import Change, KeptUnsubscribed
 from newsletter.models import ConsentSource, Frequency, Member, MemberStatus, Subscription, Topic
+from newsletter.paging import Page, fetch_page
 
 FREQUENCIES = tuple(f.value for f in Frequency)
 
@@ -293,4 +294,29 @@ def roles_in_use(session: Session) -> list[str]:
         session.scalars(
             select(Member.role).where(Member.role != "").group_by(Member.role).order_by(Member.role)
         )
+    )
+
+
+def search_members(
+    session: Session, text: str, status: MemberStatus | None, page: int, page_size: int
+) -> Page[Member]:
+    """Members whose address or name contains `text` (any case), of `status` if given, by
+    address, with their subscriptions."""
+    query = select(Member)
+    if text:
+        query = query.where(
+            or_(
+                Member.email.contains(text.lower(), autoescape=True),
+                func.lower(Member.name).contains(text.lower(), autoescape=True),
+            )
+        )
+    if status is not None:
+        query = query.where(Member.status == status)
+    query = query.options(selectinload(Member.subscriptions)).order_by(Member.email)
+    return fetch_page(session, query, page, page_size)
+
+
+def member_with_subscriptions(session: Session, member_id: int) -> Member | None:
+    return session.scalar(
+        select(Member).where(Member.id == member_id).options(selectinload(Member.subscriptions))
     )

@@ -25,6 +25,15 @@ def topics_by_slug(session: Session) -> dict[str, Topic]:
     return {topic.slug: topic for topic in list_topics(session)}
 
 
+def find_topic(session: Session, slug: str) -> Topic | None:
+    return session.scalar(select(Topic).where(Topic.slug == slug))
+
+
+def topic_names(session: Session) -> dict[int, str]:
+    """Every topic's name by its id."""
+    return dict(session.execute(select(Topic.id, Topic.name)).all())
+
+
 def add_topic(
     session: Session, slug: str, name: str, description: str = "", actor: str = ""
 ) -> Topic:

@@ -91,7 +91,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "staff": Entry(
         "newsletter.cli.staff:app",
-        "Create and list staff accounts for the web console.",
+        "Create and list staff accounts for the web console, and set their passwords.",
         group=True,
     ),
     "status": Entry(

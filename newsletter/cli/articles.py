@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from newsletter.articles.files import ArticleFileError, expand_paths, read_source
+from newsletter.articles.lookup import article_with_details
 from newsletter.articles.parse import CAPTURE, HTML, MARKDOWN, PLAIN_TEXT, html_blocks
 from newsletter.articles.store import (
     ArticleError,
@@ -162,10 +163,10 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 def show(article_id: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPTION) -> None:
     """One article: its summary, body, topic scores with their evidence, and dates."""
     with open_session() as session:
-        try:
-            article = describe_full(get_article(session, article_id))
-        except ArticleError as exc:
-            fail(str(exc))
+        found = article_with_details(session, article_id)
+        if found is None:
+            fail(f"no article {article_id}")
+        article = describe_full(found)
     if as_json:
         print_json(article)
         return

@@ -33,6 +33,7 @@ from newsletter.rendering.previews import (
 )
 from newsletter.rendering.samples import SAMPLE_RECIPIENT
 from newsletter.scheduling import DIGEST_FREQUENCIES
+from newsletter.topics import topic_names
 
 DIGEST_SIZE = 8
 
@@ -154,12 +155,12 @@ def _article(session: Session, article_id: int) -> ArticleView:
     article = session.get(Article, article_id)
     if article is None:
         fail(f"no article with id {article_id}")
-    return ArticleView.from_model(article, _topic_names(session))
+    return ArticleView.from_model(article, topic_names(session))
 
 
 def _recipient(session: Session, member: Member, digest: Frequency | None) -> Recipient:
     """The member, following their topics (those of the digest's frequency, for a digest)."""
-    names = _topic_names(session)
+    names = topic_names(session)
     follows = tuple(
         sorted(
             (names[s.topic_id], s.frequency.value)
@@ -168,10 +169,6 @@ def _recipient(session: Session, member: Member, digest: Frequency | None) -> Re
         )
     )
     return Recipient(member.id, member.email, member.name, member.token_version, follows)
-
-
-def _topic_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Topic.id, Topic.name)).all())
 
 
 def _latest_groups(session: Session, article: ArticleView | None) -> list[TopicGroup] | None:

@@ -1,4 +1,5 @@
-"""`newsletter staff ...`: create and list staff accounts for the web console."""
+"""`newsletter staff ...`: create and list staff accounts for the web console, and set their
+passwords."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ import sys
 import typer
 from rich.table import Table
 
+from newsletter import audit
 from newsletter.cli.common import console, fail, open_session
-from newsletter.staff import StaffError, create_staff, list_staff, parse_role
+from newsletter.staff import (
+    StaffError,
+    create_staff,
+    find_staff,
+    list_staff,
+    parse_role,
+    set_password,
+)
 
-app = typer.Typer(help="Create and list staff accounts for the web console.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create and list staff accounts for the web console, and set their passwords.",
+    no_args_is_help=True,
+)
 
 
 def _read_password() -> str:
@@ -49,3 +61,21 @@ def list_() -> None:
             created = user.created_at.strftime("%Y-%m-%d")
             table.add_row(user.email, user.role.value, "yes" if user.active else "no", created)
     console.print(table)
+
+
+@app.command("set-password")
+def set_password_(email: str) -> None:
+    """Give an account a new password (asked for, or read from stdin) and end its sessions.
+
+    For an operator when the emailed reset link cannot help: no outgoing mail yet, or the last
+    admin locked out."""
+    password = _read_password()
+    with open_session() as session:
+        user = find_staff(session, email)
+        if user is None:
+            fail(f"there is no staff account for {email.strip().lower()}")
+        try:
+            set_password(session, user, password, audit.cli_actor())
+        except StaffError as exc:
+            fail(str(exc))
+        console.print(f"New password set for {user.email}; its sessions are ended.")

@@ -12,18 +12,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter import member_requests
 from newsletter.config import Settings, get_settings
-from newsletter.web import (
-    acknowledgements,
-    api,
-    errors,
-    feeds,
-    ops,
-    past_emails,
-    public,
-    staff,
-    webhooks,
-)
+from newsletter.web import acknowledgements, api, errors, feeds, ops, past_emails, public, webhooks
 from newsletter.web.auth import SESSION_COOKIE, SESSION_MAX_AGE
+from newsletter.web.console.routers import routers as console_routers
 from newsletter.web.middleware import (
     BodyLimitMiddleware,
     RequestMetricsMiddleware,
@@ -79,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(acknowledgements.router)
     app.include_router(feeds.router)
     app.include_router(past_emails.router)
-    for router in staff.routers:
+    for router in console_routers:
         app.include_router(router)
     app.include_router(api.router)
     app.include_router(webhooks.router)

@@ -106,6 +106,11 @@ def actor(user: StaffUser) -> str:
     return f"staff:{user.email}"
 
 
+def signed_in(request: Request) -> StaffUser:
+    """The staff user this request's guard (STAFF_ONLY or ADMIN_ONLY) signed in."""
+    return request.state.staff  # type: ignore[no-any-return]
+
+
 # Router-level guards: whoever is not signed in (or lacks the role) never reaches a route,
 # and every change carries the CSRF token. The route-table test relies on these.
 STAFF_ONLY = [Depends(current_staff), Depends(verify_csrf)]

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from newsletter.api_tokens import verify_token
 from newsletter.db import session_scope
 from newsletter.links import BadLink
-from newsletter.web.api import bearer, unauthorised
+from newsletter.web.api.auth import bearer, unauthorised
 from newsletter.web.auth import LoginRequired
 from newsletter.web.templating import render
 

@@ -7,8 +7,7 @@ from datetime import date
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -21,22 +20,18 @@ from newsletter import (
     role_defaults,
     school_calendar,
 )
-from newsletter.archive import ArchiveFilter, published_articles, topics_by_slug
+from newsletter.archive import ArchiveFilter, published_article, published_articles, topics_by_slug
 from newsletter.db import session_scope
 from newsletter.links import calendar_url, manage_url
 from newsletter.members import MemberError
 from newsletter.models import (
-    Article,
-    ArticleStatus,
-    ArticleTopic,
     Frequency,
     Member,
     MemberStatus,
-    Topic,
 )
 from newsletter.term_dates import TermError, region_label
 from newsletter.topics import SLUG_PATTERN as SLUG
-from newsletter.topics import list_topics
+from newsletter.topics import find_topic, list_topics
 from newsletter.web import forms
 from newsletter.web.auth import read_form, refuse_other_sites
 from newsletter.web.deps import Id, client_address, db_session
@@ -454,7 +449,7 @@ def _params(request: Request) -> list[tuple[str, str]]:
 def topic(
     slug: str, request: Request, page: int = 1, session: Session = Depends(db_session)
 ) -> Response:
-    found = session.scalar(select(Topic).where(Topic.slug == slug)) if SLUG.match(slug) else None
+    found = find_topic(session, slug) if SLUG.match(slug) else None
     if found is None:
         raise HTTPException(404, "There is no such topic.")
     page = max(1, min(page, 10_000))
@@ -468,11 +463,7 @@ def topic(
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 def article(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
-    found = session.scalar(
-        select(Article)
-        .where(Article.id == article_id, Article.status == ArticleStatus.PUBLISHED)
-        .options(selectinload(Article.topics).selectinload(ArticleTopic.topic))
-    )
+    found = published_article(session, article_id)
     if found is None:
         raise HTTPException(404, "There is no such article, or it has been withdrawn.")
     topics = [t.topic for t in found.topics if t.assigned]

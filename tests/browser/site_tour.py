@@ -61,8 +61,8 @@ from newsletter.staff import create_staff
 from newsletter.term_dates import Term
 from newsletter.web.app import create_app
 from tests.support.delivery_data import add_member
+from tests.support.routes import all_routes
 from tests.web.site import Site
-from tests.web.test_access import all_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "articles"

@@ -12,8 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from newsletter.db import session_scope
 from newsletter.models import utcnow
-from tests.browser.test_web_member import shot
-from tests.browser.test_web_staff import PASSWORD, new_page, sign_in
+from tests.support.browser_steps import PASSWORD, new_page, shot, sign_in
 from tests.support.delivery_data import add_member
 from tests.support.notices import ack_path, schedule_notice, send_notice_inline
 from tests.web.site import Site, running_site

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.inline import inline
 from newsletter.models import Member, MemberStatus
+from tests.support.browser_steps import choose, shot
 from tests.support.delivery_data import add_article
 from tests.support.worker import celery_worker
-from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, link_in, running_site
-from tests.web.site import screenshot as save
+from tests.web.site import DESKTOP, Site, link_in, running_site
 
 pytestmark = pytest.mark.browser
 
@@ -40,19 +40,6 @@ def worker(site: Site) -> Iterator[None]:
     """A real worker on the embedded broker: it sends the emails the pages queue."""
     with celery_worker(site.env, site.logs / "worker.log"):
         yield
-
-
-def shot(page: Page, name: str) -> None:
-    """Screenshots of this page at desktop and phone widths; neither scrolls sideways."""
-    for width in (DESKTOP, PHONE):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert fits_the_screen(page), f"{name} scrolls sideways at {width}px"
-        save(page, name)
-    page.set_viewport_size({"width": DESKTOP, "height": 900})
-
-
-def choose(page: Page, topic: str, how_often: str) -> None:
-    page.get_by_role("radiogroup", name=f"How often for {topic}").get_by_text(how_often).click()
 
 
 def emails_to(site: Site, address: str) -> list:  # type: ignore[type-arg]

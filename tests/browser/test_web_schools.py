@@ -18,7 +18,7 @@ from newsletter.audience import announcement_audience
 from newsletter.db import session_scope
 from newsletter.links import manage_url
 from newsletter.models import Frequency, Send, SendKind, SendStatus
-from tests.browser.test_web_member import choose, shot
+from tests.support.browser_steps import choose, shot
 from tests.support.delivery_data import add_article, add_member
 from tests.web.site import DESKTOP, Site, running_site
 

@@ -10,19 +10,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from newsletter.db import session_scope
 from newsletter.models import StaffRole
 from newsletter.staff import create_staff
+from tests.support.browser_steps import PASSWORD, new_page, shot, sign_in
 from tests.support.delivery_data import add_member
 from tests.support.worker import celery_beat, celery_worker
-from tests.web.site import DESKTOP, PHONE, Site, fits_the_screen, running_site
-from tests.web.site import screenshot as save
+from tests.web.site import Site, running_site
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "articles" / "npq-spring-applications.md"
 
 
@@ -36,29 +35,6 @@ def site(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch)
             add_member(session, "bob@example.com", {"npq": "immediate", "funding": "daily"})
             add_member(session, "cat@example.com", {"careers": "weekly"})
         yield running
-
-
-def new_page(browser: Browser) -> Page:
-    return browser.new_page(
-        viewport={"width": DESKTOP, "height": 900}, locale="en-GB", timezone_id="Europe/London"
-    )
-
-
-def shot(page: Page, name: str) -> None:
-    for width in (DESKTOP, PHONE):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert fits_the_screen(page), f"{name} scrolls sideways at {width}px"
-        save(page, name)
-    page.set_viewport_size({"width": DESKTOP, "height": 900})
-
-
-def sign_in(page: Page, site: Site, email: str) -> None:
-    page.goto(f"{site.url}/staff")
-    expect(page.get_by_role("heading", name="Staff sign in")).to_be_visible()
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_compose_preview_schedule_and_watch_it_complete(

@@ -13,7 +13,8 @@ from newsletter.delivery.alerts import alert_key
 from newsletter.links import read_unsubscribe_token
 from newsletter.models import Delivery, DeliveryStatus, Member, Priority, Send, SendStatus
 from tests.faults.smtp import RecordingSmtpServer
-from tests.support.delivery_data import add_article
+from tests.support import delivery_data
+from tests.support.delivery_data import add_article, send_status
 from tests.support.worker import wait_for
 
 
@@ -22,20 +23,14 @@ def publish_breaking(title: str, topic: str = "funding") -> int:
     with session_scope() as session:
         article_id = add_article(session, title, [topic], priority=Priority.BREAKING).id
     dispatch.article_published(article_id)
-    wait_for(lambda: send_id(alert_key(article_id)) is not None, 60, "the alert was not fanned out")
-    found = send_id(alert_key(article_id))
+    wait_for(
+        lambda: delivery_data.send_of(alert_key(article_id)) is not None,
+        60,
+        "the alert was not fanned out",
+    )
+    found = delivery_data.send_of(alert_key(article_id))
     assert found is not None
     return found
-
-
-def send_id(key: str) -> int | None:
-    with session_scope() as session:
-        return session.scalar(select(Send.id).where(Send.key == key))
-
-
-def send_status(send: int) -> SendStatus:
-    with session_scope() as session:
-        return session.scalars(select(Send.status).where(Send.id == send)).one()
 
 
 def ledger(send: int) -> Counter[str]:

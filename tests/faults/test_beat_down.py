@@ -28,10 +28,10 @@ from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.faults.sends import received_by_send, send_status, unfinished
+from tests.faults.sends import received_by_send, unfinished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
-from tests.support.delivery_data import add_article
+from tests.support.delivery_data import add_article, send_status
 from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]

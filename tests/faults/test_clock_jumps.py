@@ -26,10 +26,10 @@ from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.faults.sends import received_by_send, send_id, unfinished
+from tests.faults.sends import received_by_send, unfinished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
-from tests.support.delivery_data import add_article
+from tests.support.delivery_data import add_article, send_of
 from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
@@ -87,7 +87,7 @@ def test_a_clock_jumping_an_hour_forward_and_back_makes_each_digest_once(
 
     monday = digest_key(DAILY, MONDAY, LONDON)
     received = received_by_send(smtp)
-    sends = [i for i in (send_id(monday),) if i is not None]
+    sends = [i for i in (send_of(monday),) if i is not None]
     figures = report(
         count(
             "9 clock jumps an hour forward and back",

@@ -34,10 +34,10 @@ from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
 from tests.faults.locks import table_locked, waiting_to_write
 from tests.faults.processes import clock_env, fast_clock_beat, kill_hard
-from tests.faults.sends import received_by_send, send_id, unfinished
+from tests.faults.sends import received_by_send, unfinished
 from tests.faults.smtp import RecordingSmtpServer
 from tests.faults.sweeper import sweeping
-from tests.support.delivery_data import add_article
+from tests.support.delivery_data import add_article, send_of
 from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.redis]
@@ -107,13 +107,13 @@ def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
                     kill_when(lambda: waiting_to_write("digest_watermark"), w2, "no digest run")
             else:
                 kill_when(
-                    lambda: send_id(DIGEST) is not None and queued("send", env) > 0,
+                    lambda: send_of(DIGEST) is not None and queued("send", env) > 0,
                     w2,
                     "no digest batch queued",
                 )
             with celery_worker(env, tmp_path / "w3.log", concurrency=PROCESSES):
                 wait_for(
-                    lambda: send_id(alert) is not None and send_id(DIGEST) is not None,
+                    lambda: send_of(alert) is not None and send_of(DIGEST) is not None,
                     300,
                     "the alert or the digest was never made",
                 )
@@ -128,7 +128,7 @@ def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
             "6 fan-out and digest run killed",
             expected,
             received,
-            [i for i in (send_id(alert), send_id(DIGEST)) if i is not None],
+            [i for i in (send_of(alert), send_of(DIGEST)) if i is not None],
             smtp.transactions(),
             bound=2 * connections,  # two kills, each while the worker may also be sending
             chaos=chaos,

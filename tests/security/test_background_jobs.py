@@ -15,16 +15,9 @@ from newsletter.background_jobs import BACKGROUND_CHARS
 from newsletter.db import session_scope
 from newsletter.inline import inline
 from newsletter.models import Article, Job, JobStatus, Member, StaffRole, utcnow
+from tests.support.member_rows import big_csv
 from tests.web.conftest import make_staff, signed_in
 from tests.web.helpers import csrf_of
-
-
-def big_csv(rows: int, bad_line: int | None = None) -> str:
-    lines = ["email,name,role,topics"]
-    for n in range(rows):
-        email = "not-an-address" if n + 2 == bad_line else f"member{n}@example.com"
-        lines.append(f"{email},Member {n},Head of year,npq:weekly")
-    return "\n".join(lines) + "\n"
 
 
 def test_a_large_members_csv_is_imported_by_a_job_with_a_progress_page(

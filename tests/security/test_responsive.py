@@ -18,7 +18,7 @@ import pytest
 from newsletter.db import session_scope
 from newsletter.members import find_member
 from newsletter.models import Job, JobStatus, StaffRole
-from tests.security.test_background_jobs import big_csv
+from tests.support.member_rows import big_csv
 from tests.support.smtp_server import Script, SmtpTestServer
 from tests.support.worker import celery_worker, lowest_priority, use_env, wait_for
 from tests.web.conftest import PASSWORD, make_staff

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from newsletter.api_tokens import create_token
 from newsletter.db import session_scope
 from newsletter.web.app import create_app
+from tests.support.routes import PUBLIC, all_routes
 from tests.web.helpers import csrf_of
-from tests.web.test_access import PUBLIC, all_routes
 
 # Values for path parameters that name nothing: a request reaches its handler, which finds
 # nothing to change, so walking the whole table changes nothing either.

@@ -16,9 +16,9 @@ from newsletter.api_tokens import create_token
 from newsletter.cli import app
 from newsletter.db import session_scope
 from newsletter.models import ApiToken, Article, Member, utcnow
+from tests.support.console import bearer, new_token
 from tests.support.delivery_data import add_member
 from tests.web.helpers import csrf_of
-from tests.web.test_api import bearer, new_token
 
 runner = CliRunner()
 SECRET_NAME = "Zebedee Quartermaine"

@@ -23,6 +23,8 @@ from newsletter.models import (
     Member,
     MemberStatus,
     Priority,
+    Send,
+    SendStatus,
     Subscription,
     Suppression,
     SuppressionReason,
@@ -150,3 +152,13 @@ def last_weeks_links(base_url: str) -> dict[str, str]:
         email: unsubscribe_url(member_id, send, version).replace(ours, base_url)
         for member_id, email, version in members
     }
+
+
+def send_of(key: str) -> int | None:
+    with session_scope() as session:
+        return session.scalar(select(Send.id).where(Send.key == key))
+
+
+def send_status(send_id: int) -> SendStatus:
+    with session_scope() as session:
+        return session.scalars(select(Send.status).where(Send.id == send_id)).one()

@@ -15,10 +15,10 @@ from newsletter.cli import app
 from newsletter.dkim_record import txt_record
 from newsletter.rendering import prepare_alert
 from newsletter.rendering.samples import sample_articles
-from tests.unit.rendering.test_signing import ANN, configure, key_pair  # noqa: F401 (a fixture)
+from tests.support.dkim_keys import ANN, configure
 
 
-def test_the_record_is_the_public_key_openssl_derives(key_pair: tuple[Path, bytes]) -> None:  # noqa: F811
+def test_the_record_is_the_public_key_openssl_derives(key_pair: tuple[Path, bytes]) -> None:
     private, openssl_record = key_pair
     record = txt_record(private.read_bytes(), "news2026", "mail.localhost")
     assert record.name == "news2026._domainkey.mail.localhost"
@@ -32,7 +32,7 @@ def test_the_record_is_the_public_key_openssl_derives(key_pair: tuple[Path, byte
 
 def test_the_command_prints_a_record_that_verifies_a_signed_email(
     monkeypatch: pytest.MonkeyPatch,
-    key_pair: tuple[Path, bytes],  # noqa: F811
+    key_pair: tuple[Path, bytes],
 ) -> None:
     private, _ = key_pair
     configure(monkeypatch, private, "news2026")

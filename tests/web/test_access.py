@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,25 +13,9 @@ from sqlalchemy import select
 from newsletter.db import session_scope
 from newsletter.models import StaffRole, StaffUser, Suppression
 from newsletter.web.app import create_app
+from tests.support.routes import PUBLIC, all_routes
 from tests.web.conftest import PASSWORD, make_staff, signed_in
 from tests.web.helpers import csrf_of
-
-# Pages anyone may open; every other route must refuse a visitor who has not signed in.
-# (/healthz, /readyz and /metrics are for probes and Prometheus: the proxy keeps them inside.)
-PUBLIC = re.compile(
-    r"^/($|subscribe|confirm/|acknowledge/|manage|unsubscribe/|articles|topics/|static|openapi\.json"
-    r"|staff/login$|staff/password-reset|webhooks/|healthz$|readyz$|metrics$|feeds/|calendar/|archive)"
-)
-
-
-def all_routes(routes: list[Any]) -> Iterator[Any]:
-    """Every route, looking inside included routers (newer FastAPI nests them)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from all_routes(inner.routes)
-        else:
-            yield route
 
 
 def concrete(path: str) -> str:

@@ -15,10 +15,10 @@ from newsletter import links
 from newsletter.db import session_scope
 from newsletter.delivery.backends.memory import clear
 from newsletter.models import Acknowledgement, Member, NoticeSend, Send
+from tests.support.console import post
 from tests.support.delivery_data import add_member
 from tests.support.notices import ack_path, schedule_notice, send_notice_inline
 from tests.web.helpers import sent_to
-from tests.web.test_staff_console import post
 
 
 @pytest.fixture

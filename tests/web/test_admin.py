@@ -11,10 +11,10 @@ from sqlalchemy import select
 from newsletter.db import session_scope
 from newsletter.delivery.alerts import fan_out_article
 from newsletter.models import AuditEvent, DeliveryStatus, StaffUser, Suppression, TopicRule
+from tests.support.console import post
 from tests.support.delivery_data import add_article, add_member
 from tests.web.conftest import PASSWORD
 from tests.web.helpers import csrf_of, delivery_status, topics_of
-from tests.web.test_staff_console import post
 
 CSV = (
     "email,name,role,topics\n"

@@ -8,32 +8,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from newsletter.api_tokens import SCOPES
 from newsletter.db import session_scope
 from newsletter.models import Send, SendStatus
+from tests.support.console import bearer, new_token
 from tests.web.helpers import csrf_of
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "articles" / "npq-spring-applications.md"
-
-
-def new_token(
-    admin: TestClient,
-    name: str = "Website CMS",
-    scopes: tuple[str, ...] = SCOPES,
-    expires: str = "",
-) -> str:
-    page = admin.get("/staff/admin/tokens")
-    form = {"name": name, "scope": list(scopes), "expires": expires}
-    made = admin.post("/staff/admin/tokens", data={**form, "csrf_token": csrf_of(page.text)})
-    assert made.status_code == 200
-    found = re.search(r'<code class="token" id="new-token">([^<]+)</code>', made.text)
-    assert found, "the new token is not shown"
-    assert found.group(1) not in admin.get("/staff/admin/tokens").text  # shown once only
-    return found.group(1)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_articles_are_imported_once_and_published(admin: TestClient) -> None:

@@ -1,4 +1,4 @@
-"""`newsletter staff create|list` and `newsletter serve`, as an operator runs them."""
+"""`newsletter staff create|list|set-password` and `newsletter serve`, as an operator runs them."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from newsletter import staff_sessions
 from newsletter.cli import app
 from newsletter.db import session_scope
-from newsletter.staff import authenticate
+from newsletter.models import AuditEvent
+from newsletter.staff import authenticate, find_staff
 from tests.support.servers import free_port, wait_for_port
 
 runner = CliRunner()
@@ -47,6 +50,48 @@ def test_staff_create_names_what_is_wrong(db_url: str) -> None:
     assert runner.invoke(app, args, input=PASSWORD + "\n").exit_code == 0
     again = runner.invoke(app, args, input=PASSWORD + "\n")
     assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+def test_staff_set_password_replaces_it_and_ends_every_session(db_url: str) -> None:
+    args = ["staff", "create", "ada@example.org", "--role", "admin"]
+    assert runner.invoke(app, args, input=PASSWORD + "\n").exit_code == 0
+    with session_scope(db_url) as session:
+        user = find_staff(session, "ada@example.org")
+        assert user is not None
+        cookie = staff_sessions.start(session, user, "127.0.0.1")
+    new = "another long passphrase entirely"
+
+    done = runner.invoke(app, ["staff", "set-password", "Ada@Example.org"], input=new + "\n")
+
+    assert done.exit_code == 0, done.stderr
+    assert "New password set for ada@example.org" in done.stdout
+    assert new not in done.stdout + done.stderr
+    with session_scope(db_url) as session:
+        assert authenticate(session, "ada@example.org", new) is not None
+        assert authenticate(session, "ada@example.org", PASSWORD) is None
+        assert staff_sessions.find(session, cookie) is None
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "staff.password")
+        ).one()
+        assert event.actor.startswith("cli") and event.detail["sessions_ended"] == 1
+
+
+def test_staff_set_password_names_what_is_wrong_and_changes_nothing(db_url: str) -> None:
+    args = ["staff", "create", "ada@example.org", "--role", "admin"]
+    assert runner.invoke(app, args, input=PASSWORD + "\n").exit_code == 0
+
+    unknown = runner.invoke(
+        app, ["staff", "set-password", "bob@example.org"], input=PASSWORD + "\n"
+    )
+    weak = runner.invoke(app, ["staff", "set-password", "ada@example.org"], input="short\n")
+
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "error: there is no staff account for bob@example.org"
+    ]
+    assert weak.exit_code == 1 and "at least 12 characters" in weak.stderr
+    with session_scope(db_url) as session:
+        assert authenticate(session, "ada@example.org", PASSWORD) is not None
 
 
 def test_serve_answers_on_the_given_port(db_url: str, tmp_path: Path) -> None:

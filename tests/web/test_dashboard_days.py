@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from newsletter import dashboard_figures
 from newsletter.models import Delivery, DeliveryStatus
-from newsletter.web import charts, dashboard
+from newsletter.web import charts
 from tests.support.delivery_data import add_member, fan_out_breaking
 
 
@@ -42,8 +43,10 @@ def test_emails_are_counted_on_the_local_day(session: Session) -> None:
     )
     now = datetime(2026, 7, 3, 9, 0, tzinfo=UTC)
 
-    london = dashboard.sent_per_day(session, days=3, now=now, zone=ZoneInfo("Europe/London"))
-    utc = dashboard.sent_per_day(session, days=3, now=now, zone=ZoneInfo("UTC"))
+    london = dashboard_figures.sent_per_day(
+        session, days=3, now=now, zone=ZoneInfo("Europe/London")
+    )
+    utc = dashboard_figures.sent_per_day(session, days=3, now=now, zone=ZoneInfo("UTC"))
 
     assert london.days == [date(2026, 7, 1), date(2026, 7, 2), date(2026, 7, 3)]
     assert london.series == [("Funding", [1, 2, 0])] and london.total == 3
@@ -61,7 +64,9 @@ def test_the_default_zone_is_the_setting(session: Session, monkeypatch) -> None:
     monkeypatch.setenv("NEWSLETTER_TIMEZONE", "Asia/Tokyo")
     get_settings.cache_clear()
 
-    days = dashboard.sent_per_day(session, days=2, now=datetime(2026, 1, 11, 1, 0, tzinfo=UTC))
+    days = dashboard_figures.sent_per_day(
+        session, days=2, now=datetime(2026, 1, 11, 1, 0, tzinfo=UTC)
+    )
 
     assert days.days == [date(2026, 1, 10), date(2026, 1, 11)]
     assert days.series == [("Funding", [0, 1])]

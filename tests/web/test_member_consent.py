@@ -16,10 +16,9 @@ from newsletter.consent import Change, by_member
 from newsletter.db import session_scope
 from newsletter.members import find_member, upsert_member
 from newsletter.models import AuditEvent, ConsentSource, Frequency, MemberStatus, Send
+from tests.support.console import bearer, new_token, post
 from tests.support.delivery_data import fan_out_breaking
 from tests.web.helpers import csrf_of, status_of, topics_of
-from tests.web.test_api import bearer, new_token
-from tests.web.test_staff_console import post
 
 KEPT = re.compile(
     r"funding: kept unsubscribed: the member opted out on \d{4}-\d\d-\d\d via one-click"

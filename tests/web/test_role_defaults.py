@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from newsletter.db import session_scope
 from newsletter.member_import import import_members
+from tests.support.console import bearer, new_token
 from tests.web.helpers import csrf_of, topics_of
-from tests.web.test_api import bearer, new_token
 
 SENCO = {"topic-assessment": "weekly", "topic-funding": "immediate"}
 

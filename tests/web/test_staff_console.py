@@ -12,6 +12,7 @@ from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.inline import inline
 from newsletter.models import Article, ArticleStatus, AuditEvent, Send, SendStatus
+from tests.support.console import post
 from tests.support.delivery_data import add_article, add_member
 from tests.web.helpers import csrf_of, sent_to
 
@@ -21,12 +22,6 @@ Schools will receive additional high needs funding from April 2027. The funding 
 covers special educational needs support and the budget for SENCO release time.
 Applications for the capital grant close on 30 January 2027.
 """
-
-
-def post(client: TestClient, page: str, url: str, data: dict[str, object], **kwargs: object):  # type: ignore[no-untyped-def]
-    """Submit a form found on `page`, as a browser would, CSRF token included."""
-    token = csrf_of(client.get(page).text)
-    return client.post(url, data={**data, "csrf_token": token}, **kwargs)  # type: ignore[arg-type]
 
 
 def audited(db_url: str, action: str) -> list[AuditEvent]:

@@ -31,9 +31,8 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.integration.workers.test_worker import env, pg_url, send_of, send_status  # noqa: F401
 from tests.support.bounces import arf_complaint, mailto_unsubscribe, out_of_office, postfix_dsn
-from tests.support.delivery_data import add_article, add_member, topic_ids
+from tests.support.delivery_data import add_article, add_member, send_of, send_status, topic_ids
 from tests.support.imap_server import ImapServer, dovecot_server
 from tests.support.inbound_server import inbound_server
 from tests.support.smtp_server import Received, SmtpTestServer
@@ -52,7 +51,7 @@ def smtp() -> Iterator[SmtpTestServer]:
 
 
 @pytest.fixture
-def loop_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # noqa: F811
+def loop_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The worker's settings, plus a From address and a key this process shares."""
     values = {
         **env,

@@ -22,7 +22,7 @@ from newsletter.models import ProcessKind
 from newsletter.observability import metrics
 from newsletter.observability.gauges import StateCollector
 from newsletter.observability.heartbeat import Heartbeat
-from tests.integration.inbound.test_corpus import CORPUS, corpus_db  # noqa: F401 (a fixture)
+from tests.support.bounce_corpus import CORPUS
 
 ROOT = Path(__file__).resolve().parents[3]
 MONITORING = ROOT / "docs" / "monitoring"
@@ -198,7 +198,7 @@ def test_incident_emails_point_at_headings_of_the_operations_guide() -> None:
     assert set(RUNBOOK.values()) <= headings
 
 
-def test_what_comes_back_is_counted_by_kind_once(corpus_db: str) -> None:  # noqa: F811
+def test_what_comes_back_is_counted_by_kind_once(corpus_db: str) -> None:
     def count(kind: str) -> float:
         return REGISTRY.get_sample_value("newsletter_inbound_reports_total", {"kind": kind}) or 0.0
 

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.web.app import create_app
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.integration.workers.test_worker import env, pg_url, send_status, session  # noqa: F401
-from tests.support.delivery_data import add_member
+from tests.support.delivery_data import add_member, send_status
 from tests.support.notices import (
     NOTICE_AT,
     ack_path,
@@ -29,6 +28,7 @@ from tests.support.notices import (
 )
 from tests.support.smtp_server import SmtpTestServer
 from tests.support.worker import celery_worker, wait_for
+from tests.support.worker_env import session  # noqa: F401 (a fixture: on the worker's database)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

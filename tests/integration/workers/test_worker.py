@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter import db, dispatch
+from newsletter import dispatch
 from newsletter.cli import app
 from newsletter.config import get_settings
 from newsletter.db import session_scope
@@ -31,64 +31,28 @@ from newsletter.models import (
     SendStatus,
     Suppression,
 )
-from tests.conftest import _postgres_copy
-from tests.support.delivery_data import add_article, add_member, statuses, suppress
-from tests.support.servers import PostgresServer, RedisServer, free_port
+from tests.support import worker_env
+from tests.support.delivery_data import (
+    add_article,
+    add_member,
+    send_of,
+    send_status,
+    statuses,
+    suppress,
+)
+from tests.support.servers import free_port
 from tests.support.smtp_server import REJECT, SmtpTestServer
 from tests.support.worker import celery_beat, celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-
-@pytest.fixture
-def pg_url(
-    postgres: PostgresServer, postgres_template: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    url = _postgres_copy(postgres, postgres_template)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield url
-    db.get_engine(url).dispose()
+session = worker_env.session  # the fixture, on the database the worker uses
 
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpTestServer]:
     with SmtpTestServer(defer={"bob@example.com": 1}, reject={"dan@example.com": REJECT}) as server:
         yield server
-
-
-@pytest.fixture
-def env(
-    pg_url: str, redis: RedisServer, smtp: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """Settings shared by this process and the worker: PostgreSQL, Redis, the SMTP server."""
-    values = {
-        "NEWSLETTER_DATABASE_URL": pg_url,
-        "NEWSLETTER_BROKER_URL": redis.url,
-        "NEWSLETTER_RETRY_BASE_SECONDS": "0",
-        "NEWSLETTER_SCHEDULE_CHECK_SECONDS": "1",
-        **smtp.env(),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    return values
-
-
-@pytest.fixture
-def session(pg_url: str) -> Iterator[Session]:
-    with session_scope(pg_url) as session:
-        yield session
-
-
-def send_of(key: str) -> int | None:
-    with session_scope() as session:
-        return session.scalar(select(Send.id).where(Send.key == key))
-
-
-def send_status(send_id: int) -> SendStatus:
-    with session_scope() as session:
-        return session.scalars(select(Send.status).where(Send.id == send_id)).one()
 
 
 def newsroom(session: Session) -> None:

@@ -25,6 +25,7 @@ from newsletter.models import (
     Topic,
     utcnow,
 )
+from newsletter.topics import topic_names
 
 OTHER = "Several topics"
 MEMBER_MAIL = "Members' own emails"
@@ -74,7 +75,7 @@ def send_labels(session: Session, send_ids: set[int]) -> dict[int, str]:
     """A short name for what each send was about: its topic, or the kind of digest."""
     if not send_ids:
         return {}
-    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    names = topic_names(session)
     labels: dict[int, str] = {}
     for send in session.scalars(select(Send).where(Send.id.in_(send_ids))):
         audience = Audience.from_json(send.audience or {})

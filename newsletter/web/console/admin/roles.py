@@ -1,4 +1,4 @@
-"""Admin pages for roles and their default topics (newsletter.role_defaults). Admins only."""
+"""Admin: members' roles and the topics a new member in each starts with (role_defaults)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter import role_defaults
-from newsletter.models import MemberRole, StaffUser
+from newsletter.models import MemberRole
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import ADMIN_ONLY, actor, read_form
+from newsletter.web.auth import ADMIN_ONLY, actor, read_form, signed_in
 from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
 
@@ -31,7 +31,7 @@ def role_add(
 ) -> Response:
     values = {"name": forms.text(form, "name", 200)}
     try:
-        role = role_defaults.add_role(session, values["name"], _actor(request))
+        role = role_defaults.add_role(session, values["name"], actor(signed_in(request)))
     except role_defaults.RoleError as exc:
         return _roles_page(request, session, values, {"name": str(exc)}, 400)
     session.commit()
@@ -59,14 +59,9 @@ def role_save(
     chosen = forms.topic_frequencies(form, list_topics(session), errors)
     if errors:
         return _role_page(request, session, role, forms.frequency_values(chosen), errors, "", 400)
-    role_defaults.set_defaults(session, role, chosen, _actor(request))
+    role_defaults.set_defaults(session, role, chosen, actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/admin/roles/{role.id}?done=saved", 303)
-
-
-def _actor(request: Request) -> str:
-    staff: StaffUser = request.state.staff
-    return actor(staff)
 
 
 def _role(session: Session, role_id: int) -> MemberRole:

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter import background_jobs
 from newsletter.articles import store
 from newsletter.articles.files import MAX_BYTES, ArticleFileError, decode
-from newsletter.models import Article, ArticleStatus, ArticleTopic, Priority, StaffUser
+from newsletter.articles.lookup import article_with_details, page_of_articles
+from newsletter.models import Article, ArticleStatus, Priority
 from newsletter.topics import list_topics
 from newsletter.web import forms
-from newsletter.web.auth import STAFF_ONLY, actor, read_form
+from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
+from newsletter.web.console.jobs import start_job
 from newsletter.web.deps import Id, db_session
-from newsletter.web.staff_jobs import start_job
 from newsletter.web.templating import render
 
 router = APIRouter(prefix="/staff/articles", include_in_schema=False, dependencies=STAFF_ONLY)
@@ -33,32 +33,18 @@ NOTICES = {
 }
 
 
-def _me(request: Request) -> StaffUser:
-    return request.state.staff  # type: ignore[no-any-return]
-
-
 @router.get("", response_class=HTMLResponse)
 def articles(
     request: Request, status: str = "", page: int = 1, session: Session = Depends(db_session)
 ) -> Response:
-    query = select(Article)
-    if status in {s.value for s in ArticleStatus}:
-        query = query.where(Article.status == ArticleStatus(status))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = max(1, min(page, pages))
-    found = session.scalars(
-        query.options(selectinload(Article.topics).selectinload(ArticleTopic.topic))
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
+    wanted = ArticleStatus(status) if status in {s.value for s in ArticleStatus} else None
+    found = page_of_articles(session, wanted, page, PAGE_SIZE)
     context = {
-        "articles": list(found),
+        "articles": found.rows,
         "status": status,
         "statuses": [s.value for s in ArticleStatus],
-        "page": page,
-        "pages": pages,
+        "page": found.number,
+        "pages": found.count,
     }
     return render(request, "staff/articles.html", context)
 
@@ -99,7 +85,7 @@ def import_article(
             source=values["source"],
             breaking=values["breaking"] == "yes",
             publish=values["publish"] == "yes",
-            actor=actor(_me(request)),
+            actor=actor(signed_in(request)),
         )
     except store.ArticleError as exc:
         errors["text"] = f"This could not be read as an article: {exc}."
@@ -127,14 +113,7 @@ def _article_text(form: FormData, values: dict[str, str], errors: forms.Errors) 
 
 
 def _article(session: Session, article_id: int) -> Article:
-    found = session.scalar(
-        select(Article)
-        .where(Article.id == article_id)
-        .options(
-            selectinload(Article.topics).selectinload(ArticleTopic.topic),
-            selectinload(Article.deadlines),
-        )
-    )
+    found = article_with_details(session, article_id)
     if found is None:
         raise HTTPException(404, "There is no such article.")
     return found
@@ -183,7 +162,7 @@ def save_topics(
         errors = {"topics": "Choose at least one topic: an article without one reaches nobody."}
         return _article_page(request, session, article, errors, "", 400)
     try:
-        store.set_topics(session, article_id, slugs, actor=actor(_me(request)))
+        store.set_topics(session, article_id, slugs, actor=actor(signed_in(request)))
     except store.ArticleError as exc:
         return _article_page(request, session, article, {"topics": str(exc)}, "", 400)
     session.commit()
@@ -202,7 +181,7 @@ def save_priority(
         choice = Priority(forms.text(form, "priority", 20))
     except ValueError:
         return _article_page(request, session, article, {"priority": "Choose a priority."}, "", 400)
-    store.set_priority(session, article_id, choice, actor=actor(_me(request)))
+    store.set_priority(session, article_id, choice, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=priority", 303)
 
@@ -210,7 +189,7 @@ def save_priority(
 @router.post("/{article_id}/publish")
 def publish(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     _article(session, article_id)
-    store.publish_article(session, article_id, actor=actor(_me(request)))
+    store.publish_article(session, article_id, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=published", 303)
 
@@ -218,6 +197,6 @@ def publish(article_id: Id, request: Request, session: Session = Depends(db_sess
 @router.post("/{article_id}/withdraw")
 def withdraw(article_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     _article(session, article_id)
-    store.withdraw_article(session, article_id, actor=actor(_me(request)))
+    store.withdraw_article(session, article_id, actor=actor(signed_in(request)))
     session.commit()
     return RedirectResponse(f"/staff/articles/{article_id}?notice=withdrawn", 303)

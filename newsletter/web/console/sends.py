@@ -10,27 +10,22 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter.audience import Audience
 from newsletter.delivery import announcements, progress
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-from newsletter.delivery.eligibility import member_in_audience as in_audience
-from newsletter.delivery.eligibility import member_may_receive as may_receive
 from newsletter.delivery.email_cache import render_send as prepare
 from newsletter.delivery.one_off import send_one_off as transmit
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
 from newsletter.models import (
-    Member,
     Send,
     SendKind,
     SendStatus,
     StaffRole,
     StaffUser,
-    Topic,
     utcnow,
 )
 from newsletter.rendering import (
@@ -40,9 +35,11 @@ from newsletter.rendering import (
     prepare_announcement,
 )
 from newsletter.rendering.previews import decoded_part
-from newsletter.topics import list_topics
-from newsletter.web import forms, staff_acknowledgements
-from newsletter.web.auth import STAFF_ONLY, actor, read_form
+from newsletter.send_lookup import members_reached
+from newsletter.topics import list_topics, topic_names
+from newsletter.web import forms
+from newsletter.web.auth import STAFF_ONLY, actor, read_form, signed_in
+from newsletter.web.console import acknowledgements
 from newsletter.web.deps import Id, db_session
 from newsletter.web.templating import render
 
@@ -60,10 +57,6 @@ NOTICES = {
     "scheduled": "Scheduled. It starts by itself at the time shown; you can cancel it until then.",
     "cancelled": "Cancelled. Nothing will be sent.",
 }
-
-
-def _me(request: Request) -> StaffUser:
-    return request.state.staff  # type: ignore[no-any-return]
 
 
 def _zone(request: Request) -> ZoneInfo:
@@ -163,7 +156,7 @@ def schedule(
     at = forms.london_datetime(form, "date", "time", timezone, errors)
     if at is not None and at <= utcnow():
         errors["time"] = "That time has passed. Choose a time still to come."
-    chase = staff_acknowledgements.chase_rule_of(draft, errors)
+    chase = acknowledgements.chase_rule_of(draft, errors)
     if errors or at is None:
         return _compose_page(request, session, draft, errors, "", 400)
     try:
@@ -174,7 +167,7 @@ def schedule(
             topic_slugs=draft.topics,
             roles=draft.roles,
             at=at,
-            actor=actor(_me(request)),
+            actor=actor(signed_in(request)),
             respect_window=draft.respect_window,
             acknowledge=chase,
         )
@@ -193,7 +186,7 @@ def preview(
     if draft.content_problems():
         return _preview_response(_note("Write a subject and a message to see a preview."))
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
-    recipient = _preview_recipient(session, draft.preview_for, _me(request))
+    recipient = _preview_recipient(session, draft.preview_for, signed_in(request))
     return _preview_response(decoded_part(prepared.personalise(recipient), "html"))
 
 
@@ -227,7 +220,7 @@ def send_test_of_draft(
     errors = draft.content_problems()
     if errors:
         return _compose_page(request, session, draft, errors, "", 400)
-    me = _me(request)
+    me = signed_in(request)
     prepared = prepare_announcement(draft.subject, draft.body, send_id=0)
     message = prepared.personalise(Recipient(0, me.email, "", 0), test=True)
     notice = _transmit_test(request, message, me.email)
@@ -266,7 +259,7 @@ def _send_page(
 ) -> Response:
     """The send's page; a status code other than 200 shows the notice as a problem."""
     audience = Audience.from_json(send.audience or {})
-    names = dict(session.execute(select(Topic.id, Topic.name)).all())
+    names = topic_names(session)
     context = {
         "send": send,
         "sends": [progress.describe_send(session, send.id)],
@@ -280,7 +273,7 @@ def _send_page(
         "audience_size": _audience_size(session, send),
         "held_until": progress.held_until(send),
         "rates": reports.send_rates(session, send.id),
-        **staff_acknowledgements.send_page_context(session, send.id),
+        **acknowledgements.send_page_context(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
 
@@ -290,16 +283,14 @@ def _audience_size(session: Session, send: Send) -> int | None:
     if send.status != SendStatus.SCHEDULED:
         return None
     audience = Audience.from_json(send.audience or {})
-    return session.scalar(
-        select(func.count()).select_from(Member).where(may_receive(), in_audience(audience))
-    )
+    return members_reached(session, audience)
 
 
 @router.post("/{send_id}/cancel", response_class=HTMLResponse)
 def cancel(send_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     send = _send(session, send_id)
     try:
-        announcements.cancel_send(session, send_id, actor(_me(request)))
+        announcements.cancel_send(session, send_id, actor(signed_in(request)))
     except announcements.SendError as exc:
         session.rollback()
         return _send_page(request, session, send, f"Not cancelled: {exc}.", 409)
@@ -310,7 +301,7 @@ def cancel(send_id: Id, request: Request, session: Session = Depends(db_session)
 @router.post("/{send_id}/test", response_class=HTMLResponse)
 def send_test(send_id: Id, request: Request, session: Session = Depends(db_session)) -> Response:
     send = _send(session, send_id)
-    me = _me(request)
+    me = signed_in(request)
     try:
         result = announcements.send_test(session, send_id, me.email, request.app.state.settings)
     except (announcements.SendError, LookupError, RecipientError) as exc:

@@ -1,0 +1,1 @@
+"""The staff console: every page under /staff, one module per section."""

@@ -1,0 +1,1 @@
+"""The console's admin sections, one module each; admins only (ADMIN_ONLY on every router)."""
