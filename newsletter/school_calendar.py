@@ -4,7 +4,8 @@ Staff import a region's terms (term_dates reads and checks the file) or add and 
 the console. A member who pauses daily digests in school holidays is left out of the daily
 digest runs on their region's holidays, and one who wants no email at weekends out of those
 on Saturdays and Sundays: their watermark stays where it was, so the first run they are back
-in brings everything since, once (ADR 0021).
+in brings everything since, once. Their weekly digest, when due on a weekend or a Monday, comes
+in Monday's daily digest (weekend_rule; ADR 0021).
 """
 
 from __future__ import annotations
