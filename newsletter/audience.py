@@ -252,6 +252,20 @@ def digest_starts(
     )
 
 
+def merge_groups(first: Groups, second: Groups, topic_order: Sequence[int]) -> Groups:
+    """Two digests as one (a daily digest bringing the weekly one): each article once, where
+    `first` put it, topics in `topic_order`."""
+    seen = {a for _, ids in first for a in ids}
+    merged: dict[int, list[int]] = {topic: list(ids) for topic, ids in first}
+    for topic, ids in second:
+        new = [a for a in ids if a not in seen]
+        seen.update(new)
+        if new:
+            merged.setdefault(topic, []).extend(new)
+    rank = {topic_id: i for i, topic_id in enumerate(topic_order)}
+    return sorted(merged.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+
+
 def digest_content(groups: Groups) -> dict[str, Any]:
     return {"groups": [[topic, ids] for topic, ids in groups]}
 

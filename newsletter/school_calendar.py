@@ -4,7 +4,8 @@ Staff import a region's terms (term_dates reads and checks the file) or add and 
 the console. A member who pauses daily digests in school holidays is left out of the daily
 digest runs on their region's holidays, and one who wants no email at weekends out of those
 on Saturdays and Sundays: their watermark stays where it was, so the first run they are back
-in brings everything since, once (ADR 0021).
+in brings everything since, once. Their weekly digest, when due on a weekend or a Monday, comes
+in Monday's daily digest (weekend_rule; ADR 0021).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from newsletter.models import DEFAULT_REGION, Frequency, Member, SchoolTerm
 from newsletter.term_dates import Term, TermError, check_terms, in_holiday, region_key
 
 WEEKEND = (5, 6)
+MONDAY = 0
 
 
 @dataclass(frozen=True)
@@ -97,20 +99,46 @@ def holiday_regions(session: Session, day: date) -> list[str]:
     return sorted(region for region, kept in terms.items() if in_holiday(kept, day))
 
 
-def waiting_members(session: Session, frequency: Frequency, day: date) -> ColumnElement[bool]:
-    """SQL, correlated to Member: members whose `frequency` digest due on local `day` waits
-    (a weekend, for those who want none; a school holiday, for those who pause daily digests)."""
-    if frequency != Frequency.DAILY:
-        return false()
-    conditions: list[ColumnElement[bool]] = []
+@dataclass(frozen=True)
+class WeekendRule:
+    """What a digest run on a local day does for members who want no email at weekends."""
+
+    waits: bool  # they are left out of it (their watermark stays)
+    brings_weekly: bool  # it brings their weekly digest too (Monday's daily run)
+
+
+def weekend_rule(frequency: Frequency, day: date, weekly_weekday: int) -> WeekendRule:
+    """A digest due on a Saturday or Sunday waits for Monday. A weekly digest due on the
+    weekend or on Monday itself goes in Monday's daily digest, so that Monday brings one email
+    (ADR 0021); the weekly run leaves them out on those days."""
     if day.weekday() in WEEKEND:
+        return WeekendRule(waits=True, brings_weekly=False)
+    if day.weekday() == MONDAY and weekly_weekday in (*WEEKEND, MONDAY):
+        weekly = frequency == Frequency.WEEKLY
+        return WeekendRule(waits=weekly, brings_weekly=not weekly)
+    return WeekendRule(waits=False, brings_weekly=False)
+
+
+def waiting_members(
+    session: Session, frequency: Frequency, day: date, weekend: WeekendRule
+) -> ColumnElement[bool]:
+    """SQL, correlated to Member: members whose `frequency` digest due on local `day` waits
+    (by `weekend`, the rule of that day, for those who want no email at weekends; a school
+    holiday, for those who pause daily digests)."""
+    conditions: list[ColumnElement[bool]] = []
+    if weekend.waits:
         conditions.append(Member.no_weekend_email.is_(True))
-    on_holiday = holiday_regions(session, day)
+    on_holiday = holiday_regions(session, day) if frequency == Frequency.DAILY else []
     if on_holiday:
         conditions.append(
             and_(Member.pause_in_holidays.is_(True), Member.school_region.in_(on_holiday))
         )
     return or_(*conditions) if conditions else false()
+
+
+def weekly_brought(weekend: WeekendRule) -> ColumnElement[bool] | None:
+    """SQL, correlated to Member: members whose weekly digest this daily run brings, if any."""
+    return Member.no_weekend_email.is_(True) if weekend.brings_weekly else None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, exists, func, literal, select, true
+from sqlalchemy import ColumnElement, Integer, and_, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from newsletter import school_calendar
@@ -29,6 +29,7 @@ from newsletter.audience import (
     digest_content,
     digest_groups,
     digest_starts,
+    merge_groups,
 )
 from newsletter.config import Settings, get_settings
 from newsletter.db import insert_for
@@ -71,6 +72,7 @@ DigestInputs = tuple[
     frozenset[tuple[int, datetime, datetime]], int, frozenset[tuple[int, datetime]] | None
 ]
 NOTHING_HAD = History()
+NO_GROUPS: Groups = []  # one object: contents are shared by the identity of groups
 
 
 @dataclass(frozen=True)
@@ -117,20 +119,52 @@ def run_digest(
     if not created:
         return DigestRun(send_id, False, 0, period)
     scope = digest_scope(session, frequency, now, settings, leave_out=send_id)
+    day = local_date(now, tz)
+    weekend = school_calendar.weekend_rule(frequency, day, settings.WEEKLY_DIGEST_WEEKDAY)
+    waiting = school_calendar.waiting_members(session, frequency, day, weekend)
+    weekly_too = school_calendar.weekly_brought(weekend)
+    weekly = None
+    if weekly_too is not None:
+        weekly = digest_scope(session, Frequency.WEEKLY, now, settings, leave_out=send_id)
     recipients = 0
-    waiting = school_calendar.waiting_members(session, frequency, local_date(now, tz))
-    for members in member_chunks(session, frequency, waiting):
-        digests = next_digests(session, scope, members)
-        contents: dict[int, dict[str, Any]] = {}  # members alike share one Groups
-        for groups in digests.values():
-            if groups and id(groups) not in contents:
-                contents[id(groups)] = digest_content(groups)
-        rows = [(m, contents[id(digests[m])]) for m in members if digests[m]]
+    for members in member_chunks(session, frequency, waiting, weekly_too):
+        own, brought = members, []
+        if weekly_too is not None:
+            own = members_where(session, members, and_(~waiting, has_subscription(frequency)))
+            brought = members_where(
+                session, members, and_(weekly_too, has_subscription(Frequency.WEEKLY))
+            )
+        rows = digest_rows(session, scope, own, weekly, brought)
         add_deliveries(session, send_id, rows)
-        advance_watermarks(session, frequency, members, now)
+        advance_watermarks(session, frequency, own, now)
+        advance_watermarks(session, Frequency.WEEKLY, brought, now)
         recipients += len(rows)
     ledger.complete_sends(session, now, [send_id])
     return DigestRun(send_id, True, recipients, period)
+
+
+def digest_rows(
+    session: Session,
+    scope: DigestScope,
+    members: Sequence[int],
+    weekly: DigestScope | None = None,
+    brought: Sequence[int] = (),
+) -> list[tuple[int, dict[str, Any]]]:
+    """Each member's digest content (members with nothing left out), with, for those
+    `brought`, their weekly digest in the same email (school_calendar.weekend_rule)."""
+    digests = next_digests(session, scope, members)
+    extra = next_digests(session, weekly, brought) if weekly is not None and brought else {}
+    contents: dict[tuple[int, int], dict[str, Any]] = {}  # members alike share one content
+    rows = []
+    for member in sorted({*members, *brought}):
+        own, more = digests.get(member, NO_GROUPS), extra.get(member, NO_GROUPS)
+        key = (id(own), id(more))
+        if key not in contents:
+            groups = merge_groups(own, more, scope.topic_order) if more else own
+            contents[key] = digest_content(groups) if groups else {}
+        if contents[key]:
+            rows.append((member, contents[key]))
+    return rows
 
 
 def due_digest(
@@ -240,30 +274,28 @@ def published_articles(session: Session, *where: ColumnElement[bool]) -> list[Di
 
 
 def member_chunks(
-    session: Session, frequency: Frequency, waiting: ColumnElement[bool] | None = None
+    session: Session,
+    frequency: Frequency,
+    waiting: ColumnElement[bool] | None = None,
+    weekly_too: ColumnElement[bool] | None = None,
 ) -> Iterator[list[int]]:
     """Ids of members who may receive mail and take some topic at this frequency, in chunks;
     not those `waiting` (a weekend, a school holiday: school_calendar.waiting_members), whose
-    watermark then stays for their next digest to bring what this one would have."""
+    watermark then stays for their next digest to bring what this one would have; and those
+    `weekly_too` who take some weekly topic (this run brings their weekly digest)."""
     last = 0
     while True:
+        # The repeated bound lets PostgreSQL start each chunk where the last ended instead of
+        # rescanning subscriptions from the start (docs/performance.md).
+        wanted = and_(
+            ~waiting if waiting is not None else true(), has_subscription(frequency, last)
+        )
+        if weekly_too is not None:
+            wanted = or_(wanted, and_(weekly_too, has_subscription(Frequency.WEEKLY, last)))
         ids = list(
             session.scalars(
                 select(Member.id)
-                .where(
-                    Member.id > last,
-                    member_may_receive(),
-                    ~waiting if waiting is not None else true(),
-                    # The repeated bound lets PostgreSQL start each chunk where the last ended
-                    # instead of rescanning subscriptions from the start (docs/performance.md).
-                    select(Subscription.id)
-                    .where(
-                        Subscription.member_id == Member.id,
-                        Subscription.member_id > last,
-                        Subscription.frequency == frequency,
-                    )
-                    .exists(),
-                )
+                .where(Member.id > last, member_may_receive(), wanted)
                 .order_by(Member.id)
                 .limit(CHUNK)
             )
@@ -272,6 +304,28 @@ def member_chunks(
             return
         yield ids
         last = ids[-1]
+
+
+def has_subscription(frequency: Frequency, after: int = 0) -> ColumnElement[bool]:
+    """SQL, correlated to Member: the member takes some topic at this frequency."""
+    return (
+        select(Subscription.id)
+        .where(
+            Subscription.member_id == Member.id,
+            Subscription.member_id > after,
+            Subscription.frequency == frequency,
+        )
+        .exists()
+    )
+
+
+def members_where(
+    session: Session, members: Sequence[int], condition: ColumnElement[bool]
+) -> list[int]:
+    """Those of a chunk's members (ids in order) who meet `condition`."""
+    chunk = set(members)
+    found = session.scalars(select(Member.id).where(in_range(Member.id, members), condition))
+    return sorted(m for m in found if m in chunk)
 
 
 def next_digests(session: Session, scope: DigestScope, members: Sequence[int]) -> dict[int, Groups]:

@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from newsletter import school_calendar
 from newsletter.cli import app
+from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import alerts, jobs
 from newsletter.inline import inline
@@ -41,14 +43,14 @@ def kept_terms() -> list[tuple[str, str]]:
         return [(r, n) for r, n in rows]
 
 
-def digests_to(address: str) -> dict[str, list[int]]:
-    """{digest key: article ids} of the daily digests made for `address`."""
+def digests_to(address: str, kind: str = "digest:daily:") -> dict[str, list[int]]:
+    """{digest key: article ids} of the digests (daily unless `kind` says) made for `address`."""
     with session_scope() as session:
         rows = session.execute(
             select(Send.key, Delivery.content)
             .join(Send, Send.id == Delivery.send_id)
             .join(Member, Member.id == Delivery.member_id)
-            .where(Member.email == address, Send.key.startswith("digest:daily:"))
+            .where(Member.email == address, Send.key.startswith(kind))
             .order_by(Send.key)
         )
         return {str(key): [a for _, ids in content["groups"] for a in ids] for key, content in rows}
@@ -147,6 +149,49 @@ def test_no_email_at_weekends_keeps_saturday_and_sunday_for_monday(session: Sess
         "digest:daily:2026-12-06",
         "digest:daily:2026-12-07",
     ]
+
+
+@pytest.mark.parametrize("weekly_day", [0, 5], ids=["weekly-on-monday", "weekly-on-saturday"])
+def test_no_email_at_weekends_brings_the_daily_and_weekly_digest_in_one_monday_email(
+    session: Session, monkeypatch: pytest.MonkeyPatch, weekly_day: int
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_WEEKLY_DIGEST_WEEKDAY", str(weekly_day))
+    get_settings.cache_clear()
+    quiet = add_member(session, "ann@example.com", {"funding": "daily", "npq": "weekly"})
+    quiet.no_weekend_email = True
+    add_member(session, "bob@example.com", {"funding": "daily", "npq": "weekly"})
+    session.commit()
+    monday = datetime(2026, 11, 30, 7, tzinfo=UTC)
+    daily, weekly = [], []
+    with inline():
+        for n in range(8):  # Monday to Monday; each day's news comes after its digests
+            day = monday + timedelta(days=n)
+            jobs.due_digests(day + timedelta(minutes=1))
+            if n == 7:
+                assert jobs.due_digests(day + timedelta(minutes=2)) == []  # beat asks again
+                break
+            at = day + timedelta(hours=2)
+            daily.append(add_article(session, f"Funding {n}", ["funding"], published_at=at).id)
+            weekly.append(add_article(session, f"NPQ {n}", ["npq"], published_at=at).id)
+            if n == 5:  # Saturday: one article of both topics
+                both = add_article(session, "Both", ["npq", "funding"], published_at=at).id
+            session.commit()
+    week = [f"digest:daily:2026-12-0{d}" for d in range(1, 8)]
+
+    ann = {**digests_to("ann@example.com"), **digests_to("ann@example.com", "digest:weekly:")}
+    assert list(ann) == [*week[:4], week[6]]  # nothing on Saturday or Sunday
+    assert [ann[key] for key in week[:4]] == [[a] for a in daily[:4]]
+    monday_email = ann[week[6]]
+    assert sorted(monday_email) == sorted({*daily[4:], both, *weekly})  # each once
+
+    bob = digests_to("bob@example.com")
+    assert list(bob) == week  # unchanged: a daily digest every day ...
+    assert bob[week[5]] == [daily[5], both]
+    bob_weekly = digests_to("bob@example.com", "digest:weekly:")  # ... and a weekly one
+    if weekly_day == 0:
+        assert bob_weekly == {"digest:weekly:2026-W50": weekly}
+    else:
+        assert bob_weekly == {"digest:weekly:2026-W49": weekly[:5]}
 
 
 def test_members_choose_only_a_region_that_has_a_calendar(session: Session) -> None:
