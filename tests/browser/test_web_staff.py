@@ -4,7 +4,6 @@ and watch it complete on the dashboard. Then the admin pages, and a comms user k
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,29 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, expect
 
-from newsletter.db import session_scope
-from newsletter.models import StaffRole
-from newsletter.staff import create_staff
-from tests.support.browser_steps import PASSWORD, new_page, shot, sign_in
-from tests.support.delivery_data import add_member
+from tests.support import browser_steps
+from tests.support.browser_steps import new_page, shot, sign_in
 from tests.support.worker import celery_beat, celery_worker
-from tests.web.site import Site, running_site
+from tests.web.site import Site
 
 pytestmark = pytest.mark.browser
 
+site = browser_steps.site  # the fixture: the console with its staff and members
+
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "articles" / "npq-spring-applications.md"
-
-
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    with running_site(tmp_path, sqlite_template, monkeypatch) as running:
-        with session_scope() as session:
-            create_staff(session, "cleo@example.org", PASSWORD, StaffRole.COMMS, actor="test")
-            create_staff(session, "ada@example.org", PASSWORD, StaffRole.ADMIN, actor="test")
-            add_member(session, "ann@example.com", {"npq": "weekly"}, role="SENCO")
-            add_member(session, "bob@example.com", {"npq": "immediate", "funding": "daily"})
-            add_member(session, "cat@example.com", {"careers": "weekly"})
-        yield running
 
 
 def test_compose_preview_schedule_and_watch_it_complete(

@@ -14,11 +14,14 @@ from newsletter.db import session_scope
 from newsletter.links import manage_url
 from newsletter.models import Member
 from newsletter.term_dates import Term
-from tests.browser.test_web_staff import new_page, shot, sign_in, site  # noqa: F401 (fixture)
+from tests.support import browser_steps
+from tests.support.browser_steps import new_page, shot, sign_in
 from tests.support.delivery_data import add_member
 from tests.web.site import Site
 
 pytestmark = pytest.mark.browser
+
+site = browser_steps.site  # the fixture: the console with its staff and members
 ENGLAND = [
     Term("Autumn 1", date(2026, 9, 3), date(2026, 10, 23)),
     Term("Autumn 2", date(2026, 11, 2), date(2026, 12, 18)),
@@ -28,7 +31,7 @@ ENGLAND = [
 
 def test_admins_edit_school_terms_with_errors_beside_the_field(
     browser: Browser,
-    site: Site,  # noqa: F811
+    site: Site,
 ) -> None:
     with session_scope() as session:
         school_calendar.import_terms(session, "england", ENGLAND, "test")
@@ -59,7 +62,7 @@ def test_admins_edit_school_terms_with_errors_beside_the_field(
 
 def test_a_member_chooses_no_weekends_and_a_holiday_pause_on_the_manage_page(
     browser: Browser,
-    site: Site,  # noqa: F811
+    site: Site,
 ) -> None:
     with session_scope() as session:
         school_calendar.import_terms(session, "wales", ENGLAND[:1], "test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,16 @@ def test_every_test_folder_is_a_package() -> None:
     assert not missing, (
         f"test folders without __init__.py (pytest would confuse same names): {missing}"
     )
+
+
+def test_no_test_module_imports_from_another() -> None:
+    """What tests share lives in tests/support/ (or a folder's conftest.py), not in a test."""
+    pattern = re.compile(
+        r"^\s*from (tests\.[\w.]*\.test_\w+) import|^\s*import (tests\.[\w.]*\.test_\w+)", re.M
+    )
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {next(filter(None, match))}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for match in pattern.findall(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, offenders

@@ -9,6 +9,7 @@ every article of the half term and nothing twice.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,18 +26,22 @@ from newsletter.models import Delivery, Member, Send, SendStatus
 from newsletter.scheduling import at_local
 from newsletter.term_dates import Term
 from tests.faults.processes import clock_env, fast_clock_beat
-from tests.integration.workers.test_worker import (  # noqa: F401 (fixtures)
-    env,
-    pg_url,
-    send_status,
-    session,
-    smtp,
-)
-from tests.support.delivery_data import add_article, add_member
+from tests.support import worker_env
+from tests.support.delivery_data import add_article, add_member, send_status
 from tests.support.smtp_server import SmtpTestServer
 from tests.support.worker import celery_worker, wait_for, wait_until_idle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+session = worker_env.session  # the fixture, on the database the worker uses
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpTestServer]:
+    with SmtpTestServer() as server:
+        yield server
+
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -78,10 +83,9 @@ def beat_env(
 def test_an_alert_published_on_saturday_goes_out_on_monday_at_seven_once(
     window_env: dict[str, str],
     session: Session,  # noqa: F811
-    smtp: SmtpTestServer,  # noqa: F811
+    smtp: SmtpTestServer,
     tmp_path: Path,
 ) -> None:
-    smtp.script.defer, smtp.script.reject = {}, {}
     add_member(session, "ann@example.com", {"funding": "immediate"})
     add_member(session, "bob@example.com", {"funding": "immediate"})
     article = add_article(session, "Capital grants", ["funding"], published_at=SATURDAY_10AM)
@@ -110,10 +114,9 @@ def test_an_alert_published_on_saturday_goes_out_on_monday_at_seven_once(
 def test_half_term_pauses_a_members_daily_digest_and_the_first_day_back_catches_up_once(
     env: dict[str, str],  # noqa: F811
     session: Session,  # noqa: F811
-    smtp: SmtpTestServer,  # noqa: F811
+    smtp: SmtpTestServer,
     tmp_path: Path,
 ) -> None:
-    smtp.script.defer, smtp.script.reject = {}, {}
     last_day = coming(4, 14)  # a Friday, the last day of term; back on the Monday week
     first_day_back = last_day + timedelta(days=10)
     school_calendar.import_terms(
