@@ -16,8 +16,8 @@ from starlette.datastructures import FormData
 from newsletter.audience import Audience
 from newsletter.delivery import announcements, progress
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome
-from newsletter.delivery.email_cache import render_send as prepare
-from newsletter.delivery.one_off import send_one_off as transmit
+from newsletter.delivery.email_cache import render_send
+from newsletter.delivery.one_off import send_one_off
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
 from newsletter.models import (
@@ -229,7 +229,7 @@ def send_test_of_draft(
 
 def _transmit_test(request: Request, message: OutgoingMessage, to: str) -> str:
     try:
-        [result] = transmit([message], request.app.state.settings)
+        [result] = send_one_off([message], request.app.state.settings)
     except BackendUnavailable as exc:
         return f"The test could not be sent: the mail server is unavailable ({exc})."
     if result.outcome != Outcome.SENT:
@@ -320,7 +320,7 @@ def send_preview(send_id: Id, request: Request, session: Session = Depends(db_se
     if send.kind in PER_MEMBER:
         return _preview_response(_note("Each member's copy differs; there is no preview."))
     try:
-        prepared = prepare(session, send, None, request.app.state.settings)
+        prepared = render_send(session, send, None, request.app.state.settings)
     except LookupError as exc:
         return _preview_response(_note(f"No preview: {exc}."))
     return _preview_response(decoded_part(prepared.personalise(SAMPLE_PREVIEW), "html"))
