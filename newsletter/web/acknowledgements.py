@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from newsletter import acknowledgements
 from newsletter.web.deps import db_session
-from newsletter.web.public import _pressed
+from newsletter.web.link_buttons import button_pressed
 from newsletter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +30,7 @@ async def acknowledge(
     token: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
     """The button's POST; a POST without the form's field only shows the button again."""
-    return await _pressed(request, token, session, acknowledge_page, _acknowledged)
+    return await button_pressed(request, token, session, acknowledge_page, _acknowledged)
 
 
 def _acknowledged(token: str, request: Request, session: Session) -> Response:

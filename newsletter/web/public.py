@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
@@ -33,12 +32,12 @@ from newsletter.term_dates import TermError, region_label
 from newsletter.topics import SLUG_PATTERN as SLUG
 from newsletter.topics import find_topic, list_topics
 from newsletter.web import forms
-from newsletter.web.auth import read_form, refuse_other_sites
+from newsletter.web.auth import read_form
 from newsletter.web.deps import Id, client_address, db_session
+from newsletter.web.link_buttons import button_pressed
 from newsletter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Page = Callable[[str, Request, Session], Response]  # a link's page: (token, request, session)
 
 PAGE_SIZE = 20
 MANAGE_NOTICES = {
@@ -164,22 +163,8 @@ def confirm_page(token: str, request: Request, session: Session = Depends(db_ses
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 async def confirm(token: str, request: Request, session: Session = Depends(db_session)) -> Response:
-    """The button's POST (see _pressed)."""
-    return await _pressed(request, token, session, confirm_page, _confirmed)
-
-
-async def _pressed(
-    request: Request, token: str, session: Session, page: Page, act: Page
-) -> Response:
-    """A link's button was pressed: `act`, unless the POST lacks the form's field (an
-    automated POST to every link), which only shows the `page` with the button again.
-
-    No CSRF token: nothing but the signed token in the address grants anything, and a page
-    elsewhere cannot know it; a POST from another site is refused all the same."""
-    refuse_other_sites(request)
-    form = await read_form(request)
-    pressed = forms.text(form, "confirm", 10) == "yes"
-    return await run_in_threadpool(act if pressed else page, token, request, session)
+    """The button's POST (see link_buttons.button_pressed)."""
+    return await button_pressed(request, token, session, confirm_page, _confirmed)
 
 
 def _confirmed(token: str, request: Request, session: Session) -> Response:
@@ -365,8 +350,8 @@ def address_page(token: str, request: Request, session: Session = Depends(db_ses
 async def address_confirm(
     token: str, request: Request, session: Session = Depends(db_session)
 ) -> Response:
-    """The button's POST (see _pressed)."""
-    return await _pressed(request, token, session, address_page, _address_changed)
+    """The button's POST (see link_buttons.button_pressed)."""
+    return await button_pressed(request, token, session, address_page, _address_changed)
 
 
 def _address_changed(token: str, request: Request, session: Session) -> Response:
