@@ -46,6 +46,7 @@ STAFF_USERS = USERS - MEMBER_USERS  # dashboard, search and send page, 10 each
 # Each client waits this long (uniform) between its requests: ~50 requests a second in all,
 # people reading pages rather than a flood that would only measure the machine's two cores.
 WAIT_SECONDS = (0.5, 1.5)
+SPAWN_RATE = 10  # clients started a second: staff sign in over a few seconds, not all at once
 WEB_PROCESSES = 2  # as docker-compose.yml serves it
 SAMPLE = 5_000  # members whose manage links and addresses the clients pick from
 STAFF_EMAIL = "bench-staff@example.com"
@@ -148,7 +149,9 @@ class Load:
     def wait_until_ready(self) -> None:
         """Until every client has started (the staff signed in)."""
         deadline = time.monotonic() + READY_SECONDS
-        while _lines(self.plan.ready_file) < USERS:
+        while len(started := _lines(self.plan.ready_file)) < USERS:
+            if problems := [line for line in started if line != "ok"]:
+                raise RuntimeError(problems[0])
             if self.process.poll() is not None:
                 raise RuntimeError(f"locust stopped:\n{self._log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
@@ -172,8 +175,8 @@ class Load:
         return read_records(self.plan.records_file)
 
 
-def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 @contextmanager
@@ -181,7 +184,8 @@ def load(plan: Plan, url: str, workdir: Path, seconds: float) -> Iterator[Load]:
     """locust, headless, USERS clients at `url`, stopping by itself after `seconds` at most."""
     log = workdir / "locust.log"
     argv = [locust(), "-f", str(LOCUSTFILE), "--headless", "--host", url]
-    argv += ["--users", str(USERS), "--spawn-rate", str(USERS), "--run-time", f"{int(seconds)}s"]
+    argv += ["--users", str(USERS), "--spawn-rate", str(SPAWN_RATE)]
+    argv += ["--run-time", f"{int(seconds)}s"]
     argv += ["--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     env = {**os.environ, "BENCH_WEB_PLAN": str(plan.path)}
     with open(log, "wb") as out:
