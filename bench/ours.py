@@ -26,13 +26,21 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bench import commands, data, servers, web_load
-from bench.latency import RouteLatency, summarise
+from bench.latency import Request, RouteLatency, summarise
 from bench.processes import PeakSampler, ProcessPeak, cpu_by_group
 from bench.profile import recording
 from bench.sink import MessageWatch, Sink, smtp_sink
 from newsletter.db import make_engine
 from newsletter.delivery.progress import describe_send
-from newsletter.models import Delivery, DeliveryStatus, Send, SendKind, SendStatus
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    Member,
+    Send,
+    SendKind,
+    SendStatus,
+    Subscription,
+)
 
 SETUPS = ("embedded", "production", "production-web")
 WORKER_PROCESSES = 2
@@ -61,6 +69,8 @@ class WebRun:
     users: int
     routes: dict[str, RouteLatency]  # requests started while the send ran
     cpu: dict[str, float]  # CPU seconds of the web app and of the load generator meanwhile
+    one_clicks: int  # answered 200 or 202 over the whole load, not only while the send ran
+    unsubscribed: int  # of the members whose one-click links were used: how many now follow nothing
 
 
 @dataclass
@@ -154,9 +164,7 @@ def run_ours(
             digest_peaks = [*sampler.snapshot(), timing.command_peak]
             web = None
             if load is not None:
-                window = (timing.began, timing.began + timing.seconds)
-                routes = summarise(load.finish(), *window)
-                web = WebRun(web_load.USERS, routes, _web_cpu(digest_peaks))
+                web = _web_run(load.finish(), timing, engine, web_members, digest_peaks)
             alert = None
             if load is None:
                 alert = _alert(env, engine, sink, members, alert_article, sampler, digest_peaks)
@@ -196,6 +204,29 @@ def _whole_run(
     return [ProcessPeak(p.role, p.pid, p.name, p.peak_mb, cpu.get(p.pid, 0.0)) for p in now] + [
         command
     ]
+
+
+def _web_run(
+    requests: list[Request],
+    timing: _Timing,
+    engine: Engine,
+    web_members: range,
+    peaks: list[ProcessPeak],
+) -> WebRun:
+    """The routes' latency while the send ran; and a check that the one-clicks took effect."""
+    routes = summarise(requests, timing.began, timing.began + timing.seconds)
+    one_clicks = sum(r.route == "one-click" and r.ok for r in requests)
+    with Session(engine) as session:
+        following = select(Subscription.member_id).distinct()
+        unsubscribed = session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(Member.id.between(web_members.start, web_members.stop - 1))
+            .where(Member.id.not_in(following))
+        )
+    if one_clicks and not unsubscribed:
+        raise RuntimeError(f"{one_clicks} one-click POSTs were answered, yet nobody left")
+    return WebRun(web_load.USERS, routes, _web_cpu(peaks), one_clicks, unsubscribed or 0)
 
 
 def _web_cpu(peaks: list[ProcessPeak]) -> dict[str, float]:
@@ -321,7 +352,7 @@ def _wait_for_rows(engine: Engine, send_id: int, members: int, deadline: float) 
         if written == members:
             return time.time()
         _check(deadline, f"the {members:,} deliveries of send {send_id} to be written")
-        time.sleep(max(0.05, 0.02 * (time.monotonic() - began)))
+        time.sleep(max(0.1, 0.02 * (time.monotonic() - began)))
 
 
 def _wait_for_alert_send(engine: Engine, article_id: int, deadline: float) -> int:

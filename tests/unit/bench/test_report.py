@@ -67,7 +67,8 @@ def _web(p95_ms: float) -> WebRun:
         for route in ("one-click", "manage", "dashboard", "search", "send page")
         for i in range(100)
     ]
-    return WebRun(50, summarise(requests, 100.0, 102.0), {"web": 4.0, "load generator": 1.0})
+    cpu = {"web": 4.0, "load generator": 1.0}
+    return WebRun(50, summarise(requests, 100.0, 102.0), cpu, one_clicks=100, unsubscribed=100)
 
 
 @pytest.fixture
