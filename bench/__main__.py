@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench import commands, limit, naive, ours, report, sink
+from bench import commands, limit, naive, ours, report, sink, web_load
 from newsletter.config import get_settings
 
 DEFAULT_SIZES = [10_000, 100_000]
@@ -44,7 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the worker and `digest run` (slower)."
     )
+    parser.add_argument(
+        "--web-wait",
+        type=float,
+        nargs=2,
+        default=web_load.WAIT_SECONDS,
+        metavar=("MIN", "MAX"),
+        help="Seconds each web client waits between its requests (default: %(default)s).",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.web_wait[0] <= args.web_wait[1]:
+        parser.error("--web-wait MIN MAX: 0 <= MIN <= MAX")
+    if min(args.sizes) < 1:
+        parser.error("--sizes: each N must be at least 1")
     signal.signal(signal.SIGTERM, _interrupt)  # stop everything as on Ctrl-C
     sink.ensure_installed()
     code = report.code_version()  # compared at the end: another engineer may be changing it
@@ -53,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = True
     try:
         naive_sample = min(args.naive_sample, max(args.sizes))
-        results = run(sorted(args.sizes), naive_sample, args.setups, workdir, args.profile)
+        wait = (args.web_wait[0], args.web_wait[1])
+        results = run(sorted(args.sizes), naive_sample, args.setups, workdir, args.profile, wait)
         failed = False
     finally:
         if args.keep or failed:
@@ -72,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(
-    sizes: list[int], naive_sample: int, setups: list[str], workdir: Path, profile: bool
+    sizes: list[int],
+    naive_sample: int,
+    setups: list[str],
+    workdir: Path,
+    profile: bool,
+    web_wait: tuple[float, float],
 ) -> report.Results:
     now = datetime.now(UTC)
     _say(f"naive way: {naive_sample:,} members")
@@ -93,7 +111,8 @@ def run(
         results.ours[size] = {}
         for setup in setups:
             _say(f"ours, {setup}: N={size:,}")
-            run = ours.run_ours(setup, size, workdir / f"{setup}-{size}", now, profile)
+            folder = workdir / f"{setup}-{size}"
+            run = ours.run_ours(setup, size, folder, now, profile, web_wait)
             alerted = run.alert.recipients if run.alert else 0
             _expect_count(run.sink_accepted, size + alerted, setup)
             results.ours[size][setup] = run

@@ -67,6 +67,7 @@ class WebRun:
     """The web load while the digest was being sent."""
 
     users: int
+    wait_seconds: tuple[float, float]  # each client's pause between requests, drawn uniformly
     routes: dict[str, RouteLatency]  # requests started while the send ran
     cpu: dict[str, float]  # CPU seconds of the web app and of the load generator meanwhile
     one_clicks: int  # answered 200 or 202 over the whole load, not only while the send ran
@@ -115,7 +116,12 @@ class _Timing:
 
 
 def run_ours(
-    setup: str, members: int, workdir: Path, now: datetime, profile: bool = False
+    setup: str,
+    members: int,
+    workdir: Path,
+    now: datetime,
+    profile: bool = False,
+    web_wait: tuple[float, float] = web_load.WAIT_SECONDS,
 ) -> OursRun:
     workdir.mkdir(parents=True, exist_ok=True)
     var_dir = workdir / "var"
@@ -149,7 +155,7 @@ def run_ours(
             roots["worker"] = worker.pid
             load = None
             if setup == "production-web":
-                plan = web_load.write_plan(engine, members, web_members, workdir)
+                plan = web_load.write_plan(engine, members, web_members, workdir, web_wait)
                 web_url, web_app = running.enter_context(web_load.web_app(env, workdir))
                 load = running.enter_context(
                     web_load.load(plan, web_url, workdir, _patience(members))
@@ -164,7 +170,8 @@ def run_ours(
             digest_peaks = [*sampler.snapshot(), timing.command_peak]
             web = None
             if load is not None:
-                web = _web_run(load.finish(), timing, engine, web_members, digest_peaks)
+                requests = load.finish()
+                web = _web_run(requests, timing, engine, web_members, digest_peaks, web_wait)
             alert = None
             if load is None:
                 alert = _alert(env, engine, sink, members, alert_article, sampler, digest_peaks)
@@ -212,6 +219,7 @@ def _web_run(
     engine: Engine,
     web_members: range,
     peaks: list[ProcessPeak],
+    wait: tuple[float, float],
 ) -> WebRun:
     """The routes' latency while the send ran; and a check that the one-clicks took effect."""
     routes = summarise(requests, timing.began, timing.began + timing.seconds)
@@ -226,7 +234,8 @@ def _web_run(
         )
     if one_clicks and not unsubscribed:
         raise RuntimeError(f"{one_clicks} one-click POSTs were answered, yet nobody left")
-    return WebRun(web_load.USERS, routes, _web_cpu(peaks), one_clicks, unsubscribed or 0)
+    cpu = _web_cpu(peaks)
+    return WebRun(web_load.USERS, wait, routes, cpu, one_clicks, unsubscribed or 0)
 
 
 def _web_cpu(peaks: list[ProcessPeak]) -> dict[str, float]:

@@ -557,7 +557,9 @@ WEB = (LABEL, 9, 9, 7, 7, 7, 7)
 def _web_table(run: OursRun, drop: float | None) -> list[str]:
     """Each route's latency, from the requests the load generator began while the send ran."""
     assert run.web is not None
-    head = ("web: 50 clients during the send", "requests", "failed", "202", "p50 ms", "p95 ms")
+    low, high = run.web.wait_seconds
+    title = f"web: {run.web.users} clients, {low:g}-{high:g} s apart"
+    head = (title, "requests", "failed", "202", "p50 ms", "p95 ms")
     lines = [_row(WEB, *head, "p99 ms", "p95 target")]
     for route, latency in run.web.routes.items():
         target = "" if latency.target_ms is None else f"< {latency.target_ms:.0f} ms"

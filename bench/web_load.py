@@ -44,7 +44,8 @@ USERS = 50
 MEMBER_USERS = 20  # one-click and manage, 10 each on average
 STAFF_USERS = USERS - MEMBER_USERS  # dashboard, search and send page, 10 each
 # Each client waits this long (uniform) between its requests: ~50 requests a second in all,
-# people reading pages rather than a flood that would only measure the machine's two cores.
+# people reading pages rather than a flood that would only measure the machine's two cores
+# (`python -m bench --web-wait MIN MAX` changes it).
 WAIT_SECONDS = (0.5, 1.5)
 SPAWN_RATE = 10  # clients started a second: staff sign in over a few seconds, not all at once
 WEB_PROCESSES = 2  # as docker-compose.yml serves it
@@ -69,7 +70,13 @@ def locust() -> str:
     return str(found)
 
 
-def write_plan(engine: Engine, members: int, web_members: range, workdir: Path) -> Plan:
+def write_plan(
+    engine: Engine,
+    members: int,
+    web_members: range,
+    workdir: Path,
+    wait: tuple[float, float] = WAIT_SECONDS,
+) -> Plan:
     """A staff account, the one-click links of `web_members` (from a send of last week to
     them), manage links and search terms of a sample of members 1..N; in a JSON file."""
     with Session(engine) as session:
@@ -99,7 +106,7 @@ def write_plan(engine: Engine, members: int, web_members: range, workdir: Path) 
         "staff_password": STAFF_PASSWORD,
         "member_users": MEMBER_USERS,
         "staff_users": STAFF_USERS,
-        "wait_seconds": list(WAIT_SECONDS),
+        "wait_seconds": list(wait),
         "send_id_file": str(plan.send_id_file),
         "ready": str(plan.ready_file),
         "records": str(plan.records_file),

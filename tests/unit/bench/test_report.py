@@ -68,7 +68,8 @@ def _web(p95_ms: float) -> WebRun:
         for i in range(100)
     ]
     cpu = {"web": 4.0, "load generator": 1.0}
-    return WebRun(50, summarise(requests, 100.0, 102.0), cpu, one_clicks=100, unsubscribed=100)
+    routes = summarise(requests, 100.0, 102.0)
+    return WebRun(50, (0.5, 1.5), routes, cpu, one_clicks=100, unsubscribed=100)
 
 
 @pytest.fixture
@@ -90,7 +91,8 @@ def results() -> report.Results:
 
 def test_the_table_has_the_new_columns_for_every_size(results: report.Results) -> None:
     text = report.table(results, INFO)
-    for column in ("1st email s", "CPU ms", *CPU_GROUPS, "p95 ms", "p99 ms", "recipients"):
+    headings = ("1st email s", "CPU ms", *CPU_GROUPS, "p95 ms", "p99 ms", "recipients")
+    for column in (*headings, "web: 50 clients, 0.5-1.5 s apart"):
         assert column in text
     assert "N = 1,000,000 members" in text
     assert "limit, 1 client (100,000 sent, scaled)" in text
