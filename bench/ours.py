@@ -71,7 +71,9 @@ class WebRun:
     routes: dict[str, RouteLatency]  # requests started while the send ran
     cpu: dict[str, float]  # CPU seconds of the web app and of the load generator meanwhile
     one_clicks: int  # answered 200 or 202 over the whole load, not only while the send ran
-    unsubscribed: int  # of the members whose one-click links were used: how many now follow nothing
+    # Members of the one-click links who now follow no topic (a POST cut off as the load stopped
+    # may count here and not above).
+    unsubscribed: int
 
 
 @dataclass

@@ -579,8 +579,8 @@ def _web_table(run: OursRun, drop: float | None) -> list[str]:
     web_cpu = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in run.web.cpu.items())
     lines.append(f"  CPU meanwhile: {web_cpu}")
     lines.append(
-        f"  one-click POSTs answered: {run.web.one_clicks:,} in all; "
-        f"{run.web.unsubscribed:,} of those members now follow nothing"
+        f"  one-click POSTs answered 2xx: {run.web.one_clicks:,} in all; members they were "
+        f"for who now follow no topic: {run.web.unsubscribed:,}"
     )
     if drop is not None:
         lines.append(f"  the send's msg/s under this load: {drop:.0%} lower than without it")
