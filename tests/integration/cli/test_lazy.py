@@ -22,7 +22,7 @@ from newsletter.cli import COMMANDS, load_command
 from newsletter.models import Send, SendKind, SendStatus
 
 ROOT = Path(__file__).resolve().parents[3]
-HELPERS = {"__init__", "common", "queueing"}  # modules of newsletter/cli that hold no command
+HELPERS = {"__init__", "common", "queueing", "terminal"}  # modules of newsletter/cli with no command
 HEAVY = (
     "alembic",
     "celery",
