@@ -28,12 +28,23 @@ class _ConsoleOnFirstUse:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _made(self) -> Console:
         if self._console is None:
             from newsletter.cli.terminal import PipeFriendlyConsole
 
             self._console = PipeFriendlyConsole(stderr=self._stderr)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # Python looks these up on the class, not through __getattr__; rich's progress bars use
+    # them (`with console:`).
+    def __enter__(self) -> Console:
+        return self._made().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._made().__exit__(*exc_info)
 
 
 console = cast("Console", _ConsoleOnFirstUse())
