@@ -241,10 +241,6 @@ def carried(article_id: int) -> Counter[str]:
             .join(Delivery, Delivery.member_id == Member.id)
             .join(Send, Send.id == Delivery.send_id)
         ):
-            if kind == SendKind.ALERT and article == article_id:
-                found[email] += 1
-            elif kind == SendKind.DIGEST and any(
-                article_id in ids for _, ids in (content or {}).get("groups", [])
-            ):
-                found[email] += 1
+            in_digest = any(article_id in ids for _, ids in (content or {}).get("groups", []))
+            found[email] += (kind == SendKind.ALERT and article == article_id) or in_digest
     return found
