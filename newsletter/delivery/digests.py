@@ -36,10 +36,10 @@ from newsletter.audience import (
 from newsletter.config import Settings, get_settings
 from newsletter.db import insert_for
 from newsletter.delivery import history, ledger, streaming
-from newsletter.delivery.eligibility import member_may_receive
 from newsletter.delivery.fanout import (
     add_deliveries,
     create_send,
+    eligible_chunks,
     in_range,
     json_rows,
 )
@@ -348,27 +348,19 @@ def member_chunks(
     school_calendar.waiting_members), whose watermark then stays for their next digest to
     bring what this one would have; and those `weekly_too` who take some weekly topic (this
     run brings their weekly digest)."""
-    last = after
-    while True:
+
+    def wanted(last: int) -> ColumnElement[bool]:
         # The repeated bound lets PostgreSQL start each chunk where the last ended instead of
         # rescanning subscriptions from the start (docs/performance.md).
-        wanted = and_(
+        condition = and_(
             ~waiting if waiting is not None else true(), has_subscription(frequency, last)
         )
         if weekly_too is not None:
-            wanted = or_(wanted, and_(weekly_too, has_subscription(Frequency.WEEKLY, last)))
-        ids = list(
-            session.scalars(
-                select(Member.id)
-                .where(Member.id > last, member_may_receive(), wanted)
-                .order_by(Member.id)
-                .limit(size)
-            )
-        )
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+            weekly = and_(weekly_too, has_subscription(Frequency.WEEKLY, last))
+            condition = or_(condition, weekly)
+        return condition
+
+    return eligible_chunks(session, wanted, size, after)
 
 
 def has_subscription(frequency: Frequency, after: int = 0) -> ColumnElement[bool]:

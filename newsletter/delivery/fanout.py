@@ -9,7 +9,7 @@ A digest run and an alert write theirs a chunk of members at a time (streaming.p
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -247,12 +247,24 @@ def audience_chunks(
 ) -> Iterator[list[int]]:
     """Ids of the audience's members who may receive mail, after member `after`, in order,
     `size` at a time."""
+    return eligible_chunks(session, lambda _: member_in_audience(audience), size, after)
+
+
+def eligible_chunks(
+    session: Session,
+    wanted: Callable[[int], ColumnElement[bool]],
+    size: int,
+    after: int = 0,
+) -> Iterator[list[int]]:
+    """Ids of members after member `after` who may receive mail and are `wanted` (a condition
+    correlated to Member, made for each chunk from the last id before it), in order, `size` at
+    a time."""
     last = after
     while True:
         ids = list(
             session.scalars(
                 select(Member.id)
-                .where(Member.id > last, member_may_receive(), member_in_audience(audience))
+                .where(Member.id > last, member_may_receive(), wanted(last))
                 .order_by(Member.id)
                 .limit(size)
             )

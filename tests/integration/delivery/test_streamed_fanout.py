@@ -24,6 +24,7 @@ from newsletter.delivery.backends import memory
 from newsletter.delivery.batches import run_batch
 from newsletter.inline import inline
 from newsletter.models import (
+    Article,
     Delivery,
     Frequency,
     Member,
@@ -175,15 +176,7 @@ def test_a_digest_run_killed_half_way_is_finished_by_the_sweep(session: Session)
 def test_an_alert_made_between_two_chunks_of_a_digest_run_is_not_repeated_by_it(
     session: Session,
 ) -> None:
-    for address in MEMBERS:
-        add_member(session, address, {"funding": "weekly"})
-    breaking = add_article(
-        session,
-        "Pay award",
-        ["funding"],
-        priority=Priority.BREAKING,
-        published_at=MONDAY - timedelta(hours=1),
-    )
+    breaking = weekly_members_and_breaking_news(session)
     other = add_article(session, "Funding", ["funding"], published_at=MONDAY - timedelta(days=2))
     session.commit()
 
@@ -205,15 +198,7 @@ def test_an_alert_made_between_two_chunks_of_a_digest_run_is_not_repeated_by_it(
 def test_a_digest_run_between_two_chunks_of_an_alert_is_not_repeated_by_it(
     session: Session,
 ) -> None:
-    for address in MEMBERS:
-        add_member(session, address, {"funding": "weekly"})
-    breaking = add_article(
-        session,
-        "Pay award",
-        ["funding"],
-        priority=Priority.BREAKING,
-        published_at=MONDAY - timedelta(hours=1),
-    )
+    breaking = weekly_members_and_breaking_news(session)
     session.commit()
 
     def digest_after_the_first_chunk(send_id: int, delivery_ids: list[int]) -> None:
@@ -226,6 +211,19 @@ def test_a_digest_run_between_two_chunks_of_an_alert_is_not_repeated_by_it(
     session.commit()
 
     assert carried(breaking.id) == Counter(MEMBERS)  # by the alert to 2, the digest to 3
+
+
+def weekly_members_and_breaking_news(session: Session) -> Article:
+    """The members, with a weekly digest, and a breaking article published before it is due."""
+    for address in MEMBERS:
+        add_member(session, address, {"funding": "weekly"})
+    return add_article(
+        session,
+        "Pay award",
+        ["funding"],
+        priority=Priority.BREAKING,
+        published_at=MONDAY - timedelta(hours=1),
+    )
 
 
 def the_alert() -> bool:
