@@ -73,7 +73,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Every fault scenario SOAK_RUNS times (default 30), fault timing drawn from SOAK_SEED
-# (printed; set it to replay); tables in var/soak/<seed>.md. About 8 minutes a round here.
+# (printed; set it to replay); tables in var/soak/<seed>.md. Run again with the same SOAK_SEED,
+# it goes on from the first unfinished round. About 8-14 minutes a round here.
 soak: $(STAMP) system-packages
 	$(BIN)/python -m tests.faults.soak
 
