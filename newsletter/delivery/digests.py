@@ -101,7 +101,8 @@ class DigestScope:
     # whose publish committed after that digest read the articles still comes.
     look_back: timedelta
     sends: history.Sends  # the alerts and digests its members' histories are in
-    since: datetime | None = None  # since when `sends` were read, and its own send: left out
+    # Since when `sends` were read, and the run's own send they leave out (read_sends_again).
+    since: datetime | None = None
     own_send: int = 0
 
     def read_sends_again(self, session: Session) -> DigestScope:
