@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
 # (tests/integration/migrations/test_migrations.py compares it with alembic's head).
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0023"
 VERSION_TABLE = "alembic_version"
 
 NAMING = {
@@ -147,6 +148,18 @@ def get_engine(url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECOND
         if key not in _engines:
             _engines[key] = make_engine(*key)
         return _engines[key]
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (a worker's pool process): the pooled connections are its parent's
+    (the worker checked the database before it forked), and two processes talking over one
+    connection garble each other's replies ("unexpected result EMPTY_QUERY from command
+    'BEGIN'"). Drop them without closing them: the child opens its own."""
+    for engine in list(_engines.values()):  # no lock: another thread may have held it at fork
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def dispose_engines(url: str) -> None:
