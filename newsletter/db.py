@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -142,6 +143,21 @@ def get_engine(url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECOND
         if key not in _engines:
             _engines[key] = make_engine(*key)
         return _engines[key]
+
+
+def _forget_parents_connections() -> None:
+    """In a process just forked (Celery's pool processes): the engines' pooled connections are
+    the parent's sockets, and two processes talking over one read each other's answers (a
+    worker's pool processes shared the connection its start-up check had opened: "can't change
+    'autocommit' now", rows of another process's query). Drop them without closing them; the
+    parent goes on using its own."""
+    global _engines_lock
+    _engines_lock = threading.Lock()  # another thread may have held it at the fork
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parents_connections)
 
 
 def dispose_engines(url: str) -> None:
