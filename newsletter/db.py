@@ -20,7 +20,7 @@ from newsletter.config import ENV_PREFIX, get_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
 # (tests/integration/migrations/test_migrations.py compares it with alembic's head).
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0024"
 VERSION_TABLE = "alembic_version"
 
 NAMING = {

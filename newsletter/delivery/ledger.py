@@ -423,8 +423,8 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
     """
     stuck_before = now - timedelta(seconds=settings.SENDING_TIMEOUT_SECONDS)
     # Only a send still sending has unfinished rows (complete_sends). Their ids, few, as
-    # values: each send's rows are then read through ix_delivery_send_status (send, status),
-    # not through an index over every row's status, which each result write had to maintain.
+    # values: each send's rows are then read through (send_id, member_id), not through an
+    # index holding the status, which each claim and result had to maintain (ADR 0024).
     sending = list(session.scalars(select(Send.id).where(Send.status == SendStatus.SENDING)))
     if not sending:
         return {}
@@ -474,7 +474,17 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
 
 def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | None = None) -> int:
     """Mark finished every sending send with no row left to try; returns how many."""
-    unfinished = exists().where(Delivery.send_id == Send.id, Delivery.status.in_(UNFINISHED))
+    # Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and would then read the
+    # send's rows from its first member on, past every row already sent (no index holds the
+    # status: ADR 0024). From its last member backwards, a send in progress still has rows
+    # pending (batches go out in order), so this stops at once until its last batches.
+    first_unfinished = (
+        select(Delivery.id)
+        .where(Delivery.send_id == Send.id, Delivery.status.in_(UNFINISHED))
+        .order_by(Delivery.member_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     any_sent = exists().where(Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.SENT)
     any_failed = exists().where(
         Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.FAILED
@@ -482,7 +492,7 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
-        .where(Send.status == SendStatus.SENDING, ~unfinished, ~still_open)
+        .where(Send.status == SendStatus.SENDING, first_unfinished.is_(None), ~still_open)
         .values(
             status=case(
                 (and_(any_failed, ~any_sent), SendStatus.FAILED.value),

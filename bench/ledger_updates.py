@@ -1,0 +1,205 @@
+"""What a production send costs PostgreSQL per message, and how many of the ledger's updates are
+HOT: `digest run` and a 2-process worker on PostgreSQL + Redis against smtp-sink, with
+pg_stat_statements loaded and the table statistics read once the worker has stopped.
+
+    nice -n 15 .venv/bin/python -m bench.ledger_updates --sizes 10000
+    nice -n 15 .venv/bin/python -m bench.ledger_updates --sizes 10000 --code /tmp/before
+
+`--code DIR` (repeatable) runs the commands from other checkouts of the product too (e.g. an
+export of an older commit: `git archive COMMIT | tar -x -C DIR`), one after the other in the same
+run, so that figures from a noisy machine are compared side by side. The schema is each
+checkout's own (`db upgrade` from it). Not part of `make bench`: it measures one thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+
+from bench import commands, data, servers
+from bench.processes import PeakSampler, cpu_by_role
+from bench.sink import smtp_sink
+
+THIS_CODE = "this"
+STATEMENTS_SHOWN = 8
+
+
+@dataclass
+class Figures:
+    code: str
+    members: int
+    seconds: float
+    cpu_ms: dict[str, float]  # role -> CPU milliseconds a message
+    updates: int
+    hot_updates: int
+    inserts: int
+    heap_mb: float
+    index_mb: float
+    statements: list[dict[str, Any]]
+
+    @property
+    def hot_share(self) -> float:
+        return self.hot_updates / self.updates if self.updates else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ledger_updates")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000], metavar="N")
+    parser.add_argument("--code", action="append", default=[], metavar="DIR")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args(argv)
+    codes = [*args.code, THIS_CODE]
+    found = []
+    folder = tempfile.mkdtemp(prefix="newsletter-ledger-")
+    print(f"work folder (logs): {folder}", file=sys.stderr)
+    if True:
+        for size in args.sizes:
+            for round_ in range(args.rounds):
+                for code in codes:
+                    workdir = Path(folder) / f"{Path(code).name}-{size}-{round_}"
+                    figures = measure(code, size, workdir)
+                    print(describe(figures), flush=True)
+                    found.append(figures)
+    print("\nsummary (CPU ms a message: PostgreSQL, worker, broker, digest run; HOT share):")
+    for f in found:
+        cpu = ", ".join(f"{role} {ms:.3f}" for role, ms in f.cpu_ms.items())
+        print(f"  {f.code} N={f.members:,}: {cpu}; all {sum(f.cpu_ms.values()):.3f}; "
+              f"HOT {f.hot_share:.0%}; heap {f.heap_mb:.0f} MB, indexes {f.index_mb:.0f} MB")
+    return 0
+
+
+def measure(code: str, members: int, workdir: Path) -> Figures:
+    workdir.mkdir(parents=True)
+    now = datetime.now(UTC)
+    with ExitStack() as stack:
+        sink = stack.enter_context(smtp_sink(workdir))
+        database = stack.enter_context(servers.postgres())
+        _load_pg_stat_statements(database)
+        log = database.data_dir.parent / "postgres.log"
+        stack.callback(lambda: (workdir / "postgres.log").write_bytes(log.read_bytes()))
+        broker = stack.enter_context(servers.redis())
+        assert broker.process is not None
+        env = commands.settings_env(workdir / "var", database.url(), broker.url, sink.port)
+        if code != THIS_CODE:
+            env["PYTHONPATH"] = str(Path(code).resolve())
+        commands.run(env, "db", "upgrade")
+        engine = create_engine(database.url().replace("postgresql:", "postgresql+psycopg:"))
+        stack.callback(engine.dispose)
+        data.populate(engine, members, now)
+        database.analyze()
+        _reset_statistics(engine)
+        roots = {"postgres": database.pid, "broker": broker.process.pid}
+        with PeakSampler(roots) as sampler:
+            began = time.monotonic()
+            with commands.worker(env, workdir / "worker.log", 2) as worker:
+                sampler.watch("worker", worker.pid)
+                digest = commands.start(env, workdir / "digest.log", "digest", "run", "--frequency", "weekly")
+                sampler.watch("digest run", digest.pid)
+                _wait_for_send(engine, members, began + 120 + members / 50)
+                seconds = time.monotonic() - began
+                digest.wait(timeout=60)
+            sampler.sample()  # the backends flushed their statistics as they exited
+        cpu = cpu_by_role(sampler.peaks())
+        figures = _table_figures(engine)
+        statements = _statements(engine)
+    roles = {"postgres": 0.0, "worker": 0.0, "broker": 0.0, "digest run": 0.0}
+    for role, used in cpu.items():
+        roles[role.removesuffix(" child")] += used * 1000 / members
+    return Figures(code, members, seconds, roles, statements=statements, **figures)
+
+
+def _load_pg_stat_statements(database: servers.Postgres) -> None:
+    with open(database.data_dir / "postgresql.conf", "a") as conf:
+        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\n")
+    database.stop()
+    database.start()
+    admin = create_engine(
+        database.url().replace("postgresql:", "postgresql+psycopg:"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text("CREATE EXTENSION pg_stat_statements"))
+    admin.dispose()
+
+
+def _reset_statistics(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_stat_reset(), pg_stat_statements_reset()"))
+
+
+def _wait_for_send(engine: Engine, members: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            done = connection.execute(
+                text("SELECT count(*) FROM send WHERE status IN ('sent', 'failed')")
+            ).scalar()
+        if done:
+            with engine.connect() as connection:
+                sent = connection.execute(
+                    text("SELECT count(*) FROM delivery WHERE status = 'sent'")
+                ).scalar()
+            if sent != members:
+                raise RuntimeError(f"{sent} sent, not {members}")
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the send did not finish in time")
+
+
+def _table_figures(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_stat_force_next_flush()"))
+        row = connection.execute(
+            text(
+                "SELECT n_tup_upd, n_tup_hot_upd, n_tup_ins,"
+                " pg_relation_size('delivery'), pg_indexes_size('delivery')"
+                " FROM pg_stat_user_tables WHERE relname = 'delivery'"
+            )
+        ).one()
+    return {
+        "updates": row[0],
+        "hot_updates": row[1],
+        "inserts": row[2],
+        "heap_mb": row[3] / 1e6,
+        "index_mb": row[4] / 1e6,
+    }
+
+
+def _statements(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT calls, rows, total_exec_time, wal_bytes, shared_blks_dirtied,"
+                " left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query"
+                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT :n"
+            ),
+            {"n": STATEMENTS_SHOWN},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def describe(f: Figures) -> str:
+    lines = [
+        f"{f.code}, N={f.members:,}: {f.seconds:.1f} s; delivery: {f.inserts:,} inserted, "
+        f"{f.updates:,} updated, {f.hot_updates:,} HOT ({f.hot_share:.0%}); "
+        f"heap {f.heap_mb:.1f} MB, indexes {f.index_mb:.1f} MB",
+        "  CPU ms a message: " + ", ".join(f"{r} {ms:.3f}" for r, ms in f.cpu_ms.items()),
+        "  statements by time (calls, rows, ms, WAL kB, blocks dirtied):",
+    ]
+    for s in f.statements:
+        lines.append(
+            f"    {s['calls']:>7} {s['rows']:>7} {s['total_exec_time']:>8.0f} "
+            f"{int(s['wal_bytes']) // 1024:>7} {s['shared_blks_dirtied']:>6}  {s['query']}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
