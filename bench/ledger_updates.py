@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bench import commands, data, servers
-from bench.processes import PeakSampler, cpu_by_role
+from bench.processes import PeakSampler, children_by_parent, cpu_by_role, with_descendants
 from bench.sink import smtp_sink
 
 THIS_CODE = "this"
@@ -39,6 +40,7 @@ class Figures:
     members: int
     seconds: float
     cpu_ms: dict[str, float]  # role -> CPU milliseconds a message
+    postgres_ms: dict[str, float]  # PostgreSQL's share by kind of process (backends, WAL...)
     updates: int
     hot_updates: int
     inserts: int
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000], metavar="N")
     parser.add_argument("--code", action="append", default=[], metavar="DIR")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--fillfactor", type=int, nargs="+", default=[0], help="Also try these (0: as migrated)."
+    )
     args = parser.parse_args(argv)
     codes = [*args.code, THIS_CODE]
     found = []
@@ -64,20 +69,22 @@ def main(argv: list[str] | None = None) -> int:
     if True:
         for size in args.sizes:
             for round_ in range(args.rounds):
-                for code in codes:
-                    workdir = Path(folder) / f"{Path(code).name}-{size}-{round_}"
-                    figures = measure(code, size, workdir)
+                for code, fill in [(c, f) for c in codes for f in args.fillfactor]:
+                    name = f"{Path(code).name}-ff{fill}-{size}-{round_}"
+                    figures = measure(code, size, Path(folder) / name, fill)
                     print(describe(figures), flush=True)
                     found.append(figures)
     print("\nsummary (CPU ms a message: PostgreSQL, worker, broker, digest run; HOT share):")
     for f in found:
         cpu = ", ".join(f"{role} {ms:.3f}" for role, ms in f.cpu_ms.items())
-        print(f"  {f.code} N={f.members:,}: {cpu}; all {sum(f.cpu_ms.values()):.3f}; "
-              f"HOT {f.hot_share:.0%}; heap {f.heap_mb:.0f} MB, indexes {f.index_mb:.0f} MB")
+        print(
+            f"  {f.code} N={f.members:,}: {cpu}; all {sum(f.cpu_ms.values()):.3f}; "
+            f"HOT {f.hot_share:.0%}; heap {f.heap_mb:.0f} MB, indexes {f.index_mb:.0f} MB"
+        )
     return 0
 
 
-def measure(code: str, members: int, workdir: Path) -> Figures:
+def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figures:
     workdir.mkdir(parents=True)
     now = datetime.now(UTC)
     with ExitStack() as stack:
@@ -94,27 +101,79 @@ def measure(code: str, members: int, workdir: Path) -> Figures:
         commands.run(env, "db", "upgrade")
         engine = create_engine(database.url().replace("postgresql:", "postgresql+psycopg:"))
         stack.callback(engine.dispose)
+        if fillfactor:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE delivery SET (fillfactor = {fillfactor})"))
         data.populate(engine, members, now)
         database.analyze()
         _reset_statistics(engine)
         roots = {"postgres": database.pid, "broker": broker.process.pid}
+        titles = stack.enter_context(_Titles(database.pid))
         with PeakSampler(roots) as sampler:
             began = time.monotonic()
             with commands.worker(env, workdir / "worker.log", 2) as worker:
                 sampler.watch("worker", worker.pid)
-                digest = commands.start(env, workdir / "digest.log", "digest", "run", "--frequency", "weekly")
+                digest = commands.start(
+                    env, workdir / "digest.log", "digest", "run", "--frequency", "weekly"
+                )
                 sampler.watch("digest run", digest.pid)
                 _wait_for_send(engine, members, began + 120 + members / 50)
                 seconds = time.monotonic() - began
                 digest.wait(timeout=60)
             sampler.sample()  # the backends flushed their statistics as they exited
         cpu = cpu_by_role(sampler.peaks())
+    kinds: dict[str, float] = {}
+    for peak in sampler.peaks():
+        if peak.role.startswith("postgres"):
+            kind = titles.kind(peak.pid)
+            kinds[kind] = kinds.get(kind, 0.0) + peak.cpu_seconds * 1000 / members
         figures = _table_figures(engine)
         statements = _statements(engine)
     roles = {"postgres": 0.0, "worker": 0.0, "broker": 0.0, "digest run": 0.0}
     for role, used in cpu.items():
         roles[role.removesuffix(" child")] += used * 1000 / members
-    return Figures(code, members, seconds, roles, statements=statements, **figures)
+    label = f"{code} (fillfactor {fillfactor})" if fillfactor else code
+    return Figures(label, members, seconds, roles, kinds, statements=statements, **figures)
+
+
+class _Titles:
+    """What each PostgreSQL process is, from the title it sets (`postgres: walwriter`, a
+    backend's `postgres: USER DATABASE HOST idle`), read while it runs."""
+
+    KINDS = ("walwriter", "checkpointer", "background writer", "autovacuum", "stats", "logical")
+
+    def __init__(self, postmaster: int) -> None:
+        self._postmaster = postmaster
+        self._seen: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Titles:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3):
+            for pid in with_descendants(self._postmaster, children_by_parent()):
+                if pid not in self._seen:
+                    try:
+                        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                    except OSError:
+                        continue
+                    self._seen[pid] = title
+
+    def kind(self, pid: int) -> str:
+        title = self._seen.get(pid, "")
+        if pid == self._postmaster:
+            return "postmaster"
+        found = next((k for k in self.KINDS if k in title), None)
+        if found:
+            return found
+        return "backends" if f" {servers.DATABASE} " in title else "other"
 
 
 def _load_pg_stat_statements(database: servers.Postgres) -> None:
@@ -191,6 +250,7 @@ def describe(f: Figures) -> str:
         f"{f.updates:,} updated, {f.hot_updates:,} HOT ({f.hot_share:.0%}); "
         f"heap {f.heap_mb:.1f} MB, indexes {f.index_mb:.1f} MB",
         "  CPU ms a message: " + ", ".join(f"{r} {ms:.3f}" for r, ms in f.cpu_ms.items()),
+        "  PostgreSQL's: " + ", ".join(f"{k} {ms:.3f}" for k, ms in f.postgres_ms.items()),
         "  statements by time (calls, rows, ms, WAL kB, blocks dirtied):",
     ]
     for s in f.statements:
