@@ -121,14 +121,14 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
                 seconds = time.monotonic() - began
                 digest.wait(timeout=60)
             sampler.sample()  # the backends flushed their statistics as they exited
-        cpu = cpu_by_role(sampler.peaks())
+        figures = _table_figures(engine)
+        statements = _statements(engine)
+    cpu = cpu_by_role(sampler.peaks())
     kinds: dict[str, float] = {}
     for peak in sampler.peaks():
         if peak.role.startswith("postgres"):
             kind = titles.kind(peak.pid)
             kinds[kind] = kinds.get(kind, 0.0) + peak.cpu_seconds * 1000 / members
-        figures = _table_figures(engine)
-        statements = _statements(engine)
     roles = {"postgres": 0.0, "worker": 0.0, "broker": 0.0, "digest run": 0.0}
     for role, used in cpu.items():
         roles[role.removesuffix(" child")] += used * 1000 / members
