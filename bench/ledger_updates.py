@@ -27,11 +27,17 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bench import commands, data, servers
-from bench.processes import PeakSampler, children_by_parent, cpu_by_role, with_descendants
+from bench.processes import (
+    TICKS,
+    PeakSampler,
+    children_by_parent,
+    cpu_by_role,
+    with_descendants,
+)
 from bench.sink import smtp_sink
 
 THIS_CODE = "this"
-STATEMENTS_SHOWN = 8
+STATEMENTS_SHOWN = 14
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Figures:
     inserts: int
     heap_mb: float
     index_mb: float
+    sessions: int  # connections opened to the database during the run
+    sessions_ended: int  # of which PostgreSQL ended (a hold left idle: ADR 0014) or failed
     statements: list[dict[str, Any]]
 
     @property
@@ -129,6 +137,8 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
         if peak.role.startswith("postgres"):
             kind = titles.kind(peak.pid)
             kinds[kind] = kinds.get(kind, 0.0) + peak.cpu_seconds * 1000 / members
+    user, system = titles.user_and_system()
+    kinds["(user)"], kinds["(kernel)"] = user * 1000 / members, system * 1000 / members
     roles = {"postgres": 0.0, "worker": 0.0, "broker": 0.0, "digest run": 0.0}
     for role, used in cpu.items():
         roles[role.removesuffix(" child")] += used * 1000 / members
@@ -145,6 +155,7 @@ class _Titles:
     def __init__(self, postmaster: int) -> None:
         self._postmaster = postmaster
         self._seen: dict[int, str] = {}
+        self.times: dict[int, tuple[float, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -159,12 +170,24 @@ class _Titles:
     def _run(self) -> None:
         while not self._stop.wait(0.3):
             for pid in with_descendants(self._postmaster, children_by_parent()):
+                self._read_times(pid)
                 if pid not in self._seen:
                     try:
                         title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
                     except OSError:
                         continue
                     self._seen[pid] = title
+
+    def _read_times(self, pid: int) -> None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return
+        self.times[pid] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+
+    def user_and_system(self) -> tuple[float, float]:
+        """CPU seconds in user space and in the kernel (fsync, sockets) of all processes."""
+        return (sum(u for u, _ in self.times.values()), sum(s for _, s in self.times.values()))
 
     def kind(self, pid: int) -> str:
         title = self._seen.get(pid, "")
@@ -222,7 +245,15 @@ def _table_figures(engine: Engine) -> dict[str, Any]:
                 " FROM pg_stat_user_tables WHERE relname = 'delivery'"
             )
         ).one()
+        sessions = connection.execute(
+            text(
+                "SELECT sessions, sessions_fatal + sessions_killed FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+        ).one()
     return {
+        "sessions": sessions[0],
+        "sessions_ended": sessions[1],
         "updates": row[0],
         "hot_updates": row[1],
         "inserts": row[2],
@@ -241,14 +272,23 @@ def _statements(engine: Engine) -> list[dict[str, Any]]:
             ),
             {"n": STATEMENTS_SHOWN},
         ).mappings()
-        return [dict(r) for r in rows]
+        found = [dict(r) for r in rows]
+        total = connection.execute(
+            text(
+                "SELECT sum(calls), sum(rows), sum(total_exec_time), sum(wal_bytes),"
+                " sum(shared_blks_dirtied), 'all statements' FROM pg_stat_statements"
+            )
+        ).one()
+        keys = ("calls", "rows", "total_exec_time", "wal_bytes", "shared_blks_dirtied", "query")
+        return [*found, dict(zip(keys, total, strict=True))]
 
 
 def describe(f: Figures) -> str:
     lines = [
         f"{f.code}, N={f.members:,}: {f.seconds:.1f} s; delivery: {f.inserts:,} inserted, "
         f"{f.updates:,} updated, {f.hot_updates:,} HOT ({f.hot_share:.0%}); "
-        f"heap {f.heap_mb:.1f} MB, indexes {f.index_mb:.1f} MB",
+        f"heap {f.heap_mb:.1f} MB, indexes {f.index_mb:.1f} MB; {f.sessions} connections "
+        f"({f.sessions_ended} ended by the server)",
         "  CPU ms a message: " + ", ".join(f"{r} {ms:.3f}" for r, ms in f.cpu_ms.items()),
         "  PostgreSQL's: " + ", ".join(f"{k} {ms:.3f}" for k, ms in f.postgres_ms.items()),
         "  statements by time (calls, rows, ms, WAL kB, blocks dirtied):",
