@@ -474,25 +474,15 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
 
 def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | None = None) -> int:
     """Mark finished every sending send with no row left to try; returns how many."""
-    # Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and would then read the
-    # send's rows from its first member on, past every row already sent (no index holds the
-    # status: ADR 0024). From its last member backwards, a send in progress still has rows
-    # pending (batches go out in order), so this stops at once until its last batches.
-    first_unfinished = (
-        select(Delivery.id)
-        .where(Delivery.send_id == Send.id, Delivery.status.in_(UNFINISHED))
-        .order_by(Delivery.member_id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    any_sent = exists().where(Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.SENT)
-    any_failed = exists().where(
-        Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.FAILED
-    )
+    # From the send's last member backwards: while a send is under way its last rows are still
+    # pending (batches go out in order), so the search stops at once until its last batches.
+    unfinished = _send_has(Delivery.status.in_(UNFINISHED), Delivery.member_id.desc())
+    any_sent = _send_has(Delivery.status == DeliveryStatus.SENT)
+    any_failed = _send_has(Delivery.status == DeliveryStatus.FAILED)
     still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
-        .where(Send.status == SendStatus.SENDING, first_unfinished.is_(None), ~still_open)
+        .where(Send.status == SendStatus.SENDING, ~unfinished, ~still_open)
         .values(
             status=case(
                 (and_(any_failed, ~any_sent), SendStatus.FAILED.value),
@@ -505,6 +495,23 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
     return rows_changed(session.execute(statement))
+
+
+def _send_has(condition: ColumnElement[bool], *order: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the Send (correlated) has a row meeting `condition`: a look through the send's
+    own rows ((send_id, member_id); no index holds the status, ADR 0024) that stops at the
+    first found, in `order`.
+
+    Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and may run it as one hashed
+    scan of the whole ledger (every send's rows) instead of a look at this send's."""
+    first = (
+        select(Delivery.id)
+        .where(Delivery.send_id == Send.id, condition)
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first.is_not(None)
 
 
 def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:
