@@ -477,8 +477,8 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     # From the send's last member backwards: while a send is under way its last rows are still
     # pending (batches go out in order), so the search stops at once until its last batches.
     unfinished = _send_has(Delivery.status.in_(UNFINISHED), Delivery.member_id.desc())
-    any_sent = _send_has(Delivery.status == DeliveryStatus.SENT)
-    any_failed = _send_has(Delivery.status == DeliveryStatus.FAILED)
+    any_sent = _send_has(Delivery.status == DeliveryStatus.SENT, Delivery.member_id.asc())
+    any_failed = _send_has(Delivery.status == DeliveryStatus.FAILED, Delivery.member_id.asc())
     still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
@@ -497,17 +497,17 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     return rows_changed(session.execute(statement))
 
 
-def _send_has(condition: ColumnElement[bool], *order: ColumnElement[Any]) -> ColumnElement[bool]:
+def _send_has(condition: ColumnElement[bool], order: ColumnElement[Any]) -> ColumnElement[bool]:
     """Whether the Send (correlated) has a row meeting `condition`: a look through the send's
-    own rows ((send_id, member_id); no index holds the status, ADR 0024) that stops at the
-    first found, in `order`.
+    own rows in (send_id, member_id) (no index holds the status, ADR 0024) that stops at the
+    first found, in `order` (by member_id: the order of that index).
 
-    Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and may run it as one hashed
-    scan of the whole ledger (every send's rows) instead of a look at this send's."""
+    Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and then chose a hashed scan
+    of the whole ledger (every send's rows), or a plain scan of the table from its start."""
     first = (
         select(Delivery.id)
         .where(Delivery.send_id == Send.id, condition)
-        .order_by(*order)
+        .order_by(order)
         .limit(1)
         .scalar_subquery()
     )
