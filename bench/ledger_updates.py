@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,13 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bench import commands, data, servers
-from bench.processes import (
-    TICKS,
-    PeakSampler,
-    children_by_parent,
-    cpu_by_role,
-    with_descendants,
-)
+from bench.processes import TICKS, PeakSampler, children_by_parent, cpu_by_role, with_descendants
 from bench.sink import smtp_sink
 
 THIS_CODE = "this"
@@ -72,16 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     codes = [*args.code, THIS_CODE]
     found = []
-    folder = tempfile.mkdtemp(prefix="newsletter-ledger-")
-    print(f"work folder (logs): {folder}", file=sys.stderr)
-    if True:
-        for size in args.sizes:
-            for round_ in range(args.rounds):
-                for code, fill in [(c, f) for c in codes for f in args.fillfactor]:
-                    name = f"{Path(code).name}-ff{fill}-{size}-{round_}"
-                    figures = measure(code, size, Path(folder) / name, fill)
-                    print(describe(figures), flush=True)
-                    found.append(figures)
+    folder = Path(tempfile.mkdtemp(prefix="newsletter-ledger-"))
+    print(f"work folder (logs, kept): {folder}", file=sys.stderr)
+    runs = [
+        (size, code, fill, round_)
+        for size in args.sizes
+        for round_ in range(args.rounds)
+        for code in codes
+        for fill in args.fillfactor
+    ]
+    for size, code, fill, round_ in runs:
+        name = f"{Path(code).name}-ff{fill}-{size}-{round_}"
+        figures = measure(code, size, folder / name, fill)
+        print(describe(figures), flush=True)
+        found.append(figures)
     print("\nsummary (CPU ms a message: PostgreSQL, worker, broker, digest run; HOT share):")
     for f in found:
         cpu = ", ".join(f"{role} {ms:.3f}" for role, ms in f.cpu_ms.items())
@@ -116,8 +113,8 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
         database.analyze()
         _reset_statistics(engine)
         roots = {"postgres": database.pid, "broker": broker.process.pid}
-        titles = stack.enter_context(_Titles(database.pid))
-        with PeakSampler(roots) as sampler:
+        sampler = _Sampler(roots, database.pid)
+        with sampler:
             began = time.monotonic()
             with commands.worker(env, workdir / "worker.log", 2) as worker:
                 sampler.watch("worker", worker.pid)
@@ -135,9 +132,9 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
     kinds: dict[str, float] = {}
     for peak in sampler.peaks():
         if peak.role.startswith("postgres"):
-            kind = titles.kind(peak.pid)
+            kind = sampler.kind(peak.pid)
             kinds[kind] = kinds.get(kind, 0.0) + peak.cpu_seconds * 1000 / members
-    user, system = titles.user_and_system()
+    user, system = sampler.user_and_system()
     kinds["(user)"], kinds["(kernel)"] = user * 1000 / members, system * 1000 / members
     roles = {"postgres": 0.0, "worker": 0.0, "broker": 0.0, "digest run": 0.0}
     for role, used in cpu.items():
@@ -146,37 +143,29 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
     return Figures(label, members, seconds, roles, kinds, statements=statements, **figures)
 
 
-class _Titles:
-    """What each PostgreSQL process is, from the title it sets (`postgres: walwriter`, a
-    backend's `postgres: USER DATABASE HOST idle`), read while it runs."""
+class _Sampler(PeakSampler):
+    """PeakSampler, plus what each PostgreSQL process is, from the title it sets (`postgres:
+    walwriter`, a backend's `postgres: USER DATABASE HOST idle`), and its CPU time in user
+    space and in the kernel, read while it runs."""
 
     KINDS = ("walwriter", "checkpointer", "background writer", "autovacuum", "stats", "logical")
 
-    def __init__(self, postmaster: int) -> None:
+    def __init__(self, roots: dict[str, int], postmaster: int) -> None:
+        super().__init__(roots)
         self._postmaster = postmaster
         self._seen: dict[int, str] = {}
         self.times: dict[int, tuple[float, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> _Titles:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.3):
-            for pid in with_descendants(self._postmaster, children_by_parent()):
-                self._read_times(pid)
-                if pid not in self._seen:
-                    try:
-                        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-                    except OSError:
-                        continue
-                    self._seen[pid] = title
+    def sample(self) -> None:
+        super().sample()
+        for pid in with_descendants(self._postmaster, children_by_parent()):
+            self._read_times(pid)
+            if pid not in self._seen:
+                try:
+                    title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                self._seen[pid] = title
 
     def _read_times(self, pid: int) -> None:
         try:
