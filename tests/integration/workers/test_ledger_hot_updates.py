@@ -79,7 +79,9 @@ def test_a_send_writes_each_ledger_row_twice_and_in_place(
 
     assert len(set(smtp.recipients())) == MEMBERS
     assert updates == 2 * MEMBERS  # claimed, answered: no third write (a lease renewal)
-    assert hot / updates >= 0.9, f"{hot} of {updates} updates were HOT"
+    # 89-95% in bench/ledger_updates.py runs; a page's old versions cannot be pruned while an
+    # older snapshot is open, which a loaded machine makes longer (the old ledger: 4-29%).
+    assert hot / updates >= 0.75, f"{hot} of {updates} updates were HOT"
     shown = CliRunner().invoke(app, ["sends", "show", str(send_id), "--json"])
     assert shown.exit_code == 0, shown.output
     progress = json.loads(shown.stdout)
