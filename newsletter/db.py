@@ -7,15 +7,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, MetaData, Result, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from newsletter.config import ENV_PREFIX, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
@@ -46,6 +48,9 @@ class DatabaseUnavailable(Exception):
 
 def insert_for(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that understands ON CONFLICT on both databases."""
+    # Imported here: a command on SQLite need not load PostgreSQL's dialect (CLI start time).
+    from sqlalchemy.dialects import postgresql, sqlite
+
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
 

@@ -2,8 +2,9 @@
 chase a send of its own (ledger rows, progress, retry), started by beat.
 
 Who is chased: the notice's recipients (a sent delivery) with no acknowledgement who are still
-in its audience and may receive mail now (fanout.may_receive, in_audience: the same rules as
-any send), so a member who has unsubscribed, paused or been suppressed since is not chased.
+in its audience and may receive mail now (eligibility.member_may_receive, member_in_audience:
+the same rules as any send), so a member who has unsubscribed, paused or been suppressed since
+is not chased.
 When (chasing.next_round): `days` after the last email of the notice, `times` at most. A chase's
 send key is `ack-chase:<notice>:<round>`, and (notice, round) is unique in notice_send: two beats,
 or a check run again, make one chase a round. See docs/adr/0022-acknowledged-notices.md.

@@ -14,6 +14,12 @@ moment and length...) from the round's seed and its own name (chaos.py), so
 Results: var/soak/<seed>.jsonl (one line per scenario run: figures.Figures) and
 var/soak/<seed>.md, the tables (rewritten after every round, so an interrupted soak still
 reports what it ran). The working files of a round with a failure stay in var/soak/<seed>-<i>/.
+
+A soak takes hours, longer than a machine may stay up or a session may last: run it again with
+the same SOAK_SEED (and SOAK_ONLY) and it goes on from the first round that did not finish,
+keeping the finished rounds (var/soak/<seed>.rounds.jsonl) and their figures. Each round is a
+pytest session of its own, so a soak in several goes runs the same rounds as one in a single go.
+To start a seed again from its first round, delete var/soak/<seed>.*.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,7 @@ class Round:
     seed: int
     seconds: float
     failed: list[str] = field(default_factory=list)
+    only: str = ""
 
 
 def main() -> int:
@@ -52,18 +59,47 @@ def main() -> int:
     only = os.environ.get("SOAK_ONLY", "")
     OUT.mkdir(parents=True, exist_ok=True)
     results = OUT / f"{seed}.jsonl"
-    results.unlink(missing_ok=True)
+    finished = OUT / f"{seed}.rounds.jsonl"
+    rounds = finished_rounds(finished)
+    if any(r.only != only for r in rounds):
+        print(
+            f"soak: SOAK_SEED={seed} was run with SOAK_ONLY={rounds[0].only!r}; use that, or "
+            f"delete var/soak/{seed}.* to start again",
+            file=sys.stderr,
+        )
+        return 2
+    keep_figures_of(rounds, results)
     print(f"soak: {runs} rounds of tests/faults, seed {seed} (replay: SOAK_SEED={seed})")
-    rounds: list[Round] = []
-    started = time.time()
-    for index in range(runs):
-        rounds.append(run_round(seed + index, results, only))
-        done = rounds[-1]
+    if rounds:
+        print(
+            f"soak: {len(rounds)} rounds already finished (var/soak/{seed}.rounds.jsonl); "
+            f"going on from round {len(rounds) + 1}"
+        )
+    for index in range(len(rounds), runs):
+        done = run_round(seed + index, results, only)
+        rounds.append(done)
+        with finished.open("a") as lines:
+            lines.write(json.dumps(asdict(done)) + "\n")
         state = f"FAILED {', '.join(done.failed)}" if done.failed else "passed"
         print(f"round {index + 1}/{runs} (SOAK_SEED={done.seed}): {done.seconds:.0f} s, {state}")
-        write_report(seed, rounds, results, time.time() - started)
+        write_report(seed, rounds, results)
+    write_report(seed, rounds, results)
     print(f"soak: report in {OUT / f'{seed}.md'}")
     return 1 if any(r.failed for r in rounds) else 0
+
+
+def finished_rounds(path: Path) -> list[Round]:
+    """The rounds an earlier go of this seed finished, in order."""
+    if not path.exists():
+        return []
+    return [Round(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def keep_figures_of(rounds: list[Round], results: Path) -> None:
+    """Drop the figures of a round that was cut off: it runs again from its start."""
+    seeds = {str(r.seed) for r in rounds}
+    kept = [item for item in load(results) if item["seed"] in seeds]
+    results.write_text("".join(json.dumps(item) + "\n" for item in kept))
 
 
 def side_by_side() -> list[str]:
@@ -100,7 +136,7 @@ def run_round(seed: int, results: Path, only: str) -> Round:
             session.send_signal(signal.SIGINT)
             session.wait(timeout=300)
             raise
-    done = Round(seed, time.monotonic() - begun, failed_tests(junit))
+    done = Round(seed, time.monotonic() - begun, failed_tests(junit), only)
     if not done.failed:
         shutil.rmtree(work, ignore_errors=True)
     return done
@@ -122,8 +158,9 @@ def load(results: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
 
 
-def write_report(seed: int, rounds: list[Round], results: Path, seconds: float) -> None:
+def write_report(seed: int, rounds: list[Round], results: Path) -> None:
     figures = load(results)
+    seconds = sum(r.seconds for r in rounds)
     lines = [
         f"Soak of tests/faults: {len(rounds)} rounds, SOAK_SEED={seed} (rounds "
         f"{seed}-{seed + len(rounds) - 1}), {seconds / 60:.0f} min "
