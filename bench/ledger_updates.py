@@ -113,8 +113,8 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
         database.analyze()
         _reset_statistics(engine)
         roots = {"postgres": database.pid, "broker": broker.process.pid}
-        sampler = _Sampler(roots, database.pid)
-        with sampler:
+        engine.dispose()  # the connection that wrote the members: not part of the run
+        with _Sampler(roots, database.pid) as sampler:
             began = time.monotonic()
             with commands.worker(env, workdir / "worker.log", 2) as worker:
                 sampler.watch("worker", worker.pid)
@@ -155,6 +155,15 @@ class _Sampler(PeakSampler):
         self._postmaster = postmaster
         self._seen: dict[int, str] = {}
         self.times: dict[int, tuple[float, float]] = {}
+        # As PeakSampler's: what each process had used before the run is not the run's.
+        self._times_before: dict[int, tuple[float, float]] = {}
+
+    def __enter__(self) -> _Sampler:
+        for pid in with_descendants(self._postmaster, children_by_parent()):
+            self._read_times(pid)
+        self._times_before = dict(self.times)
+        super().__enter__()
+        return self
 
     def sample(self) -> None:
         super().sample()
@@ -176,7 +185,15 @@ class _Sampler(PeakSampler):
 
     def user_and_system(self) -> tuple[float, float]:
         """CPU seconds in user space and in the kernel (fsync, sockets) of all processes."""
-        return (sum(u for u, _ in self.times.values()), sum(s for _, s in self.times.values()))
+        zero = (0.0, 0.0)
+        used = [
+            (
+                user - self._times_before.get(pid, zero)[0],
+                kernel - self._times_before.get(pid, zero)[1],
+            )
+            for pid, (user, kernel) in self.times.items()
+        ]
+        return sum(u for u, _ in used), sum(k for _, k in used)
 
     def kind(self, pid: int) -> str:
         title = self._seen.get(pid, "")
