@@ -476,14 +476,22 @@ class SchoolTerm(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Share of a `delivery` page filled by the fan-out's inserts; the rest is room for the claim's
+# and the result's new row versions on the same page (ADR 0024, migration 0024).
+LEDGER_FILLFACTOR = 50
+
+
 class Delivery(Base):
     """One member's copy of one send: the ledger row that makes 'exactly once' checkable."""
 
     __tablename__ = "delivery"
+    # No index holds a column that a claim or a result changes (status, claimed_at, attempts,
+    # the result's columns), and each page is filled to LEDGER_FILLFACTOR only: PostgreSQL then
+    # writes both updates of a row on its own page without new index entries (HOT updates;
+    # ADR 0024). A send's rows in any status are found through (send_id, member_id).
     __table_args__ = (
         UniqueConstraint("send_id", "member_id"),
-        # The sweep reaches unfinished rows through their send (migration 0006).
-        Index("ix_delivery_send_status", "send_id", "status"),
+        {"postgresql_with": {"fillfactor": LEDGER_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
