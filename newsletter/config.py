@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     MAX_SMTP_CONNECTIONS: int = Field(default=4, ge=1)
     SMTP_CONNECTIONS_PER_PROCESS: int = Field(default=2, ge=1, le=16)
     BATCH_SIZE: int = Field(default=250, ge=1, le=5000)
+    # A fan-out (digest run, alert) commits and queues its rows this many members at a time.
+    FANOUT_CHUNK: int = Field(default=1000, ge=1, le=100_000)
     # Delivery engine: when digests and reminders go (in TIMEZONE), retries and recovery.
     DIGEST_HOUR: int = Field(default=7, ge=0, le=23)
     WEEKLY_DIGEST_WEEKDAY: int = Field(default=0, ge=0, le=6)  # 0 = Monday
@@ -77,6 +79,8 @@ class Settings(BaseSettings):
     RETRY_JITTER: float = Field(default=0.2, ge=0, le=1)
     SENDING_TIMEOUT_SECONDS: int = Field(default=900, ge=1)
     REQUEUE_PENDING_AFTER_SECONDS: int = Field(default=3600, ge=1)
+    # A fan-out that has committed no chunk for this long has stopped: the sweep resumes it.
+    FANOUT_STALLED_SECONDS: int = Field(default=120, ge=1)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=6 * 3600, ge=60)
     # Running it: logs, metrics, liveness, and who is told when something is wrong.
     LOG_FORMAT: Literal["text", "json"] = "text"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 
 from newsletter.config import EMBEDDED_BROKER, get_settings
 from newsletter.models import SendKind
@@ -51,6 +52,11 @@ def _enqueue(task: str, args: list[object], queue: str) -> None:
 def article_published(article_id: int) -> None:
     """An article has just been published: fan its alert out to the audience."""
     _enqueue("newsletter.fan_out_article", [article_id], "fanout")
+
+
+def digest_stopped(frequency: str, as_of: datetime) -> None:
+    """A digest run stopped half way: run it again, as of when it was made, to finish it."""
+    _enqueue("newsletter.run_digest", [frequency, as_of.isoformat()], "fanout")
 
 
 def member_mail(send_id: int, delivery_ids: Sequence[int]) -> None:

@@ -32,6 +32,7 @@ def _tasks() -> dict[str, Callable[..., object]]:
 
     return {
         "newsletter.fan_out_article": jobs.alert,
+        "newsletter.run_digest": jobs.digest_task,
         # A command sending inline has no sweep of its own: rows it claimed and could not
         # finish go back to `deferred` at once.
         "newsletter.deliver_batch": partial(run_batch, release_on_error=True),

@@ -455,6 +455,10 @@ class Send(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Held for the send window: scheduled_at is when the window next opened (ADR 0021).
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # While a streamed fan-out (a digest run, an alert) is still writing this send's rows:
+    # when it last committed a chunk of them; NULL once every row is written, and for sends
+    # written whole. A send cannot finish before; a stale one is resumed (ADR 0023).
+    fanout_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SchoolTerm(Base):

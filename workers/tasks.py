@@ -22,7 +22,6 @@ from newsletter import background_jobs, consent, member_mail
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.batches import run_batch
-from newsletter.models import Frequency
 from newsletter.observability.logs import log_context
 from workers.celery_app import app
 
@@ -53,7 +52,7 @@ def deliver_member_mail(send_id: int, delivery_ids: list[int]) -> None:
 
 @app.task(name="newsletter.run_digest", **WHEN_THE_DATABASE_IS_BACK)
 def run_digest(frequency: str, as_of: str | None = None) -> None:
-    jobs.digest(Frequency(frequency), _moment(as_of))
+    jobs.digest_task(frequency, as_of)
 
 
 @app.task(name="newsletter.run_due_digests")

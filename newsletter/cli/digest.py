@@ -37,14 +37,20 @@ def run(
             result = jobs.digest(Frequency(frequency), moment)
     except SchedulingError as exc:
         fail(str(exc))
-    if not result.created:
+    if not (result.created or result.resumed):
         console.print(
             f"The {frequency} digest for {result.period} has already run (send {result.send_id}); "
             "nothing more to send."
         )
         return
-    console.print(
-        f"{frequency.capitalize()} digest for {result.period}: send {result.send_id}, "
-        f"{result.recipients} members with something new."
-    )
+    if result.resumed:
+        console.print(
+            f"The {frequency} digest for {result.period} (send {result.send_id}) had stopped "
+            f"half way: finished it, {result.recipients} more members with something new."
+        )
+    else:
+        console.print(
+            f"{frequency.capitalize()} digest for {result.period}: send {result.send_id}, "
+            f"{result.recipients} members with something new."
+        )
     after_queueing([result.send_id], inline=inline, wait=wait)

@@ -182,6 +182,11 @@ def _print_summary(s: SendProgress) -> None:
 
     console.print(f"[bold]Send {s.id}[/] ({s.kind}) {s.subject}", highlight=False)
     console.print(f"status: {s.status}", highlight=False)
+    if s.fanning_out:
+        console.print(
+            f"still fanning out: {s.recipients} recipients written so far, more to come",
+            highlight=False,
+        )
     if s.held_until:
         console.print(f"held until {s.held_until} (outside the send window)")
     elif s.scheduled_at:

@@ -1,12 +1,14 @@
 """Alerts: an article has been published; write its send and the Delivery row of each recipient.
 
 A member a digest has already carried the article to (its fan-out ran late) is left out: one
-article reaches a member once (ADR 0011).
+article reaches a member once (ADR 0011). The rows are written a chunk of members at a time,
+each chunk committed and queued as it is written (streaming.py, ADR 0023).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,8 +18,9 @@ from sqlalchemy.orm import Session
 from newsletter import send_windows
 from newsletter.audience import Audience, alert_audience
 from newsletter.config import Settings, get_settings
-from newsletter.delivery import history, ledger
-from newsletter.delivery.fanout import add_audience, create_send
+from newsletter.delivery import history, streaming
+from newsletter.delivery.fanout import add_audience_chunk, audience_chunks, create_send
+from newsletter.delivery.streaming import Committed
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -41,6 +44,7 @@ class FanOut:
     created: bool
     recipients: int
     reason: str = ""
+    resumed: bool = False  # it went on with a fan-out that had stopped half way
 
 
 def alert_key(article_id: int) -> str:
@@ -58,13 +62,19 @@ def assigned_topic_ids(session: Session, article_id: int) -> list[int]:
 
 
 def fan_out_article(
-    session: Session, article_id: int, now: datetime | None = None, settings: Settings | None = None
+    session: Session,
+    article_id: int,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    committed: Committed = streaming.in_one_go,
 ) -> FanOut:
-    """Create the article's alert send once; a second call finds it and adds nobody.
+    """Create the article's alert send once; a second call finds it and adds nobody, or goes on
+    with its fan-out if that stopped half way. `committed` commits each chunk of rows.
 
     A normal alert published outside the send window is held: its send is scheduled for when
     the window next opens, and beat's check of due sends starts it then (ADR 0021)."""
     now = now or utcnow()
+    settings = settings or get_settings()
     history.serialise(session, exclusive=False)
     article = session.get(Article, article_id)
     if article is None or article.status != ArticleStatus.PUBLISHED:
@@ -74,7 +84,7 @@ def fan_out_article(
         log.warning("article %s has no topics; no alert was sent", article_id)
         return FanOut(None, False, 0, f"article {article_id} has no topics; nothing sent")
     audience = alert_audience(article.priority, topic_ids)
-    held_until = send_windows.hold_until(settings or get_settings(), now)
+    held_until = send_windows.hold_until(settings, now)
     if article.priority == Priority.NORMAL and held_until is not None:
         return _hold(session, article, audience, held_until, now)
     send_id, created = create_send(
@@ -85,14 +95,23 @@ def fan_out_article(
         now=now,
         subject=article.title[:500],
         article_id=article_id,
+        fanout_progress_at=utcnow(),
     )
-    if not created:
+    after = 0 if created else streaming.resume(session, send_id, committed)
+    if after is None:
         return FanOut(send_id, False, 0, "this article's alert was already sent")
-    assert article.published_at is not None
-    had = history.members_who_had(session, article_id, article.published_at)
-    recipients = add_audience(session, send_id, audience, now, leave_out=had)
-    ledger.complete_sends(session, now, [send_id])  # finishes at once when nobody is due
-    return FanOut(send_id, True, recipients)
+    published_at = article.published_at
+    assert published_at is not None
+
+    def write(members: Sequence[int]) -> list[int]:
+        # Read for each chunk, under the lock: a digest may have carried the article to some
+        # of these members since the last chunk was written.
+        had = history.members_who_had(session, article_id, published_at, members)
+        return add_audience_chunk(session, send_id, audience, members, leave_out=had)
+
+    chunks = audience_chunks(session, audience, settings.FANOUT_CHUNK, after)
+    recipients = streaming.write_chunks(session, send_id, chunks, write, committed, exclusive=False)
+    return FanOut(send_id, created, recipients, resumed=not created)
 
 
 def _hold(
@@ -122,6 +141,13 @@ def leave_out_for(session: Session, send: Send) -> set[int]:
     if send.kind != SendKind.ALERT or article is None or article.published_at is None:
         return set()
     return set(history.members_who_had(session, article.id, article.published_at))
+
+
+def stalled_fan_outs(session: Session, before: datetime) -> list[int]:
+    """Articles whose alert's fan-out has written nothing since `before`: it stopped half way
+    (its process died), and fan_out_article goes on with it."""
+    sends = streaming.stalled(session, SendKind.ALERT, before)
+    return [send.article_id for send in sends if send.article_id is not None]
 
 
 def lost_fan_outs(session: Session, now: datetime, lost_after: timedelta) -> list[int]:

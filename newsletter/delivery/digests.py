@@ -1,18 +1,19 @@
 """Digest runs: per member, the articles of their topics since their last digest, once a period.
 
 A run is keyed by frequency and period ("digest:weekly:2026-W48"), so a second run finds the
-first and adds nothing. Members are streamed in chunks; each chunk's Delivery rows (holding the
-member's article ids, so a retry resends the same digest) and watermarks are written together
-in the run's transaction. What a member's digest holds is `next_digests` (for a chunk) or
-`next_digest` (for one member, as a preview shows it): an article any email has carried to
-them, or is carrying, stays out, and one an email failed to deliver comes back (ADR 0011).
+first and adds nothing, or goes on with it if it stopped half way. Members are streamed in
+chunks; each chunk's Delivery rows (holding the member's article ids, so a retry resends the
+same digest) and watermarks are written, committed and queued together (streaming.py). What
+a member's digest holds is `next_digests` (for a chunk) or `next_digest` (for one member, as a
+preview shows it): an article any email has carried to them, or is carrying, stays out, and
+one an email failed to deliver comes back (ADR 0011).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from newsletter import school_calendar
 from newsletter.audience import (
+    Audience,
     DigestArticle,
     Groups,
     History,
@@ -33,14 +35,15 @@ from newsletter.audience import (
 )
 from newsletter.config import Settings, get_settings
 from newsletter.db import insert_for
-from newsletter.delivery import history, ledger
-from newsletter.delivery.eligibility import member_may_receive
+from newsletter.delivery import history, ledger, streaming
 from newsletter.delivery.fanout import (
     add_deliveries,
     create_send,
+    eligible_chunks,
     in_range,
     json_rows,
 )
+from newsletter.delivery.streaming import Committed
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -53,6 +56,7 @@ from newsletter.models import (
     Subscription,
     Topic,
     UTCDateTime,
+    utcnow,
 )
 from newsletter.scheduling import (
     DIGEST_FREQUENCIES,
@@ -62,8 +66,6 @@ from newsletter.scheduling import (
     latest_digest_due,
     local_date,
 )
-
-CHUNK = 1000
 
 # What one member's digest depends on besides the run's articles: where each topic starts,
 # what they have had and been given back (the History, by identity), and (when something was
@@ -81,6 +83,7 @@ class DigestRun:
     created: bool
     recipients: int
     period: str
+    resumed: bool = False  # it went on with a run that had stopped half way
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,29 @@ class DigestScope:
     # whose publish committed after that digest read the articles still comes.
     look_back: timedelta
     sends: history.Sends  # the alerts and digests its members' histories are in
+    # Since when `sends` were read, and the run's own send they leave out (read_sends_again).
+    since: datetime | None = None
+    own_send: int = 0
+
+    def read_sends_again(self, session: Session) -> DigestScope:
+        """The scope with the sends made by now: a run commits chunk by chunk, and an alert
+        made between two chunks holds articles for the members of the next."""
+        if self.since is None:
+            return self
+        ids = [a.id for a in self.articles]
+        return replace(self, sends=history.sends_since(session, self.since, ids, self.own_send))
 
 
 def run_digest(
-    session: Session, frequency: Frequency, now: datetime, settings: Settings
+    session: Session,
+    frequency: Frequency,
+    now: datetime,
+    settings: Settings,
+    committed: Committed = streaming.in_one_go,
 ) -> DigestRun:
+    """Make the digest of the period containing `now` as of then, once; `committed` commits
+    each chunk of members. A run that finds the period's digest still fanning out (it stopped
+    half way) goes on with it, as of the moment the stopped run was made."""
     if frequency not in DIGEST_FREQUENCIES:
         raise SchedulingError(f"there is no {frequency.value} digest (daily or weekly)")
     tz = ZoneInfo(settings.TIMEZONE)
@@ -115,32 +136,61 @@ def run_digest(
         audience=digest_audience(frequency),
         now=now,
         subject=f"Your {frequency.value} digest ({period})",
+        fanout_progress_at=utcnow(),
     )
-    if not created:
+    after = 0 if created else streaming.resume(session, send_id, committed)
+    if after is None:
         return DigestRun(send_id, False, 0, period)
+    if not created:
+        made = session.scalar(select(Send.created_at).where(Send.id == send_id))
+        assert made is not None
+        now = made  # what the stopped run wrote holds its articles as of then
+    recipients = _write_digests(session, send_id, frequency, now, settings, after, committed)
+    return DigestRun(send_id, created, recipients, period, resumed=not created)
+
+
+def _write_digests(
+    session: Session,
+    send_id: int,
+    frequency: Frequency,
+    now: datetime,
+    settings: Settings,
+    after: int,
+    committed: Committed,
+) -> int:
+    """The run's rows and watermarks for the members after member `after`, chunk by chunk."""
     scope = digest_scope(session, frequency, now, settings, leave_out=send_id)
-    day = local_date(now, tz)
+    day = local_date(now, ZoneInfo(settings.TIMEZONE))
     weekend = school_calendar.weekend_rule(frequency, day, settings.WEEKLY_DIGEST_WEEKDAY)
     waiting = school_calendar.waiting_members(session, frequency, day, weekend)
     weekly_too = school_calendar.weekly_brought(weekend)
     weekly = None
     if weekly_too is not None:
         weekly = digest_scope(session, Frequency.WEEKLY, now, settings, leave_out=send_id)
-    recipients = 0
-    for members in member_chunks(session, frequency, waiting, weekly_too):
-        own, brought = members, []
+
+    def write(members: Sequence[int]) -> list[int]:
+        own, brought = list(members), []
         if weekly_too is not None:
             own = members_where(session, members, and_(~waiting, has_subscription(frequency)))
             brought = members_where(
                 session, members, and_(weekly_too, has_subscription(Frequency.WEEKLY))
             )
-        rows = digest_rows(session, scope, own, weekly, brought)
-        add_deliveries(session, send_id, rows)
+        rows = digest_rows(
+            session,
+            scope.read_sends_again(session),
+            own,
+            weekly.read_sends_again(session) if weekly is not None else None,
+            brought,
+        )
+        ids = add_deliveries(session, send_id, rows)
         advance_watermarks(session, frequency, own, now)
         advance_watermarks(session, Frequency.WEEKLY, brought, now)
-        recipients += len(rows)
-    ledger.complete_sends(session, now, [send_id])
-    return DigestRun(send_id, True, recipients, period)
+        return ids
+
+    chunks = member_chunks(
+        session, frequency, waiting, weekly_too, after=after, size=settings.FANOUT_CHUNK
+    )
+    return streaming.write_chunks(session, send_id, chunks, write, committed, exclusive=True)
 
 
 def digest_rows(
@@ -197,6 +247,16 @@ def missing(session: Session, frequency: Frequency, due: datetime, tz: ZoneInfo)
     return bool(owed)
 
 
+def stalled_runs(session: Session, before: datetime) -> list[tuple[Frequency, datetime]]:
+    """(frequency, as of) of each digest run whose fan-out has written nothing since `before`:
+    it stopped half way (its process died), and run_digest goes on with it."""
+    runs = []
+    for send in streaming.stalled(session, SendKind.DIGEST, before):
+        frequencies = Audience.from_json(send.audience or {}).frequencies or ()
+        runs += [(frequency, send.created_at) for frequency in frequencies[:1]]
+    return runs
+
+
 def next_digest(
     session: Session,
     member_id: int,
@@ -232,7 +292,9 @@ def digest_scope(
     )
     sends = history.sends_since(session, since, [a.id for a in articles], leave_out)
     topic_order = list(session.scalars(select(Topic.id).order_by(Topic.slug)))
-    return DigestScope(frequency, until, articles, topic_order, look_back, sends)
+    return DigestScope(
+        frequency, until, articles, topic_order, look_back, sends, since, own_send=leave_out
+    )
 
 
 def owed_since(
@@ -278,32 +340,28 @@ def member_chunks(
     frequency: Frequency,
     waiting: ColumnElement[bool] | None = None,
     weekly_too: ColumnElement[bool] | None = None,
+    *,
+    after: int = 0,
+    size: int = 1000,
 ) -> Iterator[list[int]]:
-    """Ids of members who may receive mail and take some topic at this frequency, in chunks;
-    not those `waiting` (a weekend, a school holiday: school_calendar.waiting_members), whose
-    watermark then stays for their next digest to bring what this one would have; and those
-    `weekly_too` who take some weekly topic (this run brings their weekly digest)."""
-    last = 0
-    while True:
+    """Ids of members after member `after` who may receive mail and take some topic at this
+    frequency, `size` at a time; not those `waiting` (a weekend, a school holiday:
+    school_calendar.waiting_members), whose watermark then stays for their next digest to
+    bring what this one would have; and those `weekly_too` who take some weekly topic (this
+    run brings their weekly digest)."""
+
+    def wanted(last: int) -> ColumnElement[bool]:
         # The repeated bound lets PostgreSQL start each chunk where the last ended instead of
         # rescanning subscriptions from the start (docs/performance.md).
-        wanted = and_(
+        condition = and_(
             ~waiting if waiting is not None else true(), has_subscription(frequency, last)
         )
         if weekly_too is not None:
-            wanted = or_(wanted, and_(weekly_too, has_subscription(Frequency.WEEKLY, last)))
-        ids = list(
-            session.scalars(
-                select(Member.id)
-                .where(Member.id > last, member_may_receive(), wanted)
-                .order_by(Member.id)
-                .limit(CHUNK)
-            )
-        )
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+            weekly = and_(weekly_too, has_subscription(Frequency.WEEKLY, last))
+            condition = or_(condition, weekly)
+        return condition
+
+    return eligible_chunks(session, wanted, size, after)
 
 
 def has_subscription(frequency: Frequency, after: int = 0) -> ColumnElement[bool]:

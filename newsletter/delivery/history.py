@@ -251,11 +251,18 @@ def _recheck_given_back(session: Session, found: dict[int, History]) -> dict[int
     }
 
 
-def members_who_had(session: Session, article_id: int, published_at: datetime) -> list[int]:
-    """Members a digest has carried this article to (or is carrying it to): its alert, made
-    late, leaves them out. Usually no digest has been made since it was published."""
+def members_who_had(
+    session: Session,
+    article_id: int,
+    published_at: datetime,
+    members: Sequence[int] | None = None,
+) -> list[int]:
+    """Members (of a chunk, ids in order, when given) a digest has carried this article to (or
+    is carrying it to): its alert, made late, leaves them out. Usually no digest has been made
+    since it was published."""
     made = sends_since(session, published_at).digests_made(published_at)
-    rows = digest_rows(session, true(), made, statuses=HOLDING)
+    who = true() if members is None else in_range(Delivery.member_id, members)
+    rows = digest_rows(session, who, made, statuses=HOLDING)
     return sorted({member_id for member_id, _, ids in rows if article_id in ids})
 
 

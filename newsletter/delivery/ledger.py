@@ -5,7 +5,8 @@ sending -> sent | deferred (retry later, with backoff) | failed (+ suppression o
 pending -> cancelled (member left the audience) | suppressed (address on the suppression list)
 sending -> cancelled | suppressed, when the member left between the claim and their turn
 A recovery sweep turns rows stuck in `sending` and due `deferred` rows back into `pending`,
-and marks a send finished when none of its rows is pending, sending or deferred.
+and marks a send finished when none of its rows is pending, sending or deferred and its
+fan-out has written them all (a streamed fan-out is still writing: streaming.py).
 
 Members' own emails (newsletter/member_mail.py) use the same rows: their sends take new rows
 for a day (MEMBER_MAIL_OPEN), and their pending rows are queued again after a minute
@@ -473,7 +474,8 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
 
 
 def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | None = None) -> int:
-    """Mark finished every sending send with no row left to try; returns how many."""
+    """Mark finished every sending send with no row left to try and none still to be written
+    (its fan-out is over); returns how many."""
     # From the send's last member backwards: while a send is under way its last rows are still
     # pending (batches go out in order), so the search stops at once until its last batches.
     unfinished = _send_has(Delivery.status.in_(UNFINISHED), Delivery.member_id.desc())
@@ -482,7 +484,12 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
-        .where(Send.status == SendStatus.SENDING, ~unfinished, ~still_open)
+        .where(
+            Send.status == SendStatus.SENDING,
+            Send.fanout_progress_at.is_(None),
+            ~unfinished,
+            ~still_open,
+        )
         .values(
             status=case(
                 (and_(any_failed, ~any_sent), SendStatus.FAILED.value),

@@ -61,6 +61,7 @@ class SendProgress:
     finished_at: str | None = None
     created_by: str = ""
     held_until: str | None = None  # "07:00 Monday 7 December": waiting for the send window
+    fanning_out: bool = False  # its fan-out is still writing rows: more recipients to come
     # describe_send only: the newest row's error in each status that has one.
     last_errors: dict[str, str] | None = None
     # queued_alerts only: the article whose alert is queued, and since when.
@@ -89,6 +90,7 @@ def _describe(send: Send, counts: dict[str, int]) -> SendProgress:
         finished_at=send.finished_at.isoformat() if send.finished_at else None,
         created_by=send.created_by,
         held_until=held_until(send),
+        fanning_out=send.fanout_progress_at is not None,
         recipients=sum(counts.values()),
         counts=counts,
     )
@@ -179,9 +181,12 @@ def list_sends(session: Session, limit: int = 200) -> list[SendProgress]:
 
 
 def is_settled(summary: SendProgress) -> bool:
-    """Nothing more will happen without a retry: finished, or only deferred rows are left."""
+    """Nothing more will happen without a retry: finished, or only deferred rows are left
+    (and its fan-out has written every row)."""
     if summary.status in SETTLED_SENDS:
         return True
+    if summary.fanning_out:
+        return False
     busy = (
         summary.counts[DeliveryStatus.PENDING.value] + summary.counts[DeliveryStatus.SENDING.value]
     )
@@ -202,6 +207,8 @@ def done_count(summary: SendProgress) -> int:
 def caption(summary: SendProgress) -> str:
     counts = summary.counts
     parts = [f"send {summary.id} {summary.status}"]
+    if summary.fanning_out:
+        parts.append(f"fanning out ({summary.recipients} so far)")
     if summary.status == SendStatus.SCHEDULED.value:
         parts.append(f"for {summary.scheduled_at}")
     for status in (DeliveryStatus.SENT, DeliveryStatus.DEFERRED, DeliveryStatus.FAILED):

@@ -72,6 +72,9 @@ def env(
         "NEWSLETTER_RETRY_BASE_SECONDS": "0",
         "NEWSLETTER_SENDING_TIMEOUT_SECONDS": "20",
         "NEWSLETTER_REQUEUE_PENDING_AFTER_SECONDS": "30",
+        # A fan-out killed half way is resumed 20 s after its last chunk; one that is only
+        # slow and resumed meanwhile costs work twice, not emails (ADR 0023).
+        "NEWSLETTER_FANOUT_STALLED_SECONDS": "20",
         **smtp.env(),
     }
     for name, value in values.items():

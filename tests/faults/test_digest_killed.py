@@ -1,12 +1,16 @@
 """Scenario 6: the fan-out of an alert, then a digest run, killed half way (SIGKILL of the
 worker and its pool, as a crash or the OOM killer would), with 5,000 members.
 
-Both are one transaction each: killed inside it, they leave nothing, and the broker keeps
-their task unacknowledged for BROKER_VISIBILITY_TIMEOUT (six hours). The product does not wait
-that long: the recovery sweep fans out an article published REQUEUE_PENDING_AFTER_SECONDS ago
-whose alert was never made, and beat, asking every minute, makes the digest due that is not
-made. Killed after their commit, while they queue their batches, they leave rows no task names:
-the sweep queues those again. Either way everyone gets the alert and the digest once; a worker
+Both are streamed (ADR 0023): each chunk of 100 members is committed and its batches queued and
+sent while the next is written. Killed half way (the default: a chunk waits for a member's row
+the test holds, after some batches were sent), a fan-out leaves its send still fanning out;
+the recovery sweep, FANOUT_STALLED_SECONDS after its last chunk, runs it again, and it goes
+on after the last member written. Killed inside its first chunk, it leaves nothing, and the
+broker keeps its task unacknowledged for BROKER_VISIBILITY_TIMEOUT (six hours); the product
+does not wait that long: the sweep fans out an article published REQUEUE_PENDING_AFTER_SECONDS
+ago whose alert was never made, and beat, asking every minute, makes the digest due that is not
+made. Killed after a commit, while it queues its batches, it leaves rows no task names: the
+sweep queues those again. Either way everyone gets the alert and the digest once; a worker
 killed while it also sends may double the messages in its hands (as scenario 1).
 """
 
@@ -21,18 +25,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_client
+from sqlalchemy import func, select
 
 from newsletter import dispatch
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.delivery import jobs
 from newsletter.delivery.alerts import alert_key
-from newsletter.models import Frequency, Priority
+from newsletter.models import Delivery, DeliveryStatus, Frequency, Priority, Send
 from newsletter.scheduling import digest_key
 from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
-from tests.faults.locks import table_locked, waiting_to_write
+from tests.faults.locks import members_locked, table_locked, waiting_to_write
 from tests.faults.processes import clock_env, fast_clock_beat, kill_hard
 from tests.faults.sends import received_by_send, unfinished
 from tests.faults.smtp import RecordingSmtpServer
@@ -50,6 +55,8 @@ SPEED = 30  # beat asks for the digests due every 2 real seconds
 MEMBERS, ALERTED = sized(5000, 1500), sized(1000, 300)
 PROCESSES = 2
 DIGEST = digest_key(Frequency.DAILY, DIGEST_DAY, LONDON)
+# Chunks of 100: 10 for the alert, 50 for the digest (3 and 15 at the smaller size).
+CHUNKS = {"NEWSLETTER_FANOUT_CHUNK": "100"}
 
 
 def members() -> dict[str, list[str]]:
@@ -76,14 +83,48 @@ def kill_when(ready: Callable[[], bool], worker: subprocess.Popen[bytes], what: 
     kill_hard(worker)
 
 
+def half_way(key: str) -> bool:
+    """The send's fan-out is under way: some of its emails were sent, and a chunk of its rows
+    waits for a member's row the test holds."""
+    send = send_of(key)
+    return send is not None and sent(send) > 0 and waiting_to_write("delivery")
+
+
+def sent(send: int) -> int:
+    with session_scope() as session:
+        return (
+            session.scalar(
+                select(func.count()).where(
+                    Delivery.send_id == send, Delivery.status == DeliveryStatus.SENT
+                )
+            )
+            or 0
+        )
+
+
+def killed_half_way(key: str, owed: int) -> bool:
+    """After the kill: the send is still fanning out, some of its rows sent, not all written."""
+    send = send_of(key)
+    assert send is not None
+    with session_scope() as session:
+        fanning_out = session.scalar(select(Send.fanout_progress_at).where(Send.id == send))
+        written = session.scalar(select(func.count()).where(Delivery.send_id == send)) or 0
+    return fanning_out is not None and sent(send) > 0 and written < owed
+
+
 @pytest.mark.timeout(900)
 def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
     env: dict[str, str], smtp: RecordingSmtpServer, chaos: Chaos, tmp_path: Path
 ) -> None:
+    env = {**env, **CHUNKS}
     owed = members()
-    # Inside the transaction (the default), or after its commit while it queues its batches.
-    alert_killed = chaos.choice("alert_killed", "inside", ["inside", "queueing"])
-    digest_killed = chaos.choice("digest_killed", "inside", ["inside", "queueing"])
+    alerted = [a for a, ks in owed.items() if "alert" in ks]
+    digest_only = [a for a, ks in owed.items() if "alert" not in ks]
+    # Half way through its chunks (the default), inside its first chunk, or after a commit
+    # while it queues its batches.
+    when = ["half_way", "first_chunk", "queueing"]
+    alert_killed = chaos.choice("alert_killed", "half_way", when)
+    digest_killed = chaos.choice("digest_killed", "half_way", when)
     with session_scope() as session:
         published = datetime.now(UTC)  # not a minute ago: the sweep would fan it out at once
         article = add_article(
@@ -91,8 +132,15 @@ def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
         ).id
     alert = alert_key(article)
 
-    with sweeping(), celery_worker(env, tmp_path / "w1.log", concurrency=PROCESSES) as w1:
-        if alert_killed == "inside":
+    # No sweep until the kill: on a loaded machine the worker can take longer to start than
+    # REQUEUE_PENDING_AFTER_SECONDS, and the sweep would fan the alert out a second time.
+    with celery_worker(env, tmp_path / "w1.log", concurrency=PROCESSES) as w1:
+        if alert_killed == "half_way":
+            with members_locked([alerted[len(alerted) // 2]]):
+                dispatch.article_published(article)
+                kill_when(lambda: half_way(alert), w1, "no alert half way")
+            assert killed_half_way(alert, len(alerted))
+        elif alert_killed == "first_chunk":
             with table_locked("delivery"):
                 dispatch.article_published(article)
                 kill_when(lambda: waiting_to_write("delivery"), w1, "no fan-out under way")
@@ -102,7 +150,11 @@ def test_a_fan_out_and_a_digest_run_killed_half_way_still_reach_everyone_once(
     with sweeping(), celery_worker(env, tmp_path / "w2.log", concurrency=PROCESSES) as w2:
         beat_env = {**env, **clock_env(BEAT_FROM, SPEED)}
         with fast_clock_beat(beat_env, tmp_path / "beat.log"):
-            if digest_killed == "inside":
+            if digest_killed == "half_way":
+                with members_locked([digest_only[len(digest_only) // 2]]):
+                    kill_when(lambda: half_way(DIGEST), w2, "no digest run half way")
+                assert killed_half_way(DIGEST, len(owed))
+            elif digest_killed == "first_chunk":
                 with table_locked("digest_watermark"):
                     kill_when(lambda: waiting_to_write("digest_watermark"), w2, "no digest run")
             else:

@@ -52,6 +52,7 @@ class SendOut(BaseModel):
     finished_at: str | None
     recipients: int
     counts: dict[str, int]
+    fanning_out: bool  # its fan-out is still writing rows: `recipients` will grow
 
 
 def _send_out(session: Session, send_id: int) -> SendOut:

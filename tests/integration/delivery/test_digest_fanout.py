@@ -56,7 +56,8 @@ def watermarks(session: Session) -> dict[str, datetime]:
 def test_members_sharing_a_digest_each_get_a_row_and_a_watermark(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(digests, "CHUNK", 3)  # several chunks, shared contents across them
+    monkeypatch.setenv("NEWSLETTER_FANOUT_CHUNK", "3")  # several chunks, contents shared
+    get_settings.cache_clear()
     alike = [f"same{i}@example.com" for i in range(7)]
     for i, email in enumerate(alike):
         add_member(session, email, {"funding": "weekly", "npq": "weekly"})
