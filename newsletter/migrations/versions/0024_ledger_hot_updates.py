@@ -4,7 +4,7 @@ the unique (send_id, member_id)), and pages are filled to half by inserts, so th
 versions fit on the same page (ADR 0024).
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 """
 
 from collections.abc import Sequence
