@@ -143,13 +143,6 @@ def leave_out_for(session: Session, send: Send) -> set[int]:
     return set(history.members_who_had(session, article.id, article.published_at))
 
 
-def stalled_fan_outs(session: Session, before: datetime) -> list[int]:
-    """Articles whose alert's fan-out has written nothing since `before`: it stopped half way
-    (its process died), and fan_out_article goes on with it."""
-    sends = streaming.stalled(session, SendKind.ALERT, before)
-    return [send.article_id for send in sends if send.article_id is not None]
-
-
 def lost_fan_outs(session: Session, now: datetime, lost_after: timedelta) -> list[int]:
     """Articles published more than `lost_after` ago (and within LOST_FAN_OUT_WINDOW of that)
     whose alert was never made: their fan-out was killed before it committed, or could not

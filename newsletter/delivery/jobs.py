@@ -126,16 +126,16 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
     with session_scope() as session:
         retried = announcements.retry_send(session, send_id, actor)
         after_commit.call(session, queue_send, send_id)
-        go_on_with_fan_out(session, send_id)
+        send = session.get(Send, send_id)
+        if send is not None:  # a retried send can finish without waiting for the sweep
+            go_on_with_fan_out(session, send)
     return retried
 
 
-def go_on_with_fan_out(session: Session, send_id: int) -> None:
-    """A send whose fan-out stopped half way (its command was interrupted, its process died):
-    the run that made it goes on after the last member written, as the sweep would once
-    FANOUT_STALLED_SECONDS had passed, so a retried send can finish."""
-    send = session.get(Send, send_id)
-    if send is None or send.fanout_progress_at is None:
+def go_on_with_fan_out(session: Session, send: Send) -> None:
+    """If the send's fan-out stopped half way (its command was interrupted, its process
+    died), queue the run that made it: it goes on after the last member written."""
+    if send.fanout_progress_at is None:
         return
     if send.kind == SendKind.ALERT and send.article_id is not None:
         after_commit.call(session, dispatch.article_published, send.article_id)
@@ -161,14 +161,13 @@ def sweep(now: datetime | None = None) -> dict[int, list[int]]:
             lost_after = timedelta(seconds=settings.REQUEUE_PENDING_AFTER_SECONDS)
             articles = alerts.lost_fan_outs(session, now, lost_after)
             stalled_since = now - timedelta(seconds=settings.FANOUT_STALLED_SECONDS)
-            articles += alerts.stalled_fan_outs(session, stalled_since)
-            runs = digests.stalled_runs(session, stalled_since)
+            stalled = streaming.stalled(session, stalled_since)
         for send_id, ids in queued.items():
             after_commit.call(session, dispatch.queue_deliveries, send_id, kinds[send_id], ids)
         for article_id in articles:
             after_commit.call(session, dispatch.article_published, article_id)
-        for frequency, as_of in runs:
-            after_commit.call(session, dispatch.digest_stopped, frequency.value, as_of)
+        for send in stalled:
+            go_on_with_fan_out(session, send)
     with session_scope() as session:
         ledger.complete_sends(session, now)
         for job_id in background_jobs.stale(session, now):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import rows_changed
 from newsletter.delivery import history, ledger
 from newsletter.delivery.fanout import pending_ids
-from newsletter.models import Delivery, Send, SendKind, utcnow
+from newsletter.models import Delivery, Send, utcnow
 
 # What a fan-out calls after writing each chunk (the send, its new rows' ids), and once more,
 # with no ids, when every row is written: jobs.py commits there and hands the rows to the
@@ -102,13 +102,9 @@ def fanned_out(session: Session, send_id: int) -> None:
     )
 
 
-def stalled(session: Session, kind: SendKind, before: datetime) -> list[Send]:
-    """Sends of this kind whose fan-out has committed nothing since `before`: its process died
-    (or is stuck), and the recovery sweep runs it again to finish it."""
+def stalled(session: Session, before: datetime) -> list[Send]:
+    """Sends (alerts and digests) whose fan-out has committed nothing since `before`: its
+    process died (or is stuck), and the recovery sweep runs it again to finish it."""
     return list(
-        session.scalars(
-            select(Send)
-            .where(Send.kind == kind, Send.fanout_progress_at < before)
-            .order_by(Send.id)
-        )
+        session.scalars(select(Send).where(Send.fanout_progress_at < before).order_by(Send.id))
     )
