@@ -62,7 +62,8 @@ lint: $(STAMP)
 	$(BIN)/mypy newsletter workers
 	$(BIN)/lint-imports
 
-# Postfix's smtp-sink and redis-server, installed when missing; no Postfix daemon left running.
+# Postfix's smtp-sink, redis-server and locust, installed when missing; no Postfix daemon left
+# running. BENCH_ARGS passes options on, e.g. BENCH_ARGS="--sizes 100000 1000000 --setups production".
 bench: $(STAMP)
 	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
 		echo "Installing Debian package postfix (for its smtp-sink)"; \
@@ -70,7 +71,9 @@ bench: $(STAMP)
 		postfix stop >/dev/null 2>&1; pid=$$(pgrep -f 'postfix/maste[r]') && kill $$pid; true; }
 	@command -v redis-server >/dev/null || { echo "Installing Debian package redis-server"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server >/dev/null; }
-	$(BIN)/python -m bench
+	@test -x $(BIN)/locust || { echo "Installing the bench extra (locust)"; \
+		$(BIN)/pip install --quiet -e '.[dev,bench]'; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Every fault scenario SOAK_RUNS times (default 30), fault timing drawn from SOAK_SEED
 # (printed; set it to replay); tables in var/soak/<seed>.md. Run again with the same SOAK_SEED,

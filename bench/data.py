@@ -13,8 +13,23 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    String,
+    Subquery,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 
 from newsletter.audience import DigestArticle, History, digest_groups
 from newsletter.models import (
@@ -50,7 +65,13 @@ NAMES = ["Ann Archer", "Bob Baker", "Siân Evans", "Zoë O'Brien", "Chidi Okafor
 ROLES = ["SENCO", "ALENCO", "Phase leader", "Subject leader"]
 SUBSCRIBED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 SEND_ID = 1  # the digest's send in a fresh database; used in the in-memory rendering
-CHUNK = 5000
+CHUNK = 100_000  # members written per statement
+# Members beyond the N, whose one-click links the web load uses (bench/web_load.py).
+WEB_MEMBERS = 5_000
+WEB_TOPIC = "funding"
+# The breaking alert published after the digest goes to every member who follows this topic.
+ALERT_TOPIC = "assessment"
+ALERT_ARTICLE_ID = 100  # after the week's articles
 # Appended to each sample summary so that a message weighs ~27 KB, like the issue's yardstick.
 PADDING = " Our briefing sets out what changes for middle leaders, with examples from schools."
 
@@ -126,26 +147,46 @@ def prepared_digests(now: datetime) -> dict[frozenset[str], PreparedEmail]:
 
 
 def populate(engine: Engine, members: int, now: datetime) -> None:
-    """Members 1..N with weekly subscriptions, and the week's articles, in a fresh database."""
+    """Members 1..N with weekly subscriptions, and the week's articles, in a fresh database.
+
+    Set-based: each chunk of members is one INSERT ... SELECT over a series of numbers (and one
+    for their subscriptions), so a million members take seconds, not a million ORM objects."""
     with engine.begin() as connection:
         topic_ids = dict(connection.execute(select(Topic.slug, Topic.id)).all())
         for start, stop in _chunks(members):
-            connection.execute(insert(Member), [_member(i, now) for i in range(start, stop)])
-            connection.execute(
-                insert(Subscription),
-                [
-                    {
-                        "member_id": i,
-                        "topic_id": topic_ids[slug],
-                        "frequency": Frequency.WEEKLY,
-                        "created_at": SUBSCRIBED_AT,
-                    }
-                    for i in range(start, stop)
-                    for slug in sorted(member_topics(i))
-                ],
-            )
+            insert_members(connection, start, stop - 1, now)
+            _insert_subscriptions(connection, start, stop - 1, topic_ids)
         for item in articles(now):
             _add_article(connection, item, topic_ids, now)
+
+
+def add_web_members(engine: Engine, members: int, now: datetime) -> range:
+    """WEB_MEMBERS more members after the first N, who take daily emails on WEB_TOPIC only: the
+    web load's one-click links are theirs, so its unsubscribes leave the weekly send's N alone."""
+    first, last = members + 1, members + WEB_MEMBERS
+    with engine.begin() as connection:
+        topic = connection.scalar(select(Topic.id).where(Topic.slug == WEB_TOPIC))
+        insert_members(connection, first, last, now)
+        rows = numbers(connection, first, last)
+        subscribe(connection, select(rows.c.i, literal(topic)), Frequency.DAILY)
+    return range(first, last + 1)
+
+
+def add_breaking_draft(engine: Engine, now: datetime) -> int:
+    """A draft marked breaking, tagged with ALERT_TOPIC alone, for `articles publish`; its id."""
+    sample = articles(now)[0]
+    view = replace(sample.view, id=ALERT_ARTICLE_ID, title=f"Breaking: {sample.view.title}")
+    view = replace(view, priority=Priority.BREAKING.value, topics=[TOPICS[ALERT_TOPIC]])
+    with engine.begin() as connection:
+        topic_ids = dict(connection.execute(select(Topic.slug, Topic.id)).all())
+        item = BenchArticle(view, (ALERT_TOPIC,), now)
+        _add_article(connection, item, topic_ids, now, ArticleStatus.DRAFT)
+    return ALERT_ARTICLE_ID
+
+
+def alert_recipients(members: int) -> int:
+    """How many of members 1..N a breaking alert on ALERT_TOPIC reaches (all who follow it)."""
+    return sum(ALERT_TOPIC in member_topics(i) for i in range(1, members + 1))
 
 
 def _chunks(members: int) -> Iterator[tuple[int, int]]:
@@ -153,24 +194,101 @@ def _chunks(members: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + CHUNK, members + 1)
 
 
-def _member(index: int, now: datetime) -> dict[str, object]:
-    person = recipient(index)
-    return {
-        "id": index,
-        "email": person.email,
-        "name": person.name,
-        "role": ROLES[index % len(ROLES)],
-        "status": MemberStatus.ACTIVE,
-        "paused": False,
-        "token_version": 1,
-        "created_at": SUBSCRIBED_AT,
-        "updated_at": now,
-        "confirmed_at": SUBSCRIBED_AT,
-    }
+def numbers(connection: Connection, first: int, last: int) -> Subquery:
+    """first..last as rows of one column `i`: generate_series on PostgreSQL, a recursive CTE
+    elsewhere (SQLite)."""
+    if connection.dialect.name == "postgresql":
+        series = func.generate_series(first, last).table_valued("i").render_derived("series")
+        return select(series.c.i).subquery("numbers")
+    counting = select(literal(first).label("i")).cte("counting", recursive=True)
+    counting = counting.union_all(select(counting.c.i + 1).where(counting.c.i < last))
+    return select(counting.c.i).subquery("numbers")
+
+
+def email_sql(connection: Connection, number: ColumnElement[int]) -> ColumnElement[str]:
+    """member_email(number), in SQL: at least six digits, as many as the number has."""
+    if connection.dialect.name == "postgresql":
+        digits = cast(number, String)
+        padded = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+        return literal("member") + padded + literal("@example.com")
+    return func.printf("member%06d@example.com", number)
+
+
+def insert_members(
+    connection: Connection,
+    first: int,
+    last: int,
+    now: datetime,
+    created: datetime = SUBSCRIBED_AT,
+) -> None:
+    """Members first..last, active, each as `recipient(i)` describes them."""
+    rows = numbers(connection, first, last)
+    i = rows.c.i
+    columns = Member.__table__.c
+    connection.execute(
+        insert(Member).from_select(
+            ["id", "email", "name", "role", "status", "paused", "token_version"]
+            + ["created_at", "updated_at", "confirmed_at"],
+            select(
+                i,
+                email_sql(connection, i),
+                case({k: name for k, name in enumerate(NAMES)}, value=i % len(NAMES)),
+                case({k: role for k, role in enumerate(ROLES)}, value=i % len(ROLES)),
+                literal(MemberStatus.ACTIVE, columns.status.type),
+                literal(False),
+                literal(1),
+                literal(created, columns.created_at.type),
+                literal(now, columns.updated_at.type),
+                literal(created, columns.confirmed_at.type),
+            ),
+        )
+    )
+
+
+def _insert_subscriptions(
+    connection: Connection, first: int, last: int, topic_ids: dict[str, int]
+) -> None:
+    """Member i's weekly subscriptions to member_topics(i): the members joined with the 80
+    (topic set, topic) pairs on i % 31."""
+    pairs = union_all(
+        *(
+            select(literal(k).label("k"), literal(topic_ids[slug]).label("topic_id"))
+            for k, topics in enumerate(TOPIC_SETS)
+            for slug in sorted(topics)
+        )
+    ).subquery("pairs")
+    rows = numbers(connection, first, last)
+    subscribe(
+        connection,
+        select(rows.c.i, pairs.c.topic_id).join(pairs, rows.c.i % len(TOPIC_SETS) == pairs.c.k),
+        Frequency.WEEKLY,
+    )
+
+
+def subscribe(connection: Connection, pairs: Select[Any], frequency: Frequency) -> None:
+    """Subscriptions for each (member id, topic id) row `pairs` selects, at `frequency`."""
+    columns = Subscription.__table__.c
+    chosen = pairs.subquery("chosen")
+    member_id, topic_id = chosen.c
+    connection.execute(
+        insert(Subscription).from_select(
+            ["member_id", "topic_id", "frequency", "created_at"],
+            select(
+                member_id,
+                topic_id,
+                literal(frequency, columns.frequency.type),
+                literal(SUBSCRIBED_AT, columns.created_at.type),
+            ),
+        )
+    )
 
 
 def _add_article(
-    connection: Connection, item: BenchArticle, topic_ids: dict[str, int], now: datetime
+    connection: Connection,
+    item: BenchArticle,
+    topic_ids: dict[str, int],
+    now: datetime,
+    status: ArticleStatus = ArticleStatus.PUBLISHED,
 ) -> None:
     view = item.view
     connection.execute(
@@ -181,11 +299,11 @@ def _add_article(
             body_html=view.body_html,
             source="",
             first_published=view.first_published or date.today(),
-            published_at=item.published_at,
+            published_at=item.published_at if status == ArticleStatus.PUBLISHED else None,
             priority=Priority(view.priority),
             suggested_priority=Priority(view.priority),
             priority_reason="",
-            status=ArticleStatus.PUBLISHED,
+            status=status,
             content_hash=hashlib.sha256(f"bench-{view.id}".encode()).hexdigest(),
             created_at=now,
             source_format="",

@@ -4,8 +4,9 @@ The kernel keeps each process's high-water mark (VmHWM in /proc/PID/status), so 
 has to see a process once before it ends; a thread re-reads every watched process a few times a
 second and keeps the highest value per pid. Children (Celery's pool, PostgreSQL's backends) are
 found by walking the process tree from the roots given. CPU time (user + system) is what the
-process had used when last seen: a ratio of CPU to messages holds on a noisy machine where
-wall time does not.
+process has used since the sampler started (what it had used by then is subtracted: a server's
+start, the data written before the run) when last seen: a ratio of CPU to messages holds on a
+noisy machine where wall time does not.
 """
 
 from __future__ import annotations
@@ -97,10 +98,16 @@ class PeakSampler:
         self._roots = roots
         self._interval = interval
         self._peaks: dict[int, ProcessPeak] = {}
+        self._before: dict[int, float] = {}  # CPU each process had used when the sampler started
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def __enter__(self) -> PeakSampler:
+        tree = children_by_parent()
+        for root in self._roots.values():
+            for pid in with_descendants(root, tree):
+                self._before[pid] = cpu_seconds(pid) or 0.0
         self._thread.start()
         return self
 
@@ -117,6 +124,15 @@ class PeakSampler:
             self.sample()
 
     def sample(self) -> None:
+        with self._lock:
+            self._sample()
+
+    def snapshot(self) -> list[ProcessPeak]:
+        """The peaks and CPU times as they are now."""
+        self.sample()
+        return self.peaks()
+
+    def _sample(self) -> None:
         tree = children_by_parent()
         for role, root in list(self._roots.items()):
             for pid in with_descendants(root, tree):
@@ -127,10 +143,31 @@ class PeakSampler:
                 known = self._peaks.get(pid)
                 name = known.name if known else command_name(pid)
                 peak = max(kb / 1024, known.peak_mb if known else 0.0)
-                self._peaks[pid] = ProcessPeak(label, pid, name, peak, cpu)
+                used = cpu - self._before.get(pid, 0.0)
+                self._peaks[pid] = ProcessPeak(label, pid, name, peak, used)
 
     def peaks(self) -> list[ProcessPeak]:
-        return sorted(self._peaks.values(), key=lambda p: (p.role, p.pid))
+        with self._lock:
+            return sorted(self._peaks.values(), key=lambda p: (p.role, p.pid))
+
+
+# CPU a message is counted over these groups of processes (the sink, the web app and the load
+# generator are not part of sending); the JSON has every role.
+CPU_GROUPS = {
+    "postgres": ("database", "database child"),
+    "pool": ("worker child",),
+    "worker main": ("worker",),
+    "broker": ("broker",),
+    "digest run": ("digest run",),
+}
+
+
+def cpu_by_group(peaks: list[ProcessPeak]) -> dict[str, float]:
+    """CPU_GROUPS' group -> CPU seconds used by all its processes (0 for a group not there)."""
+    used = cpu_by_role(peaks)
+    return {
+        group: sum(used.get(role, 0.0) for role in roles) for group, roles in CPU_GROUPS.items()
+    }
 
 
 def cpu_by_role(peaks: list[ProcessPeak]) -> dict[str, float]:

@@ -12,6 +12,8 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,8 +66,41 @@ class Sink:
 
     def accepted(self) -> int:
         """Messages the sink has taken (its `-c` counter; exact once the sink has stopped)."""
-        found = _COUNTER.findall(self.counter_file.read_bytes()[-200:])
+        with open(self.counter_file, "rb") as counter:  # its end only: it grows by each message
+            counter.seek(max(0, counter.seek(0, os.SEEK_END) - 200))
+            found = _COUNTER.findall(counter.read())
         return int(found[-1]) if found else 0
+
+
+class MessageWatch:
+    """When the sink took its next message after the `after` it had: a thread reads the sink's
+    counter (written as each message is accepted) every few milliseconds until it moves."""
+
+    def __init__(self, sink: Sink, after: int, interval: float = 0.005) -> None:
+        self.at: float | None = None  # time.time() when the counter was seen past `after`
+        self._sink, self._after, self._interval = sink, after, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sink-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._sink.accepted() > self._after:
+                self.at = time.time()
+                return
+            time.sleep(self._interval)
+
+    def wait(self, timeout: float) -> float:
+        """The time it was seen; raises if the sink took nothing more within `timeout`."""
+        self._thread.join(timeout)
+        if self.at is None:
+            self.stop()
+            raise TimeoutError(f"the sink took no message after its {self._after:,} in {timeout}s")
+        return self.at
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 @contextmanager

@@ -7,20 +7,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, MetaData, Result, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from newsletter.config import ENV_PREFIX, get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
 # (tests/integration/migrations/test_migrations.py compares it with alembic's head).
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0024"
 VERSION_TABLE = "alembic_version"
 
 NAMING = {
@@ -46,6 +48,9 @@ class DatabaseUnavailable(Exception):
 
 def insert_for(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that understands ON CONFLICT on both databases."""
+    # Imported here: a command on SQLite need not load PostgreSQL's dialect (CLI start time).
+    from sqlalchemy.dialects import postgresql, sqlite
+
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
 
@@ -145,16 +150,19 @@ def get_engine(url: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECOND
         return _engines[key]
 
 
-def _forget_inherited_connections() -> None:
-    """In a forked child (a worker's pool process): the pooled connections are its parent's
-    (the worker checked the database before it forked), and two processes talking over one
-    connection garble each other's replies ("unexpected result EMPTY_QUERY from command
-    'BEGIN'"). Drop them without closing them: the child opens its own."""
-    for engine in list(_engines.values()):  # no lock: another thread may have held it at fork
+def _forget_parents_connections() -> None:
+    """In a process just forked (Celery's pool processes): the engines' pooled connections are
+    the parent's sockets, and two processes talking over one read each other's answers (a
+    worker's pool processes shared the connection its start-up check had opened: "can't change
+    'autocommit' now", rows of another process's query). Drop them without closing them; the
+    parent goes on using its own."""
+    global _engines_lock
+    _engines_lock = threading.Lock()  # another thread may have held it at the fork
+    for engine in _engines.values():
         engine.dispose(close=False)
 
 
-os.register_at_fork(after_in_child=_forget_inherited_connections)
+os.register_at_fork(after_in_child=_forget_parents_connections)
 
 
 def dispose_engines(url: str) -> None:

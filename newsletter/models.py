@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Date,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym, validates
@@ -476,15 +478,20 @@ class SchoolTerm(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Share of a `delivery` page filled by the fan-out's inserts; the rest is room for the claim's
+# and the result's new row versions on the same page (ADR 0024, migration 0024).
+LEDGER_FILLFACTOR = 50
+
+
 class Delivery(Base):
     """One member's copy of one send: the ledger row that makes 'exactly once' checkable."""
 
     __tablename__ = "delivery"
-    __table_args__ = (
-        UniqueConstraint("send_id", "member_id"),
-        # The sweep reaches unfinished rows through their send (migration 0006).
-        Index("ix_delivery_send_status", "send_id", "status"),
-    )
+    # No index holds a column that a claim or a result changes (status, claimed_at, attempts,
+    # the result's columns), and each page is filled to LEDGER_FILLFACTOR only: PostgreSQL then
+    # writes both updates of a row on its own page without new index entries (HOT updates;
+    # ADR 0024). A send's rows in any status are found through (send_id, member_id).
+    __table_args__ = (UniqueConstraint("send_id", "member_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("send.id", ondelete="CASCADE"))
@@ -503,6 +510,17 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What this member's copy holds when it differs per member (a digest's article ids).
     content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# A DDL event, not the table's `postgresql_with`: that keyword makes SQLAlchemy load
+# PostgreSQL's dialect wherever the models are imported, SQLite commands too (CLI start time).
+event.listen(
+    Delivery.__table__,
+    "after_create",
+    DDL(f"ALTER TABLE delivery SET (fillfactor = {LEDGER_FILLFACTOR})").execute_if(
+        dialect="postgresql"
+    ),
+)
 
 
 class NoticeSend(Base):

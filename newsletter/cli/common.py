@@ -8,51 +8,52 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
-from rich.console import Console, ConsoleDimensions
-from rich.markup import escape
-from sqlalchemy.orm import Session
 
-from newsletter.db import session_scope
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
 
 # Usage errors and "could not do it" exit 2; "done, but some of it was refused" exits 1.
 USAGE_ERROR = 2
-# How wide tables may grow when the output is a file or a pipe, where nothing wraps them.
-PIPED_WIDTH = 160
 
 
-class PipeFriendlyConsole(Console):
-    """A console that wraps lines at the terminal's width, and not at all when the output is a
-    file or a pipe: a script or a log reading it then gets each message on one line."""
+class _ConsoleOnFirstUse:
+    """Stands for a terminal.PipeFriendlyConsole, made when first used: a command that prints
+    only JSON (`sends show --json`, run by scripts) then starts without loading rich."""
 
-    @property
-    def soft_wrap(self) -> bool:  # type: ignore[override]
-        return not self.is_terminal
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
 
-    @soft_wrap.setter
-    def soft_wrap(self, _value: bool) -> None:
-        pass  # decided at each print: tests and scripts swap sys.stdout after import
+    def _made(self) -> Console:
+        if self._console is None:
+            from newsletter.cli.terminal import PipeFriendlyConsole
 
-    @property
-    def size(self) -> ConsoleDimensions:
-        """A file or a pipe is as wide as a table needs, up to PIPED_WIDTH (not rich's 80)."""
-        size = Console.size.fget(self)  # type: ignore[attr-defined]
-        if self.is_terminal or "COLUMNS" in os.environ:
-            return size
-        return ConsoleDimensions(max(size.width, PIPED_WIDTH), size.height)
+            self._console = PipeFriendlyConsole(stderr=self._stderr)
+        return self._console
 
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    # Python looks these up on the class, not through __getattr__; rich's progress bars use
+    # them (`with console:`).
+    def __enter__(self) -> Console:
+        return self._made().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._made().__exit__(*exc_info)
 
 
-console = PipeFriendlyConsole()
-errors = PipeFriendlyConsole(stderr=True)
+console = cast("Console", _ConsoleOnFirstUse())
+errors = cast("Console", _ConsoleOnFirstUse(stderr=True))
 
 
 def error(message: str) -> None:
+    from rich.markup import escape  # rich only when there is something to say: see above
+
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
@@ -62,6 +63,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def warn(message: str) -> None:
+    from rich.markup import escape
+
     errors.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
 
 
@@ -72,6 +75,8 @@ def print_json(data: Any) -> None:
 @contextmanager
 def open_session() -> Iterator[Session]:
     """A committed-on-success session; the root callback has already checked migrations."""
+    from newsletter.db import session_scope
+
     with session_scope() as session:
         yield session
 

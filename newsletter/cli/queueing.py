@@ -13,17 +13,16 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from newsletter import dispatch
 from newsletter.cli.common import USAGE_ERROR, check_ready, console, fail, warn
 from newsletter.config import get_settings
-from newsletter.inline import inline as work_inline
-from newsletter.models import utcnow
-from newsletter.scheduling import SchedulingError, check_passed, parse_local
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from newsletter.delivery.progress import SendProgress
+
+# The functions below import the services they use: every command that sends, and `sends
+# show`, import this module, and most of them need only a little of it (CLI start time).
 
 # A send whose rows are all answered is about to be marked finished: wait this long for it.
 MARKING_SECONDS = 10.0
@@ -54,6 +53,9 @@ def parse_as_of(text: str | None) -> datetime | None:
     which a test may run fast (tests/faults/fast_clock.py)."""
     if text is None:
         return None
+    from newsletter.models import utcnow
+    from newsletter.scheduling import SchedulingError, check_passed, parse_local
+
     zone = get_settings().TIMEZONE
     try:
         moment = check_passed(parse_local(text, ZoneInfo(zone)), utcnow())
@@ -77,6 +79,8 @@ def queueing(inline: bool) -> Iterator[None]:
     if not inline:
         yield
         return
+    from newsletter.inline import inline as work_inline
+
     with work_inline(), _delivery_logs_left_to_the_report():
         yield
 
@@ -118,6 +122,7 @@ def after_queueing(send_ids: Sequence[int], *, inline: bool, wait: bool = False)
     unsettled = [s for s in _summaries(send_ids) if not _settled(s)]
     if send_ids and not unsettled:
         return
+    from newsletter import dispatch
     from newsletter.preflight import smtp_problem
 
     problem = smtp_problem(get_settings())

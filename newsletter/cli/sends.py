@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.markup import escape
-from sqlalchemy.orm import Session
 
 from newsletter.cli.common import (
     USAGE_ERROR,
@@ -28,11 +26,13 @@ from newsletter.cli.queueing import (
 from newsletter.config import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from newsletter.chasing import ChaseRule
     from newsletter.delivery.progress import SendProgress
 
 # Each command imports what only it needs: `sends show --json` is run by scripts, often, and
-# should not pay for the delivery engine (or rich's tables) that it does not use.
+# should not pay for the delivery engine (or rich) that it does not use.
 
 app = typer.Typer(help="Scheduled sends and the progress of every send.", no_args_is_help=True)
 
@@ -177,6 +177,7 @@ def show(send_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 def _print_summary(s: SendProgress) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(f"[bold]Send {s.id}[/] ({s.kind}) {s.subject}", highlight=False)

@@ -9,6 +9,7 @@ and reused by every later batch (email_cache.py).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ def run_batch(
         if send is None:  # its rows went with it
             return BatchReport()
         audience = Audience.from_json(send.audience or {})
+        claimed_at = time.monotonic()
         claimed = ledger.claim(
             session, send_id, delivery_ids, utcnow(), set_aside, ledger.still_eligible(audience)
         )
@@ -66,7 +68,9 @@ def run_batch(
     counts = set_aside
     if claimed:
         try:
-            handed_over, report.error = _compose_and_send(send, audience, claimed, settings)
+            handed_over, report.error = _compose_and_send(
+                send, audience, claimed, claimed_at, settings
+            )
         except BaseException as exc:
             if release_on_error:
                 _release(claimed, exc)
@@ -89,14 +93,18 @@ def _release(claimed: list[ledger.Claimed], exc: BaseException) -> None:
 
 
 def _compose_and_send(
-    send: Send, audience: Audience, claimed: list[ledger.Claimed], settings: Settings
+    send: Send,
+    audience: Audience,
+    claimed: list[ledger.Claimed],
+    claimed_at: float,
+    settings: Settings,
 ) -> tuple[Counter[DeliveryStatus], str]:
     with session_scope() as session:
         messages, failures = compose(session, send, claimed, settings)
         counts = Counter(ledger.record(session, failures, utcnow(), ledger.backoff_from(settings)))
     if not messages:
         return counts, ""
-    handed_over, error = send_and_record(messages, audience, settings)
+    handed_over, error = send_and_record(messages, audience, settings, claimed_at)
     return counts + handed_over, error
 
 

@@ -250,11 +250,15 @@ def missing(session: Session, frequency: Frequency, due: datetime, tz: ZoneInfo)
 def stalled_runs(session: Session, before: datetime) -> list[tuple[Frequency, datetime]]:
     """(frequency, as of) of each digest run whose fan-out has written nothing since `before`:
     it stopped half way (its process died), and run_digest goes on with it."""
-    runs = []
-    for send in streaming.stalled(session, SendKind.DIGEST, before):
-        frequencies = Audience.from_json(send.audience or {}).frequencies or ()
-        runs += [(frequency, send.created_at) for frequency in frequencies[:1]]
-    return runs
+    runs = [run_of(send) for send in streaming.stalled(session, SendKind.DIGEST, before)]
+    return [run for run in runs if run is not None]
+
+
+def run_of(send: Send) -> tuple[Frequency, datetime] | None:
+    """(frequency, as of) of the digest run that made this send: run_digest with them goes on
+    with its fan-out."""
+    frequencies = Audience.from_json(send.audience or {}).frequencies or ()
+    return (frequencies[0], send.created_at) if frequencies else None
 
 
 def next_digest(

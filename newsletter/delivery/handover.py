@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -64,19 +63,22 @@ Pair = tuple[ledger.Claimed, "OutgoingMessage"]
 
 
 def send_and_record(
-    pairs: Sequence[Pair], audience: Audience, settings: Settings
+    pairs: Sequence[Pair], audience: Audience, settings: Settings, claimed_at: float
 ) -> tuple[Counter[DeliveryStatus], str]:
     """Send the claimed rows' messages, paced by the shared rate limit; returns the counts by
-    new status and, when the backend was unreachable, why.
+    new status and, when the backend was unreachable, why. `claimed_at`: time.monotonic() when
+    the rows were claimed (their lease is renewed counting from then).
 
     The batch is shared between SMTP_CONNECTIONS_PER_PROCESS connections, each in its own
     thread: a worker process spends most of each message waiting for the SMTP server and the
     database (bench/: three quarters of the time), and the threads wait side by side."""
     shares = _shares(pairs, settings.SMTP_CONNECTIONS_PER_PROCESS)
     if len(shares) == 1:
-        return _hand_over_share(pairs, audience, settings)
+        return _hand_over_share(pairs, audience, settings, claimed_at)
     with ThreadPoolExecutor(len(shares), thread_name_prefix="smtp") as pool:
-        futures = [pool.submit(_hand_over_share, share, audience, settings) for share in shares]
+        futures = [
+            pool.submit(_hand_over_share, share, audience, settings, claimed_at) for share in shares
+        ]
     counts: Counter[DeliveryStatus] = Counter()
     errors = []
     for future in futures:  # all have finished; the first that raised raises here
@@ -94,7 +96,7 @@ def _shares(pairs: Sequence[Pair], connections: int) -> list[Sequence[Pair]]:
 
 
 def _hand_over_share(
-    pairs: Sequence[Pair], audience: Audience, settings: Settings
+    pairs: Sequence[Pair], audience: Audience, settings: Settings, claimed_at: float
 ) -> tuple[Counter[DeliveryStatus], str]:
     """Send over one connection: the whole batch, or one thread's share of it."""
     from newsletter.delivery.backends import get_backend
@@ -119,7 +121,7 @@ def _hand_over_share(
         holds = MemberHolds(get_engine())  # one connection for every hold of the share
         results = result_writer(autocommit, backoff)  # each result commits on its own
         try:
-            lease = _Lease(settings)
+            lease = _Lease(settings, claimed_at)
             for start in range(0, len(pairs), step):
                 end = min(start + step, len(pairs))
                 limiter.acquire(end - start)
@@ -151,12 +153,15 @@ class _Lease:
     """Renews the claim of the rows a share has yet to hand over (ledger.renew_claims) a few
     times per SENDING_TIMEOUT_SECONDS, so the sweep takes rows only from a worker gone quiet."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, claimed_at: float) -> None:
         self._every = settings.SENDING_TIMEOUT_SECONDS / 4
-        # Renewed before the first message: rendering the batch and opening the connection
-        # come between the claim and here, and on a loaded machine took most of the timeout
-        # (scenario 4 doubled 14 messages when the first renewal waited another quarter).
-        self._renewed = -math.inf
+        # The claim is the first renewal, so the next is due a quarter after it, and is checked
+        # before the first message too: rendering the batch and opening the connection come
+        # between, and on a loaded machine took most of the timeout (scenario 4 doubled 14
+        # messages when the first renewal waited a quarter from here). Renewing before every
+        # share's first message, however fresh the claim, wrote each row a third time
+        # (ADR 0024).
+        self._renewed = claimed_at
 
     def keep(self, claimed: Sequence[ledger.Claimed]) -> None:
         if time.monotonic() - self._renewed < self._every:

@@ -126,7 +126,22 @@ def retry(send_id: int, actor: str) -> announcements.Retried:
     with session_scope() as session:
         retried = announcements.retry_send(session, send_id, actor)
         after_commit.call(session, queue_send, send_id)
+        go_on_with_fan_out(session, send_id)
     return retried
+
+
+def go_on_with_fan_out(session: Session, send_id: int) -> None:
+    """A send whose fan-out stopped half way (its command was interrupted, its process died):
+    the run that made it goes on after the last member written, as the sweep would once
+    FANOUT_STALLED_SECONDS had passed, so a retried send can finish."""
+    send = session.get(Send, send_id)
+    if send is None or send.fanout_progress_at is None:
+        return
+    if send.kind == SendKind.ALERT and send.article_id is not None:
+        after_commit.call(session, dispatch.article_published, send.article_id)
+    run = digests.run_of(send) if send.kind == SendKind.DIGEST else None
+    if run is not None:
+        after_commit.call(session, dispatch.digest_stopped, run[0].value, run[1])
 
 
 def sweep(now: datetime | None = None) -> dict[int, list[int]]:

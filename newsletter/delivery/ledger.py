@@ -424,8 +424,8 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
     """
     stuck_before = now - timedelta(seconds=settings.SENDING_TIMEOUT_SECONDS)
     # Only a send still sending has unfinished rows (complete_sends). Their ids, few, as
-    # values: each send's rows are then read through ix_delivery_send_status (send, status),
-    # not through an index over every row's status, which each result write had to maintain.
+    # values: each send's rows are then read through (send_id, member_id), not through an
+    # index holding the status, which each claim and result had to maintain (ADR 0024).
     sending = list(session.scalars(select(Send.id).where(Send.status == SendStatus.SENDING)))
     if not sending:
         return {}
@@ -476,11 +476,11 @@ def recover(session: Session, now: datetime, settings: Settings) -> dict[int, li
 def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | None = None) -> int:
     """Mark finished every sending send with no row left to try and none still to be written
     (its fan-out is over); returns how many."""
-    unfinished = exists().where(Delivery.send_id == Send.id, Delivery.status.in_(UNFINISHED))
-    any_sent = exists().where(Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.SENT)
-    any_failed = exists().where(
-        Delivery.send_id == Send.id, Delivery.status == DeliveryStatus.FAILED
-    )
+    # From the send's last member backwards: while a send is under way its last rows are still
+    # pending (batches go out in order), so the search stops at once until its last batches.
+    unfinished = _send_has(Delivery.status.in_(UNFINISHED), Delivery.member_id.desc())
+    any_sent = _send_has(Delivery.status == DeliveryStatus.SENT, Delivery.member_id.asc())
+    any_failed = _send_has(Delivery.status == DeliveryStatus.FAILED, Delivery.member_id.asc())
     still_open = and_(Send.kind == SendKind.MEMBER_MAIL, Send.created_at > now - MEMBER_MAIL_OPEN)
     statement = (
         update(Send)
@@ -502,6 +502,23 @@ def complete_sends(session: Session, now: datetime, send_ids: Iterable[int] | No
     if send_ids is not None:
         statement = statement.where(Send.id.in_(list(send_ids)))
     return rows_changed(session.execute(statement))
+
+
+def _send_has(condition: ColumnElement[bool], order: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the Send (correlated) has a row meeting `condition`: a look through the send's
+    own rows in (send_id, member_id) (no index holds the status, ADR 0024) that stops at the
+    first found, in `order` (by member_id: the order of that index).
+
+    Not EXISTS: PostgreSQL drops an EXISTS subquery's ORDER BY, and then chose a hashed scan
+    of the whole ledger (every send's rows), or a plain scan of the table from its start."""
+    first = (
+        select(Delivery.id)
+        .where(Delivery.send_id == Send.id, condition)
+        .order_by(order)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first.is_not(None)
 
 
 def requeue_deferred(session: Session, send_id: int, now: datetime) -> int:

@@ -2,7 +2,7 @@
 the scrape-time gauges of /metrics and the watch.
 
 Only running sends (few) and those finished in the last day are looked into; their rows are
-reached through ix_delivery_send_status, never by a scan of the whole ledger.
+reached through their send ((send_id, member_id)), never by a scan of the whole ledger.
 """
 
 from __future__ import annotations

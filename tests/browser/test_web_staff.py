@@ -64,7 +64,15 @@ def test_compose_preview_schedule_and_watch_it_complete(
     page.reload()  # the chart is drawn on the server: now it has today's two emails
     expect(page.get_by_text("NPQ (2)")).to_be_visible()
     shot(page, "staff-dashboard")
-    assert sorted(site.smtp.recipients()) == ["ann@example.com", "bob@example.com"]
+    # Only the announcement's copies: after 07:00 (London) beat's watch also emails the staff
+    # that today's digests did not run (this site runs none).
+    announced = [
+        rcpt
+        for message in site.smtp.messages
+        if message.parsed()["Subject"] == "Spring conference: booking open"
+        for rcpt in message.rcpt_tos
+    ]
+    assert sorted(announced) == ["ann@example.com", "bob@example.com"]
     page.close()
 
 

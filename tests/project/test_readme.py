@@ -4,6 +4,7 @@ what to run and where to look."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 
@@ -44,14 +45,18 @@ def check_variables(assignments: list[str]) -> None:
 
 
 def check_command(words: list[str]) -> None:
-    settings = [w for w in words if ASSIGNMENT.match(w)]
-    words = words[len(settings) :] if words[: len(settings)] == settings else words
+    settings = list(itertools.takewhile(ASSIGNMENT.match, words))  # NAME=VALUE before it
+    words = words[len(settings) :]
     check_variables(settings)
     program, args = words[0], words[1:]
     if program == "export":
         check_variables(args)
     elif program == "make":
-        assert set(args) <= make_targets(), f"no such make target in {args}"
+        variables = [a.partition("=")[0] for a in args if "=" in a]
+        makefile = (ROOT / "Makefile").read_text()
+        assert all(f"$({v})" in makefile for v in variables), f"no such make variable in {args}"
+        targets = {a for a in args if "=" not in a}
+        assert targets <= make_targets(), f"no such make target in {args}"
     elif program == ".venv/bin/newsletter":
         resolve(["newsletter", *args])
     elif words[:3] == [".venv/bin/python", "-m", "pytest"]:
@@ -81,6 +86,7 @@ def test_the_checker_refuses_what_does_not_exist(monkeypatch: pytest.MonkeyPatch
         ".venv/bin/newsletter sends schedule --subject x --topic npq --at '2026-12-01 09:00'",
         "export NEWSLETTER_NO_SUCH_SETTING=1",
         "make no-such-target",
+        "make bench NO_SUCH_VARIABLE=1",
         "rm -rf var",
     ):
         with pytest.raises(BaseException):  # noqa: B017 (click's and pytest's own errors)

@@ -13,11 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 MIRRORED = ("unit", "integration")
 
 
+# Source packages beside newsletter/ (a test folder of that name stands for them).
+TOP_LEVEL = ("workers", "bench")
+
+
 def _source_package(folder: Path) -> Path:
     """The package a test folder stands for: tests/unit/delivery/backends -> newsletter/...;
-    tests/integration/workers -> workers/."""
+    tests/integration/workers -> workers/; tests/unit/bench -> bench/."""
     parts = folder.parts
-    if parts[0] == "workers":
+    if parts[0] in TOP_LEVEL:
         return ROOT / folder
     return ROOT / "newsletter" / folder
 

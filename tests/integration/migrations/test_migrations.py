@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from newsletter import db
 from newsletter.cli import app
-from newsletter.models import Base
+from newsletter.models import LEDGER_FILLFACTOR, Base
 
 
 def test_migrations_match_the_models(db_url: str) -> None:
@@ -21,6 +21,16 @@ def test_migrations_match_the_models(db_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_ledger_leaves_room_for_hot_updates_as_the_model_says(pg_url: str) -> None:
+    """Alembic does not compare storage parameters: the migrated ledger's fillfactor (ADR 0024,
+    PostgreSQL only) is checked here."""
+    with db.get_engine(pg_url).connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'delivery'")
+        ).scalar_one()
+    assert options == [f"fillfactor={LEDGER_FILLFACTOR}"]
 
 
 def test_the_head_revision_in_the_code_is_the_newest_migration() -> None:
