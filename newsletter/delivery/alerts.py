@@ -19,7 +19,7 @@ from newsletter import send_windows
 from newsletter.audience import Audience, alert_audience
 from newsletter.config import Settings, get_settings
 from newsletter.delivery import history, streaming
-from newsletter.delivery.fanout import add_audience_chunk, audience_chunks, create_send
+from newsletter.delivery.fanout import add_members, audience_chunks, create_send
 from newsletter.delivery.streaming import Committed
 from newsletter.models import (
     Article,
@@ -106,8 +106,8 @@ def fan_out_article(
     def write(members: Sequence[int]) -> list[int]:
         # Read for each chunk, under the lock: a digest may have carried the article to some
         # of these members since the last chunk was written.
-        had = history.members_who_had(session, article_id, published_at, members)
-        return add_audience_chunk(session, send_id, audience, members, leave_out=had)
+        had = set(history.members_who_had(session, article_id, published_at, members))
+        return add_members(session, send_id, [m for m in members if m not in had])
 
     chunks = audience_chunks(session, audience, settings.FANOUT_CHUNK, after)
     recipients = streaming.write_chunks(session, send_id, chunks, write, committed, exclusive=False)

@@ -17,8 +17,8 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     FromClause,
-    Insert,
     Integer,
+    Select,
     column,
     func,
     literal,
@@ -90,32 +90,6 @@ def add_audience(
     """One Delivery row per member of the audience who may receive mail, but those in
     `leave_out`, and (given `only`, correlated to Member) only those it holds for; returns
     rows added."""
-    statement = _audience_rows(session, send_id, audience, now, leave_out, only)
-    return rows_changed(session.execute(statement))
-
-
-def add_audience_chunk(
-    session: Session,
-    send_id: int,
-    audience: Audience,
-    members: Sequence[int],
-    leave_out: Collection[int] = (),
-) -> list[int]:
-    """`add_audience` for one chunk of members (ids in order, from `audience_chunks`);
-    returns the new rows' ids."""
-    only = in_range(Member.id, members)
-    statement = _audience_rows(session, send_id, audience, utcnow(), leave_out, only)
-    return list(session.scalars(statement.returning(Delivery.id)))
-
-
-def _audience_rows(
-    session: Session,
-    send_id: int,
-    audience: Audience,
-    now: datetime,
-    leave_out: Collection[int],
-    only: ColumnElement[bool] | None,
-) -> Insert:
     members = (
         select(
             literal(send_id),
@@ -141,7 +115,17 @@ def _audience_rows(
         )
         .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
     )
-    return statement
+    return rows_changed(session.execute(statement))
+
+
+def add_members(session: Session, send_id: int, member_ids: Sequence[int]) -> list[int]:
+    """A Delivery row for each of these members (a chunk of the audience just read: the
+    claim checks each member again); returns the new rows' ids. Reading the audience once
+    and inserting the ids costs half of an INSERT ... SELECT that read it again."""
+    if not member_ids:
+        return []
+    given = json_rows(session, [{"member_id": m} for m in member_ids], member_id=Integer())
+    return _insert_rows(session, send_id, given, with_content=False)
 
 
 def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any]]) -> list[int]:
@@ -159,33 +143,35 @@ def add_deliveries(session: Session, send_id: int, rows: Sequence[tuple[int, Any
         member_id=Integer(),
         content=JSON(),
     )
-    values = select(
+    return _insert_rows(session, send_id, given, with_content=True)
+
+
+def _insert_rows(
+    session: Session, send_id: int, given: FromClause, *, with_content: bool
+) -> list[int]:
+    """Pending rows for `given`'s members (and contents); returns the new rows' ids."""
+    columns = ["send_id", "member_id", "status", "attempts", "last_error", "next_attempt_at"]
+    values = [
         literal(send_id),
         given.c.member_id,
         literal(DeliveryStatus.PENDING.value),
         literal(0),
         literal(""),
         literal(utcnow(), UTCDateTime()),
-        given.c.content,
-    ).where(true())  # without a WHERE, SQLite parses ON CONFLICT's ON as a join's
+    ]
+    if with_content:
+        columns.append("content")
+        values.append(given.c.content)
+    # Without a WHERE, SQLite parses ON CONFLICT's ON as a join's.
+    rows = select(*values).where(true())
     statement = (
         insert_for(session, Delivery)
-        .from_select(
-            [
-                "send_id",
-                "member_id",
-                "status",
-                "attempts",
-                "last_error",
-                "next_attempt_at",
-                "content",
-            ],
-            values,
-        )
+        .from_select(columns, rows)
         .on_conflict_do_nothing(index_elements=["send_id", "member_id"])
         .returning(Delivery.id)
     )
-    return list(session.scalars(statement))
+    # Through the connection: the ORM's handling of the returned ids cost more than the insert.
+    return list(session.connection().execute(statement).scalars().all())
 
 
 def json_rows(
@@ -222,24 +208,15 @@ def in_range(column: InstrumentedAttribute[int], members: Sequence[int]) -> Colu
 
 def pending_batches(session: Session, send_id: int, size: int) -> Iterator[list[int]]:
     """The send's pending delivery ids, `size` at a time, without loading them all at once."""
-    last = 0
-    while True:
-        ids = list(
-            session.scalars(
-                select(Delivery.id)
-                .where(
-                    Delivery.send_id == send_id,
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.id > last,
-                )
-                .order_by(Delivery.id)
-                .limit(size)
-            )
+
+    def page(last: int) -> Select[int]:
+        return select(Delivery.id).where(
+            Delivery.send_id == send_id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.id > last,
         )
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+
+    return _pages(session, page, Delivery.id, size)
 
 
 def audience_chunks(
@@ -259,16 +236,26 @@ def eligible_chunks(
     """Ids of members after member `after` who may receive mail and are `wanted` (a condition
     correlated to Member, made for each chunk from the last id before it), in order, `size` at
     a time."""
+
+    def page(last: int) -> Select[int]:
+        return select(Member.id).where(Member.id > last, member_may_receive(), wanted(last))
+
+    return _pages(session, page, Member.id, size, after)
+
+
+def _pages(
+    session: Session,
+    page: Callable[[int], Select[int]],
+    key: InstrumentedAttribute[int],
+    size: int,
+    after: int = 0,
+) -> Iterator[list[int]]:
+    """The ids `page(last)` selects after id `last`, in order, `size` at a time (keyset paging:
+    each page is one index range, however far in)."""
     last = after
     while True:
-        ids = list(
-            session.scalars(
-                select(Member.id)
-                .where(Member.id > last, member_may_receive(), wanted(last))
-                .order_by(Member.id)
-                .limit(size)
-            )
-        )
+        query = page(last).order_by(key).limit(size)
+        ids = list(session.connection().execute(query).scalars().all())  # plain rows, not ORM
         if not ids:
             return
         yield ids
