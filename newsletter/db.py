@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS_DIR/versions: a new migration must update it
 # (tests/integration/migrations/test_migrations.py compares it with alembic's head).
-HEAD_REVISION = "0024"
+HEAD_REVISION = "0025"
 VERSION_TABLE = "alembic_version"
 
 NAMING = {

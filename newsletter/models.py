@@ -189,6 +189,16 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# Trigram indexes for member search, on PostgreSQL only (migration 0025): the models do not
+# describe them, so alembic's comparison with the database leaves them out.
+SEARCH_INDEXES = ("ix_member_email_trgm", "ix_member_name_trgm")
+
+
+def compared_by_alembic(obj: object, name: str | None, type_: str, *_: object) -> bool:
+    """alembic's include_object: everything but SEARCH_INDEXES."""
+    return not (type_ == "index" and name in SEARCH_INDEXES)
+
+
 class Member(Base):
     __tablename__ = "member"
 

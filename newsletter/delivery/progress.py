@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from newsletter import recent
 from newsletter.models import (
     Article,
     ArticleStatus,
@@ -31,9 +32,29 @@ SETTLED_SENDS = (SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED, SendS
 QUEUED = "queued"
 
 
+# A big send's counts are read again at most this often, however many pages watch it (ADR 0025).
+COUNTS_REUSE_SECONDS = 2.0
+
+
 def delivery_counts(session: Session, send_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{send_id: {status: count}} with every status present, zeros included."""
+    """{send_id: {status: count}} with every status present, zeros included; a big send's
+    counts may be up to COUNTS_REUSE_SECONDS old."""
+    counts: dict[int, dict[str, int]] = {}
+    for send_id in send_ids:
+        kept = recent.recent(session, ("delivery counts", send_id), COUNTS_REUSE_SECONDS)
+        if kept is not None:
+            counts[send_id] = dict(kept)
+    unknown = [send_id for send_id in send_ids if send_id not in counts]
+    for send_id, found in _count(session, unknown).items():
+        recent.keep(session, ("delivery counts", send_id), dict(found), sum(found.values()))
+        counts[send_id] = found
+    return counts
+
+
+def _count(session: Session, send_ids: list[int]) -> dict[int, dict[str, int]]:
     counts = {send_id: {s.value: 0 for s in DeliveryStatus} for send_id in send_ids}
+    if not send_ids:
+        return counts
     rows = session.execute(
         select(Delivery.send_id, Delivery.status, func.count())
         .where(Delivery.send_id.in_(send_ids))
@@ -124,6 +145,9 @@ def last_errors(session: Session, send_id: int, counts: dict[str, int]) -> dict[
     statuses = [s for s, n in counts.items() if n and s != DeliveryStatus.SENT.value]
     if not statuses:
         return {}
+    kept = recent.recent(session, ("last errors", send_id), COUNTS_REUSE_SECONDS)
+    if kept is not None:
+        return dict(kept)
     newest = (
         select(func.max(Delivery.id))
         .where(
@@ -137,7 +161,9 @@ def last_errors(session: Session, send_id: int, counts: dict[str, int]) -> dict[
         select(Delivery.status, Delivery.last_error).where(Delivery.id.in_(newest))
     )
     found = {DeliveryStatus(status).value: error for status, error in rows}
-    return {s: found[s] for s in statuses if s in found}
+    errors = {s: found[s] for s in statuses if s in found}
+    recent.keep(session, ("last errors", send_id), dict(errors), sum(counts.values()))
+    return errors
 
 
 def alert_send_id(session: Session, article_id: int) -> int | None:

@@ -4,6 +4,7 @@ from alembic import context
 
 from newsletter import models  # noqa: F401  (registers every table on Base.metadata)
 from newsletter.db import Base, make_engine
+from newsletter.models import compared_by_alembic
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +18,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=compared_by_alembic,
         )
         with context.begin_transaction():
             context.run_migrations()

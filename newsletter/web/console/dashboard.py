@@ -24,8 +24,8 @@ LIVE = (SendStatus.SCHEDULED, SendStatus.SENDING)
 
 @router.get("", response_class=HTMLResponse)
 def dashboard_page(request: Request, session: Session = Depends(db_session)) -> Response:
-    sent = dashboard_figures.sent_per_day(session)
-    growth = dashboard_figures.subscriber_growth(session)
+    figures = dashboard_figures.for_dashboard(session)
+    sent, growth = figures.sent, figures.growth
     sends = list_sends(session, limit=12)
     context = {
         "sends": sends,
@@ -37,7 +37,7 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "colours": [charts.colour(i) for i in range(len(sent.series))],
         "growth": growth,
         "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
-        "members": dashboard_figures.member_totals(session),
+        "members": figures.members,
         "blocks": reports.policy_blocks(session),
         "complaint_levels": reports.recent_complaint_levels(session, [s.id for s in sends if s.id]),
         "incidents": incidents.shown(session),
