@@ -95,7 +95,7 @@ def measure(code: str, members: int, workdir: Path, fillfactor: int = 0) -> Figu
     with ExitStack() as stack:
         sink = stack.enter_context(smtp_sink(workdir))
         database = stack.enter_context(servers.postgres())
-        _load_pg_stat_statements(database)
+        servers.load_pg_stat_statements(database)
         log = database.data_dir.parent / "postgres.log"
         stack.callback(lambda: (workdir / "postgres.log").write_bytes(log.read_bytes()))
         broker = stack.enter_context(servers.redis())
@@ -203,19 +203,6 @@ class _Sampler(PeakSampler):
         if found:
             return found
         return "backends" if f" {servers.DATABASE} " in title else "other"
-
-
-def _load_pg_stat_statements(database: servers.Postgres) -> None:
-    with open(database.data_dir / "postgresql.conf", "a") as conf:
-        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\n")
-    database.stop()
-    database.start()
-    admin = create_engine(
-        database.url().replace("postgresql:", "postgresql+psycopg:"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text("CREATE EXTENSION pg_stat_statements"))
-    admin.dispose()
 
 
 def _reset_statistics(engine: Engine) -> None:

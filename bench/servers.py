@@ -57,4 +57,18 @@ def postgres() -> Iterator[Postgres]:
         yield Postgres(cluster.port, cluster.data_dir)
 
 
+def load_pg_stat_statements(database: Postgres) -> None:
+    """Restart the cluster with pg_stat_statements loaded, and create the extension."""
+    with open(database.data_dir / "postgresql.conf", "a") as conf:
+        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\n")
+    database.stop()
+    database.start()
+    admin = create_engine(
+        database.url().replace("postgresql:", "postgresql+psycopg:"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text("CREATE EXTENSION pg_stat_statements"))
+    admin.dispose()
+
+
 redis = redis_server
