@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from newsletter import dashboard_figures, recent
+from newsletter import dashboard_figures
 from newsletter.models import MemberStatus
 from tests.support.delivery_data import add_member
+from tests.support.kept_answers import keep_from
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -62,9 +63,7 @@ def test_a_small_associations_figures_change_at_once(session: Session) -> None:
 def test_a_big_associations_figures_are_kept_for_a_while(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(recent, "BIG", 2)  # "big" from two members, to keep the test small
-    clock = [1000.0]
-    monkeypatch.setattr(recent, "monotonic", lambda: clock[0])
+    clock = keep_from(monkeypatch, 2)  # "big" from two members, to keep the test small
     for name in ("ann", "bob"):
         add_member(session, f"{name}@example.com", {"funding": "weekly"})
     session.commit()
@@ -72,7 +71,7 @@ def test_a_big_associations_figures_are_kept_for_a_while(
     add_member(session, "cat@example.com", {"funding": "weekly"})
     session.commit()
 
-    clock[0] += dashboard_figures.FIGURES_REUSE_SECONDS - 1
+    clock.advance(dashboard_figures.FIGURES_REUSE_SECONDS - 1)
     assert dashboard_figures.for_dashboard(session).members["by_status"] == {"active": 2}
-    clock[0] += 1
+    clock.advance(1)
     assert dashboard_figures.for_dashboard(session).members["by_status"] == {"active": 3}

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter import recent
 from newsletter.delivery import progress
 from newsletter.models import Delivery, DeliveryStatus
 from tests.support.delivery_data import add_member, fan_out_breaking
+from tests.support.kept_answers import keep_from
 
 
 def three_member_send(session: Session) -> int:
@@ -44,17 +44,15 @@ def test_a_small_sends_counts_are_read_afresh(session: Session) -> None:
 def test_a_big_sends_counts_and_errors_are_kept_a_moment(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(recent, "BIG", 3)  # "big" from three rows, to keep the test small
-    clock = [1000.0]
-    monkeypatch.setattr(recent, "monotonic", lambda: clock[0])
+    clock = keep_from(monkeypatch, 3)  # "big" from three rows, to keep the test small
     send_id = three_member_send(session)
     mark_one(session, send_id, DeliveryStatus.DEFERRED, "451 try later")
     first = progress.describe_send(session, send_id)
     mark_one(session, send_id, DeliveryStatus.FAILED, "550 no such user")
 
-    clock[0] += progress.COUNTS_REUSE_SECONDS - 0.1
+    clock.advance(progress.COUNTS_REUSE_SECONDS - 0.1)
     kept = progress.describe_send(session, send_id)
-    clock[0] += 0.1
+    clock.advance(0.1)
     fresh = progress.describe_send(session, send_id)
 
     assert first is not None and kept is not None and fresh is not None
@@ -67,8 +65,7 @@ def test_a_big_sends_counts_and_errors_are_kept_a_moment(
 def test_a_send_not_kept_yet_is_counted_beside_a_kept_one(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(recent, "BIG", 3)
-    monkeypatch.setattr(recent, "monotonic", lambda: 1000.0)  # time stands still
+    keep_from(monkeypatch, 3)  # and the clock stands still
     kept = three_member_send(session)
     progress.delivery_counts(session, [kept])
     add_member(session, "dan@example.com", {"funding": "immediate"})
