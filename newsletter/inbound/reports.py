@@ -3,15 +3,15 @@ send's bounce and complaint rates, a member's history, policy blocks per receivi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from newsletter.delivery.progress import delivery_counts
 from newsletter.inbound.causes import Cause
-from newsletter.models import DeliveryStatus, InboundEvent, InboundKind, utcnow
+from newsletter.models import InboundEvent, InboundKind, utcnow
 
 # Gmail's bulk sender guidelines: keep complaints under 0.1%, never reach 0.3%.
 COMPLAINT_WARNING = 0.001
@@ -85,10 +85,9 @@ class SendRates:
         return "ok"
 
 
-def send_rates(session: Session, send_id: int) -> SendRates:
-    """Bounces and complaints that came back for one send, against its emails sent."""
-    # The send's counts as its page shows them (kept a moment for a big send: ADR 0025).
-    sent = delivery_counts(session, [send_id])[send_id][DeliveryStatus.SENT.value]
+def send_rates(session: Session, send_id: int, sent: int) -> SendRates:
+    """Bounces and complaints that came back for one send, against its `sent` emails (from the
+    counts the caller's page has already read: progress.delivery_counts)."""
     kinds = dict(
         session.execute(
             select(InboundEvent.kind, func.count(func.distinct(InboundEvent.member_id)))
@@ -141,11 +140,12 @@ def policy_blocks(
     return result
 
 
-def recent_complaint_levels(session: Session, send_ids: list[int]) -> dict[int, SendRates]:
-    """Rates of the given sends that have any bounce or complaint (for lists of sends)."""
+def recent_complaint_levels(session: Session, sent: Mapping[int, int]) -> dict[int, SendRates]:
+    """Rates of the given sends ({send id: emails sent}) that have any bounce or complaint (for
+    lists of sends)."""
     with_events = set(
         session.scalars(
-            select(InboundEvent.send_id).where(InboundEvent.send_id.in_(send_ids)).distinct()
+            select(InboundEvent.send_id).where(InboundEvent.send_id.in_(list(sent))).distinct()
         )
     )
-    return {send_id: send_rates(session, send_id) for send_id in send_ids if send_id in with_events}
+    return {i: send_rates(session, i, n) for i, n in sent.items() if i in with_events}

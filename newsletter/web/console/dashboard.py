@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from newsletter import dashboard_figures, incidents
 from newsletter.delivery.progress import delivery_counts, list_sends
 from newsletter.inbound import reports
-from newsletter.models import SendStatus, utcnow
+from newsletter.models import DeliveryStatus, SendStatus, utcnow
 from newsletter.observability.status import live_problems
 from newsletter.send_lookup import statuses_of
 from newsletter.web import charts
@@ -39,7 +39,9 @@ def dashboard_page(request: Request, session: Session = Depends(db_session)) -> 
         "sparks": {g.slug: charts.sparkline(g.weekly, f"{g.name}: {g.now} now") for g in growth},
         "members": figures.members,
         "blocks": reports.policy_blocks(session),
-        "complaint_levels": reports.recent_complaint_levels(session, [s.id for s in sends if s.id]),
+        "complaint_levels": reports.recent_complaint_levels(
+            session, {s.id: s.counts[DeliveryStatus.SENT.value] for s in sends if s.id}
+        ),
         "incidents": incidents.shown(session),
         "problems": live_problems(session, utcnow(), request.app.state.settings),
     }

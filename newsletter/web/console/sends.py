@@ -21,6 +21,7 @@ from newsletter.delivery.one_off import send_one_off
 from newsletter.inbound import reports
 from newsletter.members import find_member, roles_in_use
 from newsletter.models import (
+    DeliveryStatus,
     Send,
     SendKind,
     SendStatus,
@@ -260,9 +261,11 @@ def _send_page(
     """The send's page; a status code other than 200 shows the notice as a problem."""
     audience = Audience.from_json(send.audience or {})
     names = topic_names(session)
+    summary = progress.describe_send(session, send.id)
+    sent = summary.counts[DeliveryStatus.SENT.value] if summary else 0
     context = {
         "send": send,
-        "sends": [progress.describe_send(session, send.id)],
+        "sends": [summary],
         "topic_names": [names.get(t, "?") for t in audience.topic_ids or ()],
         "roles": list(audience.roles),
         "frequencies": [f.value for f in audience.frequencies or ()],
@@ -272,7 +275,7 @@ def _send_page(
         "notice_class": "ok" if status_code == 200 else "error",
         "audience_size": _audience_size(session, send),
         "held_until": progress.held_until(send),
-        "rates": reports.send_rates(session, send.id),
+        "rates": reports.send_rates(session, send.id, sent),
         **acknowledgements.send_page_context(session, send.id),
     }
     return render(request, "staff/send.html", context, status_code)
