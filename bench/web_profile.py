@@ -19,10 +19,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from bench import commands, data, servers, web_load
-from bench.latency import summarise
+from bench.latency import Request, summarise
 from bench.processes import children_by_parent, with_descendants
 from bench.sink import smtp_sink
 from newsletter.db import make_engine
@@ -99,8 +99,8 @@ def _tree_cpu(root: int, tree: dict[int, list[int]]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _sessions(engine: object) -> int:
-    with engine.connect() as connection:  # type: ignore[attr-defined]
+def _sessions(engine: Engine) -> int:
+    with engine.connect() as connection:
         return int(
             connection.execute(
                 text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
@@ -108,8 +108,8 @@ def _sessions(engine: object) -> int:
         )
 
 
-def _statements(engine: object) -> list[tuple[float, int, str]]:
-    with engine.connect() as connection:  # type: ignore[attr-defined]
+def _statements(engine: Engine) -> list[tuple[float, int, str]]:
+    with engine.connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT total_exec_time, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 150)"
@@ -135,7 +135,14 @@ def _profile(web_pid: int, seconds: float) -> Path:
     return out
 
 
-def _report(requests, took, before, after, sessions, profile) -> None:  # type: ignore[no-untyped-def]
+def _report(
+    requests: list[Request],
+    took: float,
+    before: tuple[float, float],
+    after: tuple[float, float],
+    sessions: int,
+    profile: Path,
+) -> None:
     n = len(requests)
     print(f"{n} requests in {took:.0f} s ({n / took:.1f}/s)")
     for route in summarise(requests, float("-inf"), float("inf")).values():
@@ -148,7 +155,7 @@ def _report(requests, took, before, after, sessions, profile) -> None:  # type: 
 
 
 def _top(profile: Path) -> None:
-    """The functions most often on the CPU, own time and with what they call."""
+    """The functions most often at the top of the stack (their own time), by share."""
     own: Counter[str] = Counter()
     total = 0
     for line in profile.read_text().splitlines() if profile.exists() else []:
@@ -156,8 +163,8 @@ def _top(profile: Path) -> None:
         frames = stack.split(";")
         total += int(count)
         own[frames[-1]] += int(count)
-    for frame, count in own.most_common(25):
-        print(f"{count / max(total, 1):6.1%}  {frame[:150]}")
+    for frame, samples in own.most_common(25):
+        print(f"{samples / max(total, 1):6.1%}  {frame[:150]}")
 
 
 if __name__ == "__main__":
