@@ -52,6 +52,13 @@ def deliveries() -> list[tuple[DeliveryStatus, str]]:
         return [tuple(row) for row in session.execute(select(Delivery.status, Delivery.last_error))]  # type: ignore[misc]
 
 
+def sigint_as_at_a_terminal() -> None:
+    """Run in the child before the command starts: Ctrl-C's SIGINT at its default, as for a
+    command typed at a terminal. A suite started in the background (`make test &` in a script)
+    ignores SIGINT, the command would inherit that, and Python would leave it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_publishing_without_a_worker_says_so_and_lists_the_alert_as_queued(
     smtp_down: SmtpTestServer,
 ) -> None:
@@ -134,6 +141,7 @@ def test_an_inline_run_stopped_part_way_hands_its_rows_back_at_once(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=sigint_as_at_a_terminal,
         )
         try:
             deadline = time.monotonic() + 120
