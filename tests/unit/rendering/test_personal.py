@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email.header import decode_header, make_header
+from email.utils import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from newsletter.rendering import (
     prepare_digest,
 )
 from newsletter.rendering.build import prepare
+from newsletter.rendering.formatting import clean
 from newsletter.rendering.reference import reference_message
 from newsletter.rendering.samples import sample_groups
 from tests.support.rendering import (
@@ -188,6 +190,23 @@ names = st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=120)
 )
 
 
+def name_as_mail_clients_read_it(data: bytes, address: str) -> str:
+    """The To header's display name as RFC 2047 says to read it: the whitespace between two
+    encoded-words is dropped. The stdlib's newer parser keeps it, so it would show a space that
+    is not in the name wherever a long name's encoded-words were split (Hypothesis found one),
+    and comparing with the stdlib-built reference message through it fails for no fault."""
+    value = raw_header(data, "To").decode("ascii").replace("\r\n", "")
+    if value == address:
+        return ""
+    phrase = value.removesuffix(f" <{address}>")
+    assert phrase != value, f"To does not end with the address: {value!r}"
+    if phrase.startswith("=?"):
+        return str(make_header(decode_header(phrase)))
+    if phrase.startswith('"'):
+        return unquote(phrase)
+    return phrase
+
+
 @pytest.fixture(scope="module")
 def digest() -> PreparedEmail:
     return prepare(sample_spec("digest"))
@@ -200,10 +219,13 @@ def digest() -> PreparedEmail:
 def test_any_member_reads_back_as_the_slow_path_would_have_built_it(
     digest: PreparedEmail, name: str, member_id: int, version: int
 ) -> None:
-    recipient = Recipient(member_id, "someone.long-address+tag@mail.example.org", name, version)
-    fast = parse(digest.personalise(recipient).data)
+    address = "someone.long-address+tag@mail.example.org"
+    recipient = Recipient(member_id, address, name, version)
+    data = digest.personalise(recipient).data
+    fast = parse(data)
     slow = parse(reference_message(sample_spec("digest"), recipient))
 
-    assert fast["To"].addresses == slow["To"].addresses
+    assert name_as_mail_clients_read_it(data, address) == clean(name)
+    assert fast["To"].addresses[0].addr_spec == slow["To"].addresses[0].addr_spec == address
     assert text_of(fast) == text_of(slow)
     assert same_html(html_of(fast)) == same_html(html_of(slow))
