@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -184,7 +185,7 @@ def scenario_table(figures: list[dict[str, Any]]) -> list[str]:
         "over the bound | attempts (mean) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for scenario, items in sorted(by_scenario.items()):
+    for scenario, items in sorted(by_scenario.items(), key=in_scenario_order):
         over = sum(1 for i in items if i["duplicated"] > i["bound"])
         bounds = sorted({i["bound"] for i in items})
         bound = str(bounds[0]) if len(bounds) == 1 else f"{bounds[0]}-{bounds[-1]}"
@@ -195,6 +196,12 @@ def scenario_table(figures: list[dict[str, Any]]) -> list[str]:
             f"{max(i['duplicated'] for i in items)} | {bound} | {over} | {attempts:,.0f} |"
         )
     return lines
+
+
+def in_scenario_order(item: tuple[str, Any]) -> tuple[int, str]:
+    """Scenario 2 before 10, 3a before 3b: the order of tests/faults and the README."""
+    found = re.match(r"(\d+)(\S*)", item[0])
+    return (int(found.group(1)), found.group(2)) if found else (sys.maxsize, item[0])
 
 
 def latency_table(figures: list[dict[str, Any]]) -> list[str]:
@@ -210,7 +217,7 @@ def latency_table(figures: list[dict[str, Any]]) -> list[str]:
         "| scenario | POSTs | p50 | p99 | max |",
         "|---|---|---|---|---|",
     ]
-    for scenario, values in sorted(by_scenario.items()):
+    for scenario, values in sorted(by_scenario.items(), key=in_scenario_order):
         lines.append(
             f"| {scenario} | {len(values)} | {percentile(values, 50):.3f} | "
             f"{percentile(values, 99):.3f} | {max(values):.3f} |"

@@ -68,3 +68,19 @@ def test_a_soak_goes_on_only_with_the_scenarios_it_began_with(
 
     assert soak.main() == 2
     assert "was run with SOAK_ONLY=''" in capsys.readouterr().err
+
+
+def test_the_tables_list_the_scenarios_in_their_numbered_order() -> None:
+    names = ["10 Redis stalls", "2 flaky SMTP", "3b PostgreSQL restarted", "1 worker killed"]
+    names.append("3a Redis restarted")
+    figures = [asdict(Figures(name, 10, 10, 0, 0, 10, 10)) for name in names]
+
+    rows = soak.scenario_table(figures)[2:]
+
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| 1 worker killed",
+        "| 2 flaky SMTP",
+        "| 3a Redis restarted",
+        "| 3b PostgreSQL restarted",
+        "| 10 Redis stalls",
+    ]
