@@ -60,6 +60,19 @@ def unsent(send: int) -> list[tuple[str, str, int, str]]:
         return [(email, status.value, attempts, error) for email, status, attempts, error in rows]
 
 
+def attempts_not_seen(send: int, smtp: RecordingSmtpServer) -> list[tuple[str, int, int]]:
+    """(address, attempts in the ledger, RCPTs the server saw) of each of the send's members
+    whose ledger counts an attempt that never reached the server."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Member.email, Delivery.attempts)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Delivery.send_id == send)
+        )
+        counted = [(email, attempts, smtp.rcpt_attempts(email)) for email, attempts in rows]
+    return [row for row in counted if row[1] != row[2]]
+
+
 def send_of(message_data: bytes) -> int:
     """The send a delivered email belongs to, read from its signed one-click link."""
     found = re.search(rb"/unsubscribe/([A-Za-z0-9_.\-]+)>", message_data)

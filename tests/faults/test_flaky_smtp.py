@@ -13,7 +13,13 @@ from newsletter.db import session_scope
 from tests.faults.chaos import Chaos, sized
 from tests.faults.crowd import add_crowd
 from tests.faults.figures import count, report
-from tests.faults.sends import ledger, publish_breaking, unsent, wait_until_finished
+from tests.faults.sends import (
+    attempts_not_seen,
+    ledger,
+    publish_breaking,
+    unsent,
+    wait_until_finished,
+)
 from tests.faults.smtp import RecordingSmtpServer, flaky_script
 from tests.faults.sweeper import sweeping
 from tests.support.worker import celery_worker, wait_until_idle
@@ -68,5 +74,8 @@ def test_a_flaky_smtp_server_still_gets_every_member_exactly_one_email(
     )
     assert ledger(send) == {"sent": MEMBERS}, unsent(send)[:20]
     assert figures.lost == 0 and figures.duplicated == 0
-    # Every refusal and drop cost one more attempt, and the ledger counted each of them.
-    assert figures.attempts == figures.transactions > MEMBERS * 1.2
+    # Every refusal and drop cost one more attempt, and the ledger counted each of them. An
+    # attempt may also be spent where the server sees none, as documented: the rest of a share
+    # goes back untried after RECONNECTS_IN_A_ROW drops in a row, and the sweep takes back the
+    # claims of a worker silent for SENDING_TIMEOUT_SECONDS (docs/reliability.md, scenario 2).
+    assert figures.attempts >= figures.transactions > MEMBERS * 1.2, attempts_not_seen(send, smtp)

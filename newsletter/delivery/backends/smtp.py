@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import socket
@@ -16,6 +17,8 @@ from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendR
 
 if TYPE_CHECKING:
     from newsletter.rendering import OutgoingMessage
+
+log = logging.getLogger(__name__)
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
 # 530 "authentication required" is about our configuration, not the recipient: retry later.
@@ -64,6 +67,7 @@ class SmtpConnection:
         self._where = where
         self._client: smtplib.SMTP | None = connect()
         self._reconnects_left = RECONNECTS_IN_A_ROW
+        self._gave_up = False
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         results = []
@@ -74,11 +78,23 @@ class SmtpConnection:
                 if self._client is None:
                     self._reconnects_left = 0  # the server is gone: defer the rest at once
             if self._client is None:
-                detail = f"not sent: the connection to {self._where} was lost"
-                results.append(SendResult(Outcome.DEFERRED, detail=detail))
+                results.append(self._untried())
             else:
                 results.append(self._transaction(self._client, message))
         return results
+
+    def _untried(self) -> SendResult:
+        if not self._gave_up:
+            self._gave_up = True
+            # Each message left costs an attempt without reaching the server: say why.
+            log.warning(
+                "deferring the rest of this batch untried: the connection to %s was lost, "
+                "and reconnecting did not get a transaction answered (%d tries)",
+                self._where,
+                RECONNECTS_IN_A_ROW,
+            )
+        detail = f"not sent: the connection to {self._where} was lost"
+        return SendResult(Outcome.DEFERRED, detail=detail)
 
     def close(self) -> None:
         if self._client is None:
@@ -94,7 +110,8 @@ class SmtpConnection:
     def _reconnect(self) -> smtplib.SMTP | None:
         try:
             return self._connect()
-        except BackendUnavailable:
+        except BackendUnavailable as exc:
+            log.warning("could not reconnect: %s", exc)
             return None
 
     def _transaction(self, client: smtplib.SMTP, message: OutgoingMessage) -> SendResult:

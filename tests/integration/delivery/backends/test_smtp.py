@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import logging
 import subprocess
 from collections.abc import Iterator
 from email import policy
@@ -14,6 +15,7 @@ import pytest
 from newsletter.config import Settings
 from newsletter.delivery.backends import get_backend
 from newsletter.delivery.backends.base import BackendUnavailable, Outcome, SendResult
+from newsletter.delivery.backends.smtp import RECONNECTS_IN_A_ROW
 from newsletter.rendering import OutgoingMessage
 from tests.support.outgoing import outgoing
 from tests.support.servers import free_port
@@ -162,6 +164,28 @@ def test_a_server_that_drops_everything_gets_nothing_reported_sent() -> None:
 
     assert outcomes(results) == [Outcome.DEFERRED] * 8
     assert smtp.messages == []
+
+
+def test_after_drops_in_a_row_the_rest_go_back_untried_and_the_log_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    addresses = [f"m{i}@example.com" for i in range(8)]
+    with (
+        SmtpTestServer(script=Script(drop_fraction=1.0)) as smtp,
+        caplog.at_level(logging.WARNING, logger="newsletter.delivery.backends.smtp"),
+    ):
+        results = send(settings_for(smtp.port), [outgoing(a) for a in addresses])
+        tried = [a for a in addresses if smtp.rcpt_attempts(a)]
+
+    assert tried == addresses[: 1 + RECONNECTS_IN_A_ROW]  # the first connection, then each new
+    untried = results[len(tried) :]
+    assert {r.detail for r in untried} == {f"not sent: the connection to {where(smtp)} was lost"}
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert f"deferring the rest of this batch untried: the connection to {where(smtp)}" in warning
+
+
+def where(smtp: SmtpTestServer) -> str:
+    return f"127.0.0.1:{smtp.port}"
 
 
 def test_mail_with_bare_line_feeds_is_refused(smtp: SmtpTestServer) -> None:
