@@ -89,9 +89,8 @@ class SmtpConnection:
             # Each message left costs an attempt without reaching the server: say why.
             log.warning(
                 "deferring the rest of this batch untried: the connection to %s was lost, "
-                "and reconnecting did not get a transaction answered (%d tries)",
+                "and reconnecting got no transaction answered",
                 self._where,
-                RECONNECTS_IN_A_ROW,
             )
         detail = f"not sent: the connection to {self._where} was lost"
         return SendResult(Outcome.DEFERRED, detail=detail)
