@@ -111,7 +111,7 @@ def side_by_side() -> list[str]:
 
 def run_round(seed: int, results: Path, only: str) -> Round:
     work = OUT / f"{seed}"
-    shutil.rmtree(work, ignore_errors=True)
+    clear(work)
     work.mkdir(parents=True)
     junit = work / "junit.xml"
     argv = [
@@ -139,8 +139,22 @@ def run_round(seed: int, results: Path, only: str) -> Round:
             raise
     done = Round(seed, time.monotonic() - begun, failed_tests(junit), only)
     if not done.failed:
-        shutil.rmtree(work, ignore_errors=True)
+        clear(work)
     return done
+
+
+def clear(work: Path) -> None:
+    """Remove a round's working files, and first unmount what a round cut off left mounted
+    there: the full-disk scenario's tmpfs, whose fixture did not get to unmount it."""
+    for mount in sorted(mounts_under(work), reverse=True):
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def mounts_under(work: Path) -> list[Path]:
+    inside = f"{work.resolve()}/"
+    points = (line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines())
+    return [Path(point) for point in points if point.startswith(inside)]
 
 
 def failed_tests(junit: Path) -> list[str]:

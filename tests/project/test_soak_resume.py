@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
@@ -84,3 +86,23 @@ def test_the_tables_list_the_scenarios_in_their_numbered_order() -> None:
         "| 3b PostgreSQL restarted",
         "| 10 Redis stalls",
     ]
+
+
+def test_a_round_cut_off_with_the_full_disk_mounted_is_cleared_for_its_rerun(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "501" / "tmp" / "popen-gw0" / "test_a_full_disk_stops_sending0" / "disk"
+    disk.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    (disk / "newsletter.sqlite").write_text("left by a killed round")
+
+    try:
+        soak.clear(tmp_path / "501")
+
+        assert not os.path.ismount(disk)
+        assert not (tmp_path / "501").exists()
+    finally:
+        if os.path.ismount(disk):
+            subprocess.run(["umount", "-l", str(disk)], check=False)
