@@ -88,11 +88,10 @@ def test_the_tables_list_the_scenarios_in_their_numbered_order() -> None:
     ]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
 def test_a_round_cut_off_with_the_full_disk_mounted_is_cleared_for_its_rerun(
     tmp_path: Path,
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
     disk = tmp_path / "501" / "tmp" / "popen-gw0" / "test_a_full_disk_stops_sending0" / "disk"
     disk.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)

@@ -176,16 +176,13 @@ def test_after_drops_in_a_row_the_rest_go_back_untried_and_the_log_says_why(
     ):
         results = send(settings_for(smtp.port), [outgoing(a) for a in addresses])
         tried = [a for a in addresses if smtp.rcpt_attempts(a)]
+    where = f"127.0.0.1:{smtp.port}"
 
     assert tried == addresses[: 1 + RECONNECTS_IN_A_ROW]  # the first connection, then each new
     untried = results[len(tried) :]
-    assert {r.detail for r in untried} == {f"not sent: the connection to {where(smtp)} was lost"}
+    assert {r.detail for r in untried} == {f"not sent: the connection to {where} was lost"}
     [warning] = [r.getMessage() for r in caplog.records]
-    assert f"deferring the rest of this batch untried: the connection to {where(smtp)}" in warning
-
-
-def where(smtp: SmtpTestServer) -> str:
-    return f"127.0.0.1:{smtp.port}"
+    assert f"deferring the rest of this batch untried: the connection to {where}" in warning
 
 
 def test_mail_with_bare_line_feeds_is_refused(smtp: SmtpTestServer) -> None:
